@@ -1,0 +1,94 @@
+/* dc/param.h — learnable parameters and their three kinds.
+ *
+ * A parameter is what a layer's forward reads (`data`) and what its backward writes
+ * (`diff`), plus what the solver updates. The kind decides how those relate:
+ *   DENSE  : the solver updates data directly.
+ *   MASKED : data = w * mask. The gradient is masked before the update, so a pruned
+ *            weight's value, gradient and momentum stay exactly 0 forever, and weight
+ *            decay (wd * 0) cannot revive it.
+ *   SHARED : data = codebook[index] * mask (k-means weight sharing). Backward still
+ *            writes per-weight gradients into diff; dc_param_reduce_grad() sums them by
+ *            index into codebook_diff (pruned weights excluded); the solver updates the
+ *            k centroids with their own momentum; dc_param_sync() expands them again.
+ * Only param.c switches on the kind: the solver sees one flat (value, grad, history)
+ * vector per parameter through dc_param_view(). */
+#ifndef DC_PARAM_H
+#define DC_PARAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dc/error.h"
+
+typedef enum { DC_PARAM_DENSE = 0, DC_PARAM_MASKED, DC_PARAM_SHARED } dc_param_kind;
+
+typedef enum { DC_FILL_CONSTANT = 0, DC_FILL_XAVIER, DC_FILL_GAUSSIAN } dc_fill_kind;
+
+typedef struct {
+  dc_fill_kind kind;
+  float value; /* constant */
+  float std;   /* gaussian */
+} dc_filler;
+
+typedef struct dc_param {
+  char name[80];        /* "<layer>/weight" or "<layer>/bias": the HDF5 path under /params */
+  dc_param_kind kind;
+  int ndim, dims[4];    /* e.g. conv (O, I/g, KH, KW), fc (O, I), bias (O) */
+  size_t count;         /* product of dims */
+  int fan_in;           /* inputs per output, for xavier */
+  float lr_mult, decay_mult;
+  dc_filler filler;
+
+  float *data;          /* (count) values the forward pass reads; pruned entries exactly 0 */
+  float *diff;          /* (count) dLoss/d(data), written by backward */
+  float *history;       /* (count) momentum of data (DENSE, MASKED) */
+
+  uint8_t *mask;        /* (count) 1 kept / 0 pruned; NULL while DENSE */
+  int bits, k;          /* SHARED: k = 1 << bits centroids */
+  uint8_t *index;       /* (count) SHARED: centroid of each weight */
+  float *codebook;      /* (k) SHARED: centroids */
+  float *codebook_diff; /* (k) SHARED: summed gradient per centroid */
+  float *codebook_history; /* (k) SHARED: centroid momentum */
+} dc_param;
+
+/* A flat view of what the solver updates: data/diff/history for DENSE and MASKED,
+ * codebook/codebook_diff/codebook_history for SHARED. */
+typedef struct {
+  float *value, *grad, *history;
+  size_t n;
+} dc_param_view;
+
+dc_param_view dc_param_view_of(dc_param *p);
+
+/* Turn per-weight gradients into the gradient of what the solver updates:
+ * MASKED zeroes pruned entries of diff; SHARED also sums diff by index into codebook_diff. */
+void dc_param_reduce_grad(dc_param *p);
+
+/* Re-derive data after the solver changed the view: MASKED re-applies the mask,
+ * SHARED expands codebook[index] * mask. DENSE: nothing. */
+void dc_param_sync(dc_param *p);
+
+/* Fill data from the filler with a stream seeded by (seed, hash(name)). */
+void dc_param_fill(dc_param *p, uint64_t seed);
+
+/* Make p MASKED with keep[i] (1 keep / 0 prune): pruned data and history become 0.
+ * A SHARED parameter keeps its codebook and only loses the pruned entries.
+ * The param owns its mask afterwards. */
+dc_status dc_param_set_mask(dc_param *p, const uint8_t *keep);
+
+/* Make p SHARED from a codebook of k = 1 << bits centroids and an index per weight
+ * (ignored where masked). Copies both. Momentum of the centroids starts at 0. */
+dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, const uint8_t *index);
+
+/* Back to DENSE keeping the current values (masks, codebook freed). */
+void dc_param_make_dense(dc_param *p);
+
+/* Number of unpruned weights (count for DENSE). */
+size_t dc_param_nonzero(const dc_param *p);
+
+/* Free mask/codebook memory owned by p (data/diff/history belong to the arena). */
+void dc_param_release(dc_param *p);
+
+const char *dc_param_kind_name(dc_param_kind k);
+
+#endif

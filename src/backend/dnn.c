@@ -1,0 +1,84 @@
+/* backend/dnn.c — oneDNN engine, stream and primitive wrapper; see backend/dnn.h. */
+#include "backend/dnn.h"
+
+#include <omp.h>
+#include <string.h>
+
+static dnnl_engine_t g_engine;
+static dnnl_stream_t g_stream;
+
+dnnl_engine_t dc_dnn_engine(void) {
+  if (!g_engine) {
+    dnnl_status_t s = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
+    DC_ASSERT(s == dnnl_success);
+    s = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
+    DC_ASSERT(s == dnnl_success);
+  }
+  return g_engine;
+}
+
+dnnl_stream_t dc_dnn_stream(void) {
+  dc_dnn_engine();
+  return g_stream;
+}
+
+void dc_dnn_set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+dnnl_memory_desc_t dc_dnn_md(int ndim, const dnnl_dim_t *dims, dnnl_format_tag_t tag) {
+  dnnl_memory_desc_t md;
+  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&md, ndim, dims, dnnl_f32, tag);
+  DC_ASSERT(s == dnnl_success);
+  return md;
+}
+
+dc_status dc_op_create(dc_op *op, const_dnnl_op_desc_t op_desc, const_dnnl_primitive_desc_t hint,
+                       const int *args, int nargs, const char *what) {
+  DC_ASSERT(nargs <= DC_OP_MAX_ARGS);
+  memset(op, 0, sizeof *op);
+  dnnl_status_t s = dnnl_primitive_desc_create(&op->pd, op_desc, NULL, dc_dnn_engine(), hint);
+  if (s != dnnl_success)
+    return dc_fail(DC_ERR_BACKEND, "%s: oneDNN has no implementation for this layer (status %d)", what,
+                   (int)s);
+  s = dnnl_primitive_create(&op->prim, op->pd);
+  if (s != dnnl_success) {
+    dc_op_destroy(op);
+    return dc_fail(DC_ERR_BACKEND, "%s: oneDNN could not create the primitive (status %d)", what,
+                   (int)s);
+  }
+  for (int i = 0; i < nargs; i++) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(op->pd, dnnl_query_exec_arg_md, args[i]);
+    DC_ASSERT(md != NULL);
+    op->args[i].arg = args[i];
+    s = dnnl_memory_create(&op->args[i].memory, md, dc_dnn_engine(), DNNL_MEMORY_NONE);
+    if (s != dnnl_success) {
+      op->nargs = i;
+      dc_op_destroy(op);
+      return dc_fail(DC_ERR_BACKEND, "%s: oneDNN could not create memory (status %d)", what, (int)s);
+    }
+  }
+  op->nargs = nargs;
+  return DC_OK;
+}
+
+size_t dc_op_arg_bytes(const dc_op *op, int arg) {
+  const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(op->pd, dnnl_query_exec_arg_md, arg);
+  return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+dc_status dc_op_run(dc_op *op, void *const *ptrs) {
+  for (int i = 0; i < op->nargs; i++) dnnl_memory_set_data_handle(op->args[i].memory, ptrs[i]);
+  dnnl_status_t s = dnnl_primitive_execute(op->prim, dc_dnn_stream(), op->nargs, op->args);
+  if (s == dnnl_success) s = dnnl_stream_wait(dc_dnn_stream());
+  if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "oneDNN primitive failed (status %d)", (int)s);
+  return DC_OK;
+}
+
+void dc_op_destroy(dc_op *op) {
+  for (int i = 0; i < op->nargs; i++)
+    if (op->args[i].memory) dnnl_memory_destroy(op->args[i].memory);
+  if (op->prim) dnnl_primitive_destroy(op->prim);
+  if (op->pd) dnnl_primitive_desc_destroy(op->pd);
+  memset(op, 0, sizeof *op);
+}

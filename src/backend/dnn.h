@@ -1,0 +1,41 @@
+/* backend/dnn.h — private oneDNN glue: one CPU engine and stream for the process,
+ * and dc_op, a primitive created once per shape together with its memory objects.
+ * Each run binds caller buffers (plain layouts: nchw, oihw/goihw, nc, oi) to the
+ * memory objects and executes; nothing is created inside the iteration loop. */
+#ifndef DC_BACKEND_DNN_H
+#define DC_BACKEND_DNN_H
+
+#include <dnnl.h>
+
+#include "dc/error.h"
+
+#define DC_OP_MAX_ARGS 8
+
+typedef struct {
+  dnnl_primitive_t prim;
+  dnnl_primitive_desc_t pd;
+  int nargs;
+  dnnl_exec_arg_t args[DC_OP_MAX_ARGS];
+} dc_op;
+
+dnnl_engine_t dc_dnn_engine(void);
+dnnl_stream_t dc_dnn_stream(void);
+
+/* A plain memory descriptor; ndim 1..5. */
+dnnl_memory_desc_t dc_dnn_md(int ndim, const dnnl_dim_t *dims, dnnl_format_tag_t tag);
+
+/* Create the primitive for op_desc (hint: forward pd for backward ops, or NULL) and a
+ * memory object per argument kind in args[0..nargs) (DNNL_ARG_SRC, ...), using the
+ * layouts the primitive reports. `what` names the layer in error messages. */
+dc_status dc_op_create(dc_op *op, const_dnnl_op_desc_t op_desc, const_dnnl_primitive_desc_t hint,
+                       const int *args, int nargs, const char *what);
+/* Bytes the primitive needs for argument `arg` (e.g. DNNL_ARG_WORKSPACE); 0 if none. */
+size_t dc_op_arg_bytes(const dc_op *op, int arg);
+/* Bind ptrs[i] to args[i] and execute on the stream, waiting for completion. */
+dc_status dc_op_run(dc_op *op, void *const *ptrs);
+void dc_op_destroy(dc_op *op);
+
+/* Set oneDNN's (OpenMP) thread count for this process. */
+void dc_dnn_set_threads(int threads);
+
+#endif

@@ -1,0 +1,60 @@
+/* layers/relu.c — rectified linear unit, plain C (memory-bound; no primitive needed).
+ * Option: negative_slope (0): out = in > 0 ? in : negative_slope * in. */
+#include <stdlib.h>
+
+#include "layers/layers.h"
+
+typedef struct {
+  float slope;
+} relu_priv;
+
+static dc_status relu_parse(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b) {
+  (void)w, (void)b;
+  relu_priv *p = calloc(1, sizeof *p);
+  if (!p) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  l->priv = p;
+  double v;
+  DC_TRY(dc_cfg_float(s, "negative_slope", 0.0, &v));
+  p->slope = (float)v;
+  return DC_OK;
+}
+
+static dc_status relu_shape(dc_layer *l, const char *file, dc_param *w, dc_param *b) {
+  (void)file, (void)w, (void)b;
+  l->out = l->in;
+  return DC_OK;
+}
+
+static dc_status relu_setup(dc_layer *l, int train) {
+  (void)l, (void)train;
+  return DC_OK;
+}
+
+static dc_status relu_forward(dc_layer *l, const dc_pass *pass) {
+  (void)pass;
+  const float slope = ((relu_priv *)l->priv)->slope;
+  const size_t n = dc_shape_count(l->in);
+  const float *x = l->in_data;
+  float *y = l->out_data;
+  for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+  return DC_OK;
+}
+
+static dc_status relu_backward(dc_layer *l, const dc_pass *pass) {
+  (void)pass;
+  if (!l->in_diff) return DC_OK;
+  const float slope = ((relu_priv *)l->priv)->slope;
+  const size_t n = dc_shape_count(l->in);
+  const float *x = l->in_data, *dy = l->out_diff;
+  float *dx = l->in_diff;
+  for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+  return DC_OK;
+}
+
+static void relu_destroy(dc_layer *l) {
+  free(l->priv);
+  l->priv = NULL;
+}
+
+const dc_layer_kind dc_relu_kind = {"relu", 0, relu_parse, relu_shape, relu_setup,
+                                    relu_forward, relu_backward, relu_destroy};

@@ -1,0 +1,315 @@
+/* net.c — build a chain of layers from a net file, own the parameter and activation
+ * arenas, run forward and backward. */
+#include "dc/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dc/cfg.h"
+#include "layers/layers.h"
+
+/* A weighted layer's params before the arena exists. */
+typedef struct {
+  dc_param w, b;
+} param_pair;
+
+static dc_status parse_input(dc_cfg_section *s, int batch, dc_shape *in) {
+  long c, h, w;
+  DC_TRY(dc_cfg_require(s, "channels"));
+  DC_TRY(dc_cfg_int_range(s, "channels", 1, 1, 1 << 16, &c));
+  DC_TRY(dc_cfg_require(s, "height"));
+  DC_TRY(dc_cfg_int_range(s, "height", 1, 1, 1 << 16, &h));
+  DC_TRY(dc_cfg_require(s, "width"));
+  DC_TRY(dc_cfg_int_range(s, "width", 1, 1, 1 << 16, &w));
+  DC_TRY(dc_cfg_check_unused(s));
+  *in = (dc_shape){batch, (int)c, (int)h, (int)w};
+  return DC_OK;
+}
+
+static size_t dims_count(const dc_param *p) {
+  size_t n = 1;
+  for (int i = 0; i < p->ndim; i++) n *= (size_t)p->dims[i];
+  return n;
+}
+
+static void dims_str(const dc_param *p, char *buf, size_t cap) {
+  size_t off = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < p->ndim && off < cap; i++)
+    off += (size_t)snprintf(buf + off, cap - off, i ? "x%d" : "%d", p->dims[i]);
+}
+
+/* Allocate the store for the params listed in pairs (bias skipped when count 0). */
+static dc_status params_create(dc_net *net, param_pair *pairs, dc_params **out) {
+  dc_params *ps = calloc(1, sizeof *ps);
+  if (!ps) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  int n = 0;
+  size_t total = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    if (!dc_layer_kind_of(net->layers[i].type)->weighted) continue;
+    n += 1 + (pairs[i].b.count > 0);
+    total += pairs[i].w.count + pairs[i].b.count;
+  }
+  ps->p = calloc((size_t)(n ? n : 1), sizeof *ps->p);
+  ps->arena_data = dc_alloc(sizeof(float) * (total ? total : 1));
+  ps->arena_diff = dc_alloc(sizeof(float) * (total ? total : 1));
+  ps->arena_history = dc_alloc(sizeof(float) * (total ? total : 1));
+  if (!ps->p || !ps->arena_data || !ps->arena_diff || !ps->arena_history) {
+    free(ps->p);
+    dc_free(ps->arena_data);
+    dc_free(ps->arena_diff);
+    dc_free(ps->arena_history);
+    free(ps);
+    return dc_fail(DC_ERR_NOMEM, "out of memory for %zu parameters", total);
+  }
+  ps->count = n;
+  ps->total = total;
+  size_t off = 0;
+  int k = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    if (!dc_layer_kind_of(net->layers[i].type)->weighted) continue;
+    for (int j = 0; j < 2; j++) {
+      dc_param *src = j ? &pairs[i].b : &pairs[i].w;
+      if (src->count == 0) continue;
+      dc_param *p = &ps->p[k++];
+      *p = *src;
+      p->data = ps->arena_data + off;
+      p->diff = ps->arena_diff + off;
+      p->history = ps->arena_history + off;
+      off += p->count;
+    }
+  }
+  *out = ps;
+  return DC_OK;
+}
+
+/* Point each weighted layer at its params in ps; with a shared store check that names
+ * and shapes agree. */
+static dc_status params_attach(dc_net *net, param_pair *pairs, dc_params *ps) {
+  int k = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (!dc_layer_kind_of(l->type)->weighted) continue;
+    for (int j = 0; j < 2; j++) {
+      dc_param *want = j ? &pairs[i].b : &pairs[i].w;
+      if (want->count == 0) continue;
+      if (k >= ps->count || strcmp(ps->p[k].name, want->name) != 0 || ps->p[k].count != want->count) {
+        char a[64], b[64];
+        dims_str(want, a, sizeof a);
+        if (k < ps->count) dims_str(&ps->p[k], b, sizeof b);
+        return dc_fail(DC_ERR_SHAPE, "%s:%d: %s (%s) does not match the shared parameters (%s %s)", net->path,
+                       l->line, want->name, a, k < ps->count ? ps->p[k].name : "none",
+                       k < ps->count ? b : "");
+      }
+      if (j) l->bias = &ps->p[k];
+      else l->weight = &ps->p[k];
+      k++;
+    }
+  }
+  return DC_OK;
+}
+
+static dc_status build_layers(dc_net *net, dc_cfg *cfg, param_pair *pairs) {
+  const char *file = net->path;
+  const char *kind_names[DC_LAYER_TYPE_COUNT];
+  for (int t = 0; t < DC_LAYER_TYPE_COUNT; t++) kind_names[t] = dc_layer_type_name((dc_layer_type)t);
+  dc_shape cur = net->input;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_cfg_section *s = dc_cfg_at(cfg, i + 1);
+    dc_layer *l = &net->layers[i];
+    const char *sec = dc_cfg_section_name(s);
+    l->line = dc_cfg_section_line(s);
+    int t = dc_layer_type_from_name(sec);
+    if (t < 0) {
+      const char *hint = dc_closest(sec, kind_names, DC_LAYER_TYPE_COUNT);
+      if (strcmp(sec, "input") == 0) return dc_cfg_section_error(s, "[input] may only be the first section");
+      if (hint) return dc_cfg_section_error(s, "unknown layer type (did you mean [%s]?)", hint);
+      return dc_cfg_section_error(s, "unknown layer type");
+    }
+    l->type = (dc_layer_type)t;
+    const dc_layer_kind *kind = dc_layer_kind_of(l->type);
+    const char *name;
+    char defname[64];
+    snprintf(defname, sizeof defname, "%s%d", kind->name, i + 1);
+    if (kind->weighted) DC_TRY(dc_cfg_require(s, "name"));
+    DC_TRY(dc_cfg_str(s, "name", defname, &name));
+    if (strlen(name) >= sizeof l->name || strchr(name, '/'))
+      return dc_cfg_key_error(s, "name", "must be shorter than %zu characters and contain no '/'", sizeof l->name);
+    for (int j = 0; j < i; j++)
+      if (strcmp(net->layers[j].name, name) == 0)
+        return dc_cfg_key_error(s, "name", "'%s' is already the name of the layer at line %d", name,
+                                net->layers[j].line);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    dc_param *w = &pairs[i].w, *b = &pairs[i].b;
+    w->lr_mult = w->decay_mult = b->lr_mult = b->decay_mult = 1.0f;
+    DC_TRY(kind->parse(l, s, w, b));
+    DC_TRY(dc_cfg_check_unused(s));
+    if (l->type == DC_LAYER_SOFTMAX_LOSS && i != net->nlayers - 1)
+      return dc_cfg_section_error(s, "softmax_loss must be the last layer");
+    l->in = cur;
+    DC_TRY(kind->shape(l, file, w, b));
+    if (kind->weighted) {
+      snprintf(w->name, sizeof w->name, "%s/weight", l->name);
+      snprintf(b->name, sizeof b->name, "%s/bias", l->name);
+      w->count = dims_count(w);
+      b->count = b->dims[0] > 0 ? dims_count(b) : 0;
+      b->fan_in = w->fan_in;
+    }
+    if (dc_shape_count(l->out) == 0)
+      return dc_fail(DC_ERR_SHAPE, "%s:%d: [%s] %s: output is empty", file, l->line, sec, l->name);
+    cur = l->out;
+  }
+  if (net->nlayers == 0 || net->layers[net->nlayers - 1].type != DC_LAYER_SOFTMAX_LOSS)
+    return dc_fail(DC_ERR_CFG, "%s: the net must end in a [softmax_loss] layer", file);
+  net->classes = cur.c;
+  return DC_OK;
+}
+
+static dc_status alloc_activations(dc_net *net) {
+  size_t in = dc_shape_count(net->input), total = in;
+  for (int i = 0; i < net->nlayers; i++) total += dc_shape_count(net->layers[i].out);
+  net->acts = dc_alloc(sizeof(float) * total);
+  net->act_diffs = dc_alloc(sizeof(float) * total);
+  if (!net->acts || !net->act_diffs) return DC_ERR_NOMEM;
+  net->input_data = net->acts;
+  net->input_diff = net->act_diffs;
+  size_t off = in;
+  float *prev = net->acts, *prev_diff = net->input_grad ? net->act_diffs : NULL;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    l->in_data = prev;
+    l->in_diff = net->train ? prev_diff : NULL;
+    l->out_data = net->acts + off;
+    l->out_diff = net->act_diffs + off;
+    prev = l->out_data;
+    prev_diff = l->out_diff;
+    off += dc_shape_count(l->out);
+  }
+  return DC_OK;
+}
+
+dc_status dc_net_create(dc_cfg *cfg, int batch, int flags, dc_params *shared, dc_net **out) {
+  *out = NULL;
+  DC_ASSERT(batch > 0);
+  dc_net *net = calloc(1, sizeof *net);
+  if (!net) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  snprintf(net->path, sizeof net->path, "%s", dc_cfg_name(cfg));
+  net->batch = batch;
+  net->train = (flags & DC_NET_TRAIN) != 0;
+  net->input_grad = net->train && (flags & DC_NET_INPUT_GRAD);
+  param_pair *pairs = NULL;
+  dc_status st = DC_OK;
+  if (dc_cfg_count(cfg) == 0 || strcmp(dc_cfg_section_name(dc_cfg_at(cfg, 0)), "input") != 0) {
+    st = dc_fail(DC_ERR_CFG, "%s:%d: a net file starts with an [input] section", net->path,
+                 dc_cfg_count(cfg) ? dc_cfg_section_line(dc_cfg_at(cfg, 0)) : 1);
+    goto fail;
+  }
+  if ((st = parse_input(dc_cfg_at(cfg, 0), batch, &net->input))) goto fail;
+  net->nlayers = dc_cfg_count(cfg) - 1;
+  net->layers = calloc((size_t)(net->nlayers ? net->nlayers : 1), sizeof *net->layers);
+  pairs = calloc((size_t)(net->nlayers ? net->nlayers : 1), sizeof *pairs);
+  if (!net->layers || !pairs) {
+    st = dc_fail(DC_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  if ((st = build_layers(net, cfg, pairs))) goto fail;
+  if (shared) {
+    net->params = shared;
+  } else {
+    if ((st = params_create(net, pairs, &net->params))) goto fail;
+    net->owns_params = 1;
+  }
+  if ((st = params_attach(net, pairs, net->params))) goto fail;
+  if ((st = alloc_activations(net))) goto fail;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if ((st = dc_layer_kind_of(l->type)->setup(l, net->train))) goto fail;
+  }
+  free(pairs);
+  *out = net;
+  return DC_OK;
+fail:
+  free(pairs);
+  dc_net_free(net);
+  return st;
+}
+
+dc_status dc_net_load(const char *path, int batch, int flags, dc_params *shared, dc_net **out) {
+  dc_cfg *cfg;
+  *out = NULL;
+  DC_TRY(dc_cfg_load(path, &cfg));
+  dc_status st = dc_net_create(cfg, batch, flags, shared, out);
+  dc_cfg_free(cfg);
+  return st;
+}
+
+static void params_free(dc_params *ps) {
+  if (!ps) return;
+  for (int i = 0; i < ps->count; i++) dc_param_release(&ps->p[i]);
+  free(ps->p);
+  dc_free(ps->arena_data);
+  dc_free(ps->arena_diff);
+  dc_free(ps->arena_history);
+  free(ps);
+}
+
+void dc_net_free(dc_net *net) {
+  if (!net) return;
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].priv) dc_layer_kind_of(net->layers[i].type)->destroy(&net->layers[i]);
+  free(net->layers);
+  if (net->owns_params) params_free(net->params);
+  dc_free(net->acts);
+  dc_free(net->act_diffs);
+  free(net);
+}
+
+void dc_net_init_params(dc_net *net, uint64_t seed) {
+  for (int i = 0; i < net->params->count; i++) dc_param_fill(&net->params->p[i], seed);
+}
+
+dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss) {
+  DC_ASSERT(!pass->train || net->train);
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    DC_TRY(dc_layer_kind_of(l->type)->forward(l, pass));
+  }
+  if (loss) *loss = net->layers[net->nlayers - 1].loss;
+  return DC_OK;
+}
+
+dc_status dc_net_backward(dc_net *net, const dc_pass *pass) {
+  DC_ASSERT(net->train);
+  for (int i = net->nlayers - 1; i >= 0; i--) {
+    dc_layer *l = &net->layers[i];
+    DC_TRY(dc_layer_kind_of(l->type)->backward(l, pass));
+  }
+  return DC_OK;
+}
+
+const float *dc_net_output(const dc_net *net) { return net->layers[net->nlayers - 1].out_data; }
+
+dc_layer *dc_net_find_layer(dc_net *net, const char *name) {
+  for (int i = 0; i < net->nlayers; i++)
+    if (strcmp(net->layers[i].name, name) == 0) return &net->layers[i];
+  return NULL;
+}
+
+dc_param *dc_params_find(dc_params *ps, const char *name) {
+  for (int i = 0; i < ps->count; i++)
+    if (strcmp(ps->p[i].name, name) == 0) return &ps->p[i];
+  return NULL;
+}
+
+int dc_topk_correct(const float *probs, const int *labels, int n, int classes, int k) {
+  int correct = 0;
+  for (int i = 0; i < n; i++) {
+    const float *p = probs + (size_t)i * classes;
+    float target = p[labels[i]];
+    int above = 0; /* classes strictly more probable than the label; ties favour the label */
+    for (int j = 0; j < classes; j++) above += p[j] > target;
+    correct += above < k;
+  }
+  return correct;
+}

@@ -1,0 +1,155 @@
+/* param.c — the three parameter kinds (DENSE, MASKED, SHARED); see dc/param.h.
+ * This is the only file that switches on dc_param_kind. */
+#include "dc/param.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dc/rng.h"
+
+const char *dc_param_kind_name(dc_param_kind k) {
+  static const char *const names[] = {"dense", "masked", "shared"};
+  return (unsigned)k < 3 ? names[k] : "?";
+}
+
+dc_param_view dc_param_view_of(dc_param *p) {
+  dc_param_view v;
+  if (p->kind == DC_PARAM_SHARED) {
+    v.value = p->codebook;
+    v.grad = p->codebook_diff;
+    v.history = p->codebook_history;
+    v.n = (size_t)p->k;
+  } else {
+    v.value = p->data;
+    v.grad = p->diff;
+    v.history = p->history;
+    v.n = p->count;
+  }
+  return v;
+}
+
+void dc_param_reduce_grad(dc_param *p) {
+  switch (p->kind) {
+    case DC_PARAM_DENSE:
+      break;
+    case DC_PARAM_MASKED:
+      for (size_t i = 0; i < p->count; i++)
+        if (!p->mask[i]) p->diff[i] = 0.0f;
+      break;
+    case DC_PARAM_SHARED:
+      /* dL/dc_k = sum over kept weights i with index[i] == k of dL/dw_i */
+      memset(p->codebook_diff, 0, sizeof(float) * (size_t)p->k);
+      for (size_t i = 0; i < p->count; i++)
+        if (p->mask[i]) p->codebook_diff[p->index[i]] += p->diff[i];
+      break;
+  }
+}
+
+void dc_param_sync(dc_param *p) {
+  switch (p->kind) {
+    case DC_PARAM_DENSE:
+      break;
+    case DC_PARAM_MASKED:
+      for (size_t i = 0; i < p->count; i++)
+        if (!p->mask[i]) p->data[i] = 0.0f;
+      break;
+    case DC_PARAM_SHARED:
+      for (size_t i = 0; i < p->count; i++)
+        p->data[i] = p->mask[i] ? p->codebook[p->index[i]] : 0.0f;
+      break;
+  }
+}
+
+void dc_param_fill(dc_param *p, uint64_t seed) {
+  dc_rng r;
+  dc_rng_seed(&r, seed, dc_hash_str(p->name));
+  switch (p->filler.kind) {
+    case DC_FILL_CONSTANT:
+      for (size_t i = 0; i < p->count; i++) p->data[i] = p->filler.value;
+      break;
+    case DC_FILL_XAVIER: {
+      /* Caffe's xavier: uniform in [-s, s], s = sqrt(3 / fan_in) */
+      float s = sqrtf(3.0f / (float)(p->fan_in > 0 ? p->fan_in : 1));
+      for (size_t i = 0; i < p->count; i++) p->data[i] = (2.0f * dc_rng_uniform(&r) - 1.0f) * s;
+      break;
+    }
+    case DC_FILL_GAUSSIAN:
+      for (size_t i = 0; i < p->count; i++) p->data[i] = p->filler.std * dc_rng_normal(&r);
+      break;
+  }
+  dc_param_sync(p);
+}
+
+dc_status dc_param_set_mask(dc_param *p, const uint8_t *keep) {
+  if (!p->mask) {
+    p->mask = malloc(p->count);
+    if (!p->mask) return dc_fail(DC_ERR_NOMEM, "out of memory for the mask of %s", p->name);
+  }
+  for (size_t i = 0; i < p->count; i++) {
+    p->mask[i] = keep[i] ? 1 : 0;
+    if (!p->mask[i]) {
+      p->data[i] = 0.0f;
+      p->history[i] = 0.0f;
+      p->diff[i] = 0.0f;
+    }
+  }
+  if (p->kind == DC_PARAM_DENSE) p->kind = DC_PARAM_MASKED;
+  dc_param_sync(p);
+  return DC_OK;
+}
+
+dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, const uint8_t *index) {
+  DC_ASSERT(bits >= 1 && bits <= 8);
+  int k = 1 << bits;
+  if (!p->mask) {
+    p->mask = malloc(p->count);
+    if (!p->mask) return dc_fail(DC_ERR_NOMEM, "out of memory for the mask of %s", p->name);
+    memset(p->mask, 1, p->count);
+  }
+  uint8_t *idx = realloc(p->index, p->count);
+  float *cb = realloc(p->codebook, sizeof(float) * 3 * 256);
+  if (!idx || !cb) {
+    p->index = idx;
+    p->codebook = cb;
+    return dc_fail(DC_ERR_NOMEM, "out of memory for the codebook of %s", p->name);
+  }
+  p->index = idx;
+  p->codebook = cb;
+  p->codebook_diff = cb + 256;
+  p->codebook_history = cb + 512;
+  memcpy(p->codebook, codebook, sizeof(float) * (size_t)k);
+  memset(p->codebook_diff, 0, sizeof(float) * 256);
+  memset(p->codebook_history, 0, sizeof(float) * 256);
+  for (size_t i = 0; i < p->count; i++) {
+    DC_ASSERT(!p->mask[i] || index[i] < k);
+    p->index[i] = p->mask[i] ? index[i] : 0;
+  }
+  p->bits = bits;
+  p->k = k;
+  p->kind = DC_PARAM_SHARED;
+  dc_param_sync(p);
+  return DC_OK;
+}
+
+void dc_param_make_dense(dc_param *p) {
+  dc_param_release(p);
+  p->kind = DC_PARAM_DENSE;
+}
+
+size_t dc_param_nonzero(const dc_param *p) {
+  if (!p->mask) return p->count;
+  size_t n = 0;
+  for (size_t i = 0; i < p->count; i++) n += p->mask[i];
+  return n;
+}
+
+void dc_param_release(dc_param *p) {
+  free(p->mask);
+  free(p->index);
+  free(p->codebook);
+  p->mask = NULL;
+  p->index = NULL;
+  p->codebook = p->codebook_diff = p->codebook_history = NULL;
+  p->bits = p->k = 0;
+}

@@ -1,0 +1,58 @@
+/* solver.c — SGD with momentum and Caffe's learning-rate policies; see dc/solver.h. */
+#include "dc/solver.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *const dc_lr_policy_names[DC_LR_POLICY_COUNT] = {"fixed", "step", "multistep",
+                                                            "inv",   "poly", "exp"};
+
+double dc_solver_lr(const dc_solver_conf *c, long iter) {
+  switch (c->policy) {
+    case DC_LR_FIXED:
+      return c->base_lr;
+    case DC_LR_STEP:
+      return c->base_lr * pow(c->gamma, (double)(iter / (c->stepsize > 0 ? c->stepsize : 1)));
+    case DC_LR_MULTISTEP: {
+      int passed = 0;
+      while (passed < c->nstepvalues && iter >= c->stepvalue[passed]) passed++;
+      return c->base_lr * pow(c->gamma, passed);
+    }
+    case DC_LR_INV:
+      return c->base_lr * pow(1.0 + c->gamma * (double)iter, -c->power);
+    case DC_LR_POLY:
+      if (c->max_iter <= 0 || iter >= c->max_iter) return 0.0;
+      return c->base_lr * pow(1.0 - (double)iter / (double)c->max_iter, c->power);
+    case DC_LR_EXP:
+      return c->base_lr * pow(c->gamma, (double)iter);
+    case DC_LR_POLICY_COUNT:
+      break;
+  }
+  DC_ASSERT(0 && "unknown lr policy");
+  return 0.0;
+}
+
+void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr) {
+  for (int i = 0; i < ps->count; i++) {
+    dc_param *p = &ps->p[i];
+    if (p->lr_mult == 0.0f) continue;
+    dc_param_reduce_grad(p);
+    dc_param_view v = dc_param_view_of(p);
+    const float rate = (float)(lr * p->lr_mult);
+    const float decay = (float)(c->weight_decay * p->decay_mult);
+    const float mom = (float)c->momentum;
+    float *w = v.value, *g = v.grad, *h = v.history;
+    for (size_t j = 0; j < v.n; j++) {
+      h[j] = mom * h[j] + rate * (g[j] + decay * w[j]);
+      w[j] -= h[j];
+    }
+    dc_param_sync(p);
+  }
+}
+
+void dc_solver_reset(dc_params *ps) {
+  for (int i = 0; i < ps->count; i++) {
+    dc_param_view v = dc_param_view_of(&ps->p[i]);
+    memset(v.history, 0, sizeof(float) * v.n);
+  }
+}

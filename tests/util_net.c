@@ -1,0 +1,97 @@
+/* util_net.c — see util_net.h. */
+#include "util_net.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dc/cfg.h"
+#include "dc/rng.h"
+
+dc_net *tu_net(const char *text, int batch, int flags) {
+  dc_cfg *cfg = NULL;
+  dc_failure_clear();
+  if (dc_cfg_parse(text, "test.net", &cfg) != DC_OK) fail_msg("cfg: %s", dc_failure_reason());
+  dc_net *net = NULL;
+  if (dc_net_create(cfg, batch, flags, NULL, &net) != DC_OK) fail_msg("net: %s", dc_failure_reason());
+  dc_cfg_free(cfg);
+  return net;
+}
+
+void tu_fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
+  dc_rng r;
+  dc_rng_seed(&r, seed, 7);
+  for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * dc_rng_uniform(&r);
+}
+
+void tu_labels(int *y, int n, int classes, uint64_t seed) {
+  dc_rng r;
+  dc_rng_seed(&r, seed, 8);
+  for (int i = 0; i < n; i++) y[i] = (int)dc_rng_below(&r, (uint32_t)classes);
+}
+
+static double loss_at(dc_net *net, const dc_pass *pass) {
+  double loss;
+  assert_int_equal(dc_net_forward(net, pass, &loss), DC_OK);
+  return loss;
+}
+
+static double check_vector(dc_net *net, const dc_pass *pass, float *x, const float *analytic, size_t n,
+                           float eps, int samples, double floor, const char *what) {
+  dc_rng r;
+  dc_rng_seed(&r, 99, n);
+  double worst = 0.0;
+  for (int s = 0; s < samples && n > 0; s++) {
+    size_t i = samples >= (int)n ? (size_t)s % n : (size_t)dc_rng_below(&r, (uint32_t)n);
+    if (samples >= (int)n && s >= (int)n) break;
+    float keep = x[i];
+    x[i] = keep + eps;
+    /* params of non-dense kinds: dc_param_sync is not called, data is the variable */
+    double lp = loss_at(net, pass);
+    x[i] = keep - eps;
+    double lm = loss_at(net, pass);
+    x[i] = keep;
+    double num = (lp - lm) / (2.0 * eps);
+    double a = analytic[i];
+    double den = fmax(fmax(fabs(a), fabs(num)), floor);
+    double err = fabs(a - num) / den;
+    if (err > worst) worst = err;
+    if (err > 0.05) print_message("  %s[%zu]: analytic %.6g numeric %.6g\n", what, i, a, num);
+  }
+  return worst;
+}
+
+double tu_gradcheck(dc_net *net, const int *labels, float eps, int samples, double floor) {
+  dc_pass pass = {.train = 1, .labels = labels, .seed = 1, .iter = 0};
+  loss_at(net, &pass);
+  assert_int_equal(dc_net_backward(net, &pass), DC_OK);
+  /* keep the analytic gradients: forward passes below do not touch diffs, but copy anyway */
+  size_t nin = dc_shape_count(net->input);
+  float *din = NULL;
+  double worst = 0.0;
+  if (net->input_grad) {
+    din = test_malloc(sizeof(float) * nin);
+    memcpy(din, net->input_diff, sizeof(float) * nin);
+  }
+  dc_params *ps = net->params;
+  float *pdiff = test_malloc(sizeof(float) * (ps->total ? ps->total : 1));
+  memcpy(pdiff, ps->arena_diff, sizeof(float) * ps->total);
+  if (din) {
+    double e = check_vector(net, &pass, net->input_data, din, nin, eps, samples, floor, "input");
+    worst = fmax(worst, e);
+  }
+  for (int k = 0; k < ps->count; k++) {
+    dc_param *p = &ps->p[k];
+    double e = check_vector(net, &pass, p->data, pdiff + (p->diff - ps->arena_diff), p->count, eps, samples,
+                            floor, p->name);
+    worst = fmax(worst, e);
+  }
+  test_free(din);
+  test_free(pdiff);
+  return worst;
+}
