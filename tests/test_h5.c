@@ -1,0 +1,564 @@
+/* test_h5.c — the HDF5 layer: round trips of every element type and of scalar, 1-D,
+ * 4-D and empty shapes, nested groups, exact shape checks, missing datasets, non-HDF5
+ * files, atomic create/commit/abort, listing, strings (ours and variable-length ones
+ * written by other tools), and each argument error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dc/h5.h"
+
+typedef struct {
+  char dir[64];
+  char path[128]; /* dir/t.h5 */
+  char tmp[160];  /* dir/t.h5.tmp */
+} fixture;
+
+static int setup(void **state) {
+  fixture *fx = calloc(1, sizeof *fx);
+  if (!fx) return -1;
+  snprintf(fx->dir, sizeof fx->dir, "/tmp/dc_test_h5_XXXXXX");
+  if (!mkdtemp(fx->dir)) return -1;
+  snprintf(fx->path, sizeof fx->path, "%s/t.h5", fx->dir);
+  snprintf(fx->tmp, sizeof fx->tmp, "%s/t.h5.tmp", fx->dir);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *fx = *state;
+  /* Every HDF5 handle the module opened must be closed again. */
+  ssize_t open_ids = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+  if (open_ids != 0) {
+    fprintf(stderr, "%zd HDF5 objects left open\n", open_ids);
+    return -1;
+  }
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+  int rc = system(cmd);
+  free(fx);
+  return rc == 0 ? 0 : -1;
+}
+
+static int file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+static void expect_reason(const char *fmt, const char *file, const char *tail) {
+  char want[512];
+  snprintf(want, sizeof want, fmt, file, tail ? tail : "");
+  assert_string_equal(dc_failure_reason(), want);
+}
+
+/* Write one dataset of each shape class for type t, commit, read back, compare bytes. */
+static void round_trip(const fixture *fx, dc_h5_type t, size_t esize, const void *v4d) {
+  dc_h5 *f;
+  int64_t d1[1] = {5}, d4[4] = {2, 1, 3, 2}; /* 12 elements */
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/s", t, 0, NULL, v4d), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/v", t, 1, d1, v4d), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/params/conv1/weight", t, 4, d4, v4d), DC_OK);
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+
+  unsigned char got[12 * 8];
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  memset(got, 0xAB, sizeof got);
+  assert_int_equal(dc_h5_read(f, "/s", t, 0, NULL, got), DC_OK);
+  assert_memory_equal(got, v4d, esize);
+  assert_int_equal(got[esize], 0xAB); /* nothing past the scalar */
+  memset(got, 0xAB, sizeof got);
+  assert_int_equal(dc_h5_read(f, "v", t, 1, d1, got), DC_OK); /* leading '/' optional */
+  assert_memory_equal(got, v4d, 5 * esize);
+  assert_int_equal(got[5 * esize], 0xAB);
+  memset(got, 0xAB, sizeof got);
+  assert_int_equal(dc_h5_read(f, "/params/conv1/weight", t, 4, d4, got), DC_OK);
+  assert_memory_equal(got, v4d, 12 * esize);
+
+  int ndim = -1;
+  int64_t dims[DC_H5_MAX_DIMS];
+  assert_int_equal(dc_h5_shape(f, "/params/conv1/weight", &ndim, dims), DC_OK);
+  assert_int_equal(ndim, 4);
+  assert_true(dims[0] == 2 && dims[1] == 1 && dims[2] == 3 && dims[3] == 2);
+  assert_int_equal(dc_h5_shape(f, "/s", &ndim, dims), DC_OK);
+  assert_int_equal(ndim, 0);
+  assert_int_equal(dc_h5_shape(f, "/v", &ndim, dims), DC_OK);
+  assert_int_equal(ndim, 1);
+  assert_true(dims[0] == 5);
+  dc_h5_close(f);
+}
+
+static void test_round_trip_types(void **state) {
+  fixture *fx = *state;
+  float f32[12];
+  uint8_t u8[12];
+  int32_t i32[12];
+  int64_t i64[12];
+  double f64[12];
+  for (int i = 0; i < 12; i++) {
+    f32[i] = -1.5f + 0.37f * (float)i;
+    u8[i] = (uint8_t)(250 - 7 * i);
+    i32[i] = -2000000000 + 123456789 * i;
+    i64[i] = (int64_t)-9000000000000000000LL + (int64_t)i * 1000000000000000LL;
+    f64[i] = 1e300 / (i + 1);
+  }
+  round_trip(fx, DC_H5_F32, sizeof f32[0], f32);
+  round_trip(fx, DC_H5_U8, sizeof u8[0], u8);
+  round_trip(fx, DC_H5_I32, sizeof i32[0], i32);
+  round_trip(fx, DC_H5_I64, sizeof i64[0], i64);
+  round_trip(fx, DC_H5_F64, sizeof f64[0], f64);
+}
+
+static void test_conversion_and_empty(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f;
+  double d[3] = {0.5, -2.25, 3.0};
+  int32_t i[3] = {7, -8, 9};
+  int64_t n3[1] = {3}, e2[2] = {0, 4};
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/d", DC_H5_F64, 1, n3, d), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/i", DC_H5_I32, 1, n3, i), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/empty", DC_H5_F32, 2, e2, NULL), DC_OK); /* 0x4 */
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  float fd[3];
+  assert_int_equal(dc_h5_read(f, "/d", DC_H5_F32, 1, n3, fd), DC_OK);
+  assert_true(fd[0] == 0.5f && fd[1] == -2.25f && fd[2] == 3.0f);
+  double di[3];
+  assert_int_equal(dc_h5_read(f, "/i", DC_H5_F64, 1, n3, di), DC_OK);
+  assert_true(di[0] == 7 && di[1] == -8 && di[2] == 9);
+  assert_int_equal(dc_h5_read(f, "/empty", DC_H5_F32, 2, e2, NULL), DC_OK);
+  int ndim;
+  int64_t dims[DC_H5_MAX_DIMS];
+  assert_int_equal(dc_h5_shape(f, "/empty", &ndim, dims), DC_OK);
+  assert_int_equal(ndim, 2);
+  assert_true(dims[0] == 0 && dims[1] == 4);
+  dc_h5_close(f);
+}
+
+static void test_shape_mismatch_and_missing(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f;
+  float w[20 * 25] = {0};
+  int64_t have[4] = {20, 1, 5, 5}, want[4] = {20, 1, 3, 3}, flat[1] = {500};
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/params/conv1/weight", DC_H5_F32, 4, have, w), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/one", DC_H5_F32, 0, NULL, w), DC_OK);
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+
+  float out[500];
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/params/conv1/weight", DC_H5_F32, 4, want, out), DC_ERR_FORMAT);
+  expect_reason("%s: /params/conv1/weight has shape 20x1x5x5, expected 20x1x3x3%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/params/conv1/weight", DC_H5_F32, 1, flat, out), DC_ERR_FORMAT);
+  expect_reason("%s: /params/conv1/weight has shape 20x1x5x5, expected 500%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/one", DC_H5_F32, 1, flat, out), DC_ERR_FORMAT);
+  expect_reason("%s: /one has shape (), expected 500%s", fx->path, NULL);
+
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/x", DC_H5_F32, 1, flat, out), DC_ERR_FORMAT);
+  expect_reason("%s: no dataset /x%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/params/conv2/weight", DC_H5_F32, 1, flat, out), DC_ERR_FORMAT);
+  expect_reason("%s: no dataset /params/conv2/weight%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/params/conv1/weight/x", DC_H5_F32, 1, flat, out), DC_ERR_FORMAT);
+  expect_reason("%s: no dataset /params/conv1/weight/x%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/params/conv1", DC_H5_F32, 1, flat, out), DC_ERR_FORMAT);
+  expect_reason("%s: /params/conv1 is a group, not a dataset%s", fx->path, NULL);
+  int ndim;
+  int64_t dims[DC_H5_MAX_DIMS];
+  dc_failure_clear();
+  assert_int_equal(dc_h5_shape(f, "/nope", &ndim, dims), DC_ERR_FORMAT);
+  expect_reason("%s: no dataset /nope%s", fx->path, NULL);
+  char *s = (char *)1;
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read_str(f, "/meta/net", &s), DC_ERR_FORMAT);
+  expect_reason("%s: no dataset /meta/net%s", fx->path, NULL);
+  assert_null(s);
+  dc_h5_close(f);
+}
+
+static void test_not_hdf5(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f = (dc_h5 *)1;
+  FILE *fp = fopen(fx->path, "w");
+  assert_non_null(fp);
+  fputs("[net]\nthis is text, not HDF5\n", fp);
+  fclose(fp);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_ERR_FORMAT);
+  assert_null(f);
+  expect_reason("%s: not an HDF5 file%s", fx->path, NULL);
+
+  fp = fopen(fx->path, "w"); /* empty */
+  fclose(fp);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_ERR_FORMAT);
+  expect_reason("%s: not an HDF5 file%s", fx->path, NULL);
+
+  dc_failure_clear();
+  assert_int_equal(dc_h5_open("/nonexistent/ckpt.h5", &f), DC_ERR_IO);
+  assert_string_equal(dc_failure_reason(), "/nonexistent/ckpt.h5: cannot open: No such file or directory");
+  assert_int_equal(dc_h5_open(fx->dir, &f), DC_ERR_FORMAT); /* a directory */
+}
+
+/* Read the scalar i32 at /v of PATH. */
+static int32_t version_of(const char *path) {
+  dc_h5 *f;
+  int32_t v = -1;
+  assert_int_equal(dc_h5_open(path, &f), DC_OK);
+  assert_int_equal(dc_h5_read(f, "/v", DC_H5_I32, 0, NULL, &v), DC_OK);
+  dc_h5_close(f);
+  return v;
+}
+
+static dc_h5 *create_version(const fixture *fx, int32_t v) {
+  dc_h5 *f;
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/v", DC_H5_I32, 0, NULL, &v), DC_OK);
+  return f;
+}
+
+static void test_atomic_commit(void **state) {
+  fixture *fx = *state;
+  /* PATH absent until commit; the temp file exists meanwhile. */
+  dc_h5 *f = create_version(fx, 1);
+  assert_string_equal(dc_h5_path(f), fx->path);
+  assert_false(file_exists(fx->path));
+  assert_true(file_exists(fx->tmp));
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+  assert_true(file_exists(fx->path));
+  assert_false(file_exists(fx->tmp));
+  assert_int_equal(version_of(fx->path), 1);
+
+  /* abort removes the temp and leaves PATH as it was. */
+  f = create_version(fx, 2);
+  assert_int_equal(version_of(fx->path), 1); /* readable while the new one is written */
+  dc_h5_abort(f);
+  assert_false(file_exists(fx->tmp));
+  assert_int_equal(version_of(fx->path), 1);
+
+  /* close on a file being written is an abort too. */
+  f = create_version(fx, 3);
+  dc_h5_close(f);
+  assert_false(file_exists(fx->tmp));
+  assert_int_equal(version_of(fx->path), 1);
+
+  /* commit replaces PATH. */
+  f = create_version(fx, 4);
+  assert_int_equal(version_of(fx->path), 1);
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+  assert_int_equal(version_of(fx->path), 4);
+  assert_false(file_exists(fx->tmp));
+
+  /* A stale temp from a killed run is simply overwritten. */
+  FILE *fp = fopen(fx->tmp, "w");
+  fputs("garbage", fp);
+  fclose(fp);
+  f = create_version(fx, 5);
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+  assert_int_equal(version_of(fx->path), 5);
+
+  dc_h5_abort(NULL);
+  dc_h5_close(NULL);
+}
+
+static void test_commit_and_create_failures(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f = (dc_h5 *)1;
+  char bad[192];
+  snprintf(bad, sizeof bad, "%s/no/such/dir/x.h5", fx->dir);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_create(bad, &f), DC_ERR_IO);
+  assert_null(f);
+  expect_reason("%s.tmp: cannot create: No such file or directory%s", bad, NULL);
+
+  /* The rename fails when PATH is a non-empty directory: error, temp removed. */
+  char sub[192];
+  assert_int_equal(mkdir(fx->path, 0777), 0);
+  snprintf(sub, sizeof sub, "%s/keep", fx->path);
+  assert_int_equal(mkdir(sub, 0777), 0);
+  f = create_version(fx, 1);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_commit(f), DC_ERR_IO);
+  char want[400];
+  snprintf(want, sizeof want, "%s: cannot rename %s into place: ", fx->path, fx->tmp);
+  assert_memory_equal(dc_failure_reason(), want, strlen(want));
+  assert_false(file_exists(fx->tmp));
+  assert_true(file_exists(sub));
+  rmdir(sub);
+  rmdir(fx->path);
+
+  /* commit of a read-only file */
+  f = create_version(fx, 1);
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_commit(f), DC_ERR_ARG);
+  expect_reason("%s: opened read-only, nothing to commit%s", fx->path, NULL);
+  assert_true(file_exists(fx->path)); /* and abort of a read-only file removes nothing */
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  dc_h5_abort(f);
+  assert_true(file_exists(fx->path));
+}
+
+static void test_write_errors(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f;
+  float x[4] = {1, 2, 3, 4};
+  int64_t d1[1] = {4}, neg[2] = {2, -2}, d9[9] = {1, 1, 1, 1, 1, 1, 1, 1, 4};
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/a/b", DC_H5_F32, 1, d1, x), DC_OK);
+
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/a/b", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: /a/b already exists%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/a", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: /a already exists%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/a/b/c/d", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: cannot write /a/b/c/d: /a/b is a dataset, not a group%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write_str(f, "/a/b/s", "x"), DC_ERR_ARG);
+  expect_reason("%s: cannot write /a/b/s: /a/b is a dataset, not a group%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/p//q", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: bad path '/p//q' (empty component)%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/p/", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: bad path '/p/' (empty component)%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: '/' names the root group, not a dataset%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/n", DC_H5_F32, 2, neg, x), DC_ERR_ARG);
+  expect_reason("%s: /n: negative dimension -2%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/n", DC_H5_F32, 9, d9, x), DC_ERR_ARG);
+  expect_reason("%s: /n: rank 9 outside [0, 8]%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/n", (dc_h5_type)77, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: /n: bad element type 77%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/n", DC_H5_F32, 1, d1, NULL), DC_ERR_ARG);
+  expect_reason("%s: /n: no data given%s", fx->path, NULL);
+  assert_false(dc_h5_exists(f, "/n"));
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+
+  /* Nothing can be written to a file opened for reading. */
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write(f, "/z", DC_H5_F32, 1, d1, x), DC_ERR_ARG);
+  expect_reason("%s: opened read-only, cannot write%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write_str(f, "/z", "x"), DC_ERR_ARG);
+  expect_reason("%s: opened read-only, cannot write%s", fx->path, NULL);
+  float y[4];
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/a/b", DC_H5_F32, 9, d9, y), DC_ERR_ARG);
+  expect_reason("%s: /a/b: rank 9 outside [0, 8]%s", fx->path, NULL);
+  dc_h5_close(f);
+}
+
+static void test_exists_and_list(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f;
+  float x[2] = {1, 2};
+  int64_t d1[1] = {2};
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/params/ip1/weight", DC_H5_F32, 1, d1, x), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/params/ip1/bias", DC_H5_F32, 1, d1, x), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/params/conv1/weight", DC_H5_F32, 1, d1, x), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/params/conv2/weight", DC_H5_F32, 1, d1, x), DC_OK);
+  assert_int_equal(dc_h5_write_str(f, "/version", "1"), DC_OK);
+  /* exists works on the file being written, too */
+  assert_true(dc_h5_exists(f, "/params/ip1"));
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  assert_true(dc_h5_exists(f, "/"));
+  assert_true(dc_h5_exists(f, ""));
+  assert_true(dc_h5_exists(f, "/params"));
+  assert_true(dc_h5_exists(f, "params/ip1/bias"));
+  assert_true(dc_h5_exists(f, "/version"));
+  assert_false(dc_h5_exists(f, "/params/ip2"));
+  assert_false(dc_h5_exists(f, "/params/ip2/weight"));
+  assert_false(dc_h5_exists(f, "/version/x")); /* below a dataset */
+  assert_false(dc_h5_exists(f, "/params//ip1"));
+  assert_false(dc_h5_exists(f, "/params/"));
+  assert_false(dc_h5_exists(f, NULL));
+
+  char **names = (char **)1;
+  int n = -1;
+  assert_int_equal(dc_h5_list(f, "/", &names, &n), DC_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(names[0], "params");
+  assert_string_equal(names[1], "version");
+  dc_h5_free_names(names, n);
+  assert_int_equal(dc_h5_list(f, "/params", &names, &n), DC_OK);
+  assert_int_equal(n, 3);
+  assert_string_equal(names[0], "conv1"); /* sorted by name, not creation order */
+  assert_string_equal(names[1], "conv2");
+  assert_string_equal(names[2], "ip1");
+  dc_h5_free_names(names, n);
+  assert_int_equal(dc_h5_list(f, "params/ip1", &names, &n), DC_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(names[0], "bias");
+  assert_string_equal(names[1], "weight");
+  dc_h5_free_names(names, n);
+
+  dc_failure_clear();
+  assert_int_equal(dc_h5_list(f, "/solver", &names, &n), DC_ERR_FORMAT);
+  expect_reason("%s: no group /solver%s", fx->path, NULL);
+  assert_null(names);
+  assert_int_equal(n, 0);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_list(f, "/version", &names, &n), DC_ERR_FORMAT);
+  expect_reason("%s: /version is a dataset, not a group%s", fx->path, NULL);
+  dc_h5_free_names(NULL, 0);
+  dc_h5_close(f);
+
+  /* An empty file lists nothing. */
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_list(f, "/", &names, &n), DC_OK);
+  assert_int_equal(n, 0);
+  assert_null(names);
+  dc_h5_abort(f);
+}
+
+static void test_strings(void **state) {
+  fixture *fx = *state;
+  dc_h5 *f;
+  size_t big_n = 100000;
+  char *big = malloc(big_n + 1);
+  assert_non_null(big);
+  for (size_t i = 0; i < big_n; i++) big[i] = (char)('a' + i % 26);
+  big[big_n] = '\0';
+  const char *net = "[net]\nbatch = 64\n\n[conv]\nnum_output = 20 # ü\n";
+  float x = 1;
+  assert_int_equal(dc_h5_create(fx->path, &f), DC_OK);
+  assert_int_equal(dc_h5_write_str(f, "/meta/net", net), DC_OK);
+  assert_int_equal(dc_h5_write_str(f, "/meta/empty", ""), DC_OK);
+  assert_int_equal(dc_h5_write_str(f, "/meta/big", big), DC_OK);
+  assert_int_equal(dc_h5_write(f, "/num", DC_H5_F32, 0, NULL, &x), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_write_str(f, "/meta/net", "again"), DC_ERR_ARG);
+  expect_reason("%s: /meta/net already exists%s", fx->path, NULL);
+  assert_int_equal(dc_h5_commit(f), DC_OK);
+
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  char *s = NULL;
+  assert_int_equal(dc_h5_read_str(f, "/meta/net", &s), DC_OK);
+  assert_string_equal(s, net);
+  free(s);
+  assert_int_equal(dc_h5_read_str(f, "meta/empty", &s), DC_OK);
+  assert_string_equal(s, "");
+  free(s);
+  assert_int_equal(dc_h5_read_str(f, "/meta/big", &s), DC_OK);
+  assert_string_equal(s, big);
+  free(s);
+  free(big);
+
+  /* Strings and numbers do not mix. */
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read_str(f, "/num", &s), DC_ERR_FORMAT);
+  expect_reason("%s: /num is not a string%s", fx->path, NULL);
+  float y;
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/meta/net", DC_H5_F32, 0, NULL, &y), DC_ERR_FORMAT);
+  assert_non_null(strstr(dc_failure_reason(), "/meta/net does not hold numbers"));
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read_str(f, "/meta", &s), DC_ERR_FORMAT);
+  expect_reason("%s: /meta is a group, not a dataset%s", fx->path, NULL);
+  dc_h5_close(f);
+}
+
+/* Files written by other tools (h5py writes variable-length strings) and ranks we do
+ * not support, built with the raw HDF5 API. */
+static void test_foreign_file(void **state) {
+  fixture *fx = *state;
+  hid_t file = H5Fcreate(fx->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(file >= 0);
+  hid_t vt = H5Tcopy(H5T_C_S1);
+  H5Tset_size(vt, H5T_VARIABLE);
+  hid_t scalar = H5Screate(H5S_SCALAR);
+  hid_t ds = H5Dcreate2(file, "/vstr", vt, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const char *text = "written by h5py";
+  assert_true(H5Dwrite(ds, vt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0);
+  H5Dclose(ds);
+  hsize_t d2[1] = {2};
+  hid_t sp2 = H5Screate_simple(1, d2, NULL);
+  const char *pair[2] = {"a", "b"};
+  ds = H5Dcreate2(file, "/vstrs", vt, sp2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(H5Dwrite(ds, vt, H5S_ALL, H5S_ALL, H5P_DEFAULT, pair) >= 0);
+  H5Dclose(ds);
+  H5Sclose(sp2);
+  hsize_t d9[9] = {1, 1, 1, 1, 1, 1, 1, 1, 2};
+  hid_t sp9 = H5Screate_simple(9, d9, NULL);
+  ds = H5Dcreate2(file, "/rank9", H5T_NATIVE_FLOAT, sp9, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(ds);
+  H5Sclose(sp9);
+  hid_t nullsp = H5Screate(H5S_NULL);
+  ds = H5Dcreate2(file, "/null", H5T_NATIVE_FLOAT, nullsp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(ds);
+  H5Sclose(nullsp);
+  H5Sclose(scalar);
+  H5Tclose(vt);
+  H5Fclose(file);
+
+  dc_h5 *f;
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  char *s = NULL;
+  assert_int_equal(dc_h5_read_str(f, "/vstr", &s), DC_OK);
+  assert_string_equal(s, "written by h5py");
+  free(s);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read_str(f, "/vstrs", &s), DC_ERR_FORMAT);
+  expect_reason("%s: /vstrs is not a single string (rank 1)%s", fx->path, NULL);
+  int ndim;
+  int64_t dims[DC_H5_MAX_DIMS];
+  dc_failure_clear();
+  assert_int_equal(dc_h5_shape(f, "/rank9", &ndim, dims), DC_ERR_FORMAT);
+  expect_reason("%s: /rank9 has rank 9, more than 8%s", fx->path, NULL);
+  float y[2];
+  int64_t two[1] = {2};
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/rank9", DC_H5_F32, 1, two, y), DC_ERR_FORMAT);
+  expect_reason("%s: /rank9 has shape 1x1x1x1x1x1x1x1x2, expected 2%s", fx->path, NULL);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/null", DC_H5_F32, 1, two, y), DC_ERR_FORMAT);
+  expect_reason("%s: /null has no data (null dataspace)%s", fx->path, NULL);
+  dc_h5_close(f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_round_trip_types, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_conversion_and_empty, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shape_mismatch_and_missing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_not_hdf5, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_atomic_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_commit_and_create_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exists_and_list, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_foreign_file, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
