@@ -1,0 +1,53 @@
+/* dc/train.h — the training loop: dataset -> batch -> net forward -> loss -> backward ->
+ * per-kind gradient reduction -> solver update, with testing, progress lines, a CSV log
+ * and atomic checkpoints. Compression stages reuse it for their retraining. */
+#ifndef DC_TRAIN_H
+#define DC_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dc/ckpt.h"
+#include "dc/data.h"
+#include "dc/net.h"
+#include "dc/solver.h"
+
+typedef struct {
+  dc_net *train_net;    /* batch = batch; owns the params */
+  dc_net *test_net;     /* batch = test_batch; shares them */
+  dc_dataset *train_set, *test_set;
+  int batch, test_batch;
+  uint64_t seed;
+  int shuffle;
+  long display;         /* progress line every N iterations (0: never) */
+  long test_interval;   /* test every N iterations (0: only at the end) */
+  long test_iters;      /* test batches per test (0: the whole test set) */
+  long snapshot;        /* checkpoint every N iterations (0: only at the end of a stage) */
+  char ckpt_path[600];  /* where snapshots go (atomic) */
+  FILE *log;            /* CSV log, may be NULL */
+  FILE *out;            /* progress lines (stdout), may be NULL */
+  dc_ckpt_state state;  /* iteration counters, saved with checkpoints */
+  int *labels;          /* (max(batch, test_batch)) */
+} dc_trainer;
+
+typedef struct {
+  double top1, top5, loss; /* accuracy as fractions in [0, 1]; mean loss */
+  int samples;
+} dc_test_result;
+
+/* Run `iters` iterations of SGD from state.stage_iter up to iters, with lr from
+ * conf at the stage-local iteration. `label` names the stage in progress lines and the
+ * log. Stops with DC_ERR_NUMERIC on a NaN/Inf loss (the last checkpoint stays intact). */
+dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const char *label);
+
+/* Evaluate on the test set (test_iters batches, or all of it); any tail smaller than a
+ * batch is evaluated with padding and counted exactly. */
+dc_status dc_test(dc_trainer *t, dc_test_result *r);
+
+/* Save params + solver state to t->ckpt_path. */
+dc_status dc_trainer_snapshot(dc_trainer *t);
+
+/* "1h02m", "3m05s", "12s" */
+void dc_format_duration(double seconds, char *buf, size_t cap);
+
+#endif

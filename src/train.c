@@ -1,0 +1,131 @@
+/* train.c — the training loop and test pass; see dc/train.h. */
+#include "dc/train.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void dc_format_duration(double s, char *buf, size_t cap) {
+  long t = (long)(s + 0.5);
+  if (t >= 3600) snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else if (t >= 60) snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+  else snprintf(buf, cap, "%lds", t);
+}
+
+dc_status dc_test(dc_trainer *t, dc_test_result *r) {
+  dc_net *net = t->test_net;
+  int n = dc_dataset_count(t->test_set);
+  long batches = (n + t->test_batch - 1) / t->test_batch;
+  if (t->test_iters > 0 && t->test_iters < batches) batches = t->test_iters;
+  int classes = net->classes;
+  long top1 = 0, top5 = 0, seen = 0;
+  double loss_sum = 0.0;
+  dc_pass pass = {.train = 0, .labels = t->labels, .seed = t->seed, .iter = 0};
+  for (long b = 0; b < batches; b++) {
+    int first = (int)(b * t->test_batch);
+    int m = n - first < t->test_batch ? n - first : t->test_batch;
+    DC_TRY(dc_dataset_batch(t->test_set, t->seed, 0, first, m, net->input_data, t->labels));
+    /* pad a short tail with copies of its first sample; only m samples are counted */
+    size_t sample = dc_shape_sample(net->input);
+    for (int i = m; i < t->test_batch; i++) {
+      memcpy(net->input_data + (size_t)i * sample, net->input_data, sizeof(float) * sample);
+      t->labels[i] = t->labels[0];
+    }
+    double loss;
+    DC_TRY(dc_net_forward(net, &pass, &loss));
+    const float *probs = dc_net_output(net);
+    top1 += dc_topk_correct(probs, t->labels, m, classes, 1);
+    top5 += dc_topk_correct(probs, t->labels, m, classes, classes < 5 ? classes : 5);
+    /* the layer's loss is the batch mean: re-weight by the counted samples */
+    if (m == t->test_batch) loss_sum += loss * m;
+    else
+      for (int i = 0; i < m; i++) loss_sum += -log(fmax(probs[(size_t)i * classes + t->labels[i]], 1e-30));
+    seen += m;
+  }
+  r->samples = (int)seen;
+  r->top1 = seen ? (double)top1 / (double)seen : 0.0;
+  r->top5 = seen ? (double)top5 / (double)seen : 0.0;
+  r->loss = seen ? loss_sum / (double)seen : 0.0;
+  return DC_OK;
+}
+
+dc_status dc_trainer_snapshot(dc_trainer *t) {
+  return dc_ckpt_save(t->ckpt_path, t->train_net->params, &t->state);
+}
+
+static dc_status test_and_report(dc_trainer *t, const char *label) {
+  dc_test_result r;
+  DC_TRY(dc_test(t, &r));
+  if (t->out)
+    fprintf(t->out, "[%s] iter %6ld  test top-1 %6.2f%%  top-5 %6.2f%%  loss %.4f  (%d images)\n", label,
+            (long)t->state.stage_iter, 100.0 * r.top1, 100.0 * r.top5, r.loss, r.samples);
+  if (t->log)
+    fprintf(t->log, "%s,%ld,%ld,test,%.6f,,%.6f,%.6f,\n", label, (long)t->state.stage_iter, (long)t->state.iter,
+            r.loss, r.top1, r.top5);
+  if (t->out) fflush(t->out);
+  if (t->log) fflush(t->log);
+  return DC_OK;
+}
+
+dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const char *label) {
+  dc_net *net = t->train_net;
+  dc_pass pass = {.train = 1, .labels = t->labels, .seed = t->seed};
+  double t0 = now_s(), t_disp = t0;
+  long start = (long)t->state.stage_iter, disp_from = start;
+  double loss_acc = 0.0;
+  int nloss = 0;
+  for (long it = start; it < iters; it++) {
+    /* one stream position per sample: a resumed run sees the same batches */
+    int64_t first = t->state.iter * (int64_t)t->batch;
+    DC_TRY(dc_dataset_batch(t->train_set, t->seed, t->shuffle, first, t->batch, net->input_data, t->labels));
+    pass.iter = t->state.iter;
+    double loss;
+    DC_TRY(dc_net_forward(net, &pass, &loss));
+    if (!isfinite(loss))
+      return dc_fail(DC_ERR_NUMERIC,
+                     "[%s] iteration %ld: loss is %f; training diverged (try a lower base_lr); the last "
+                     "checkpoint %s is intact",
+                     label, it, loss, t->ckpt_path);
+    DC_TRY(dc_net_backward(net, &pass));
+    double lr = dc_solver_lr(conf, it);
+    dc_solver_step(conf, net->params, lr);
+    t->state.iter++;
+    t->state.stage_iter = it + 1;
+    loss_acc += loss;
+    nloss++;
+    long done = it + 1;
+    if (t->display > 0 && (done % t->display == 0 || done == iters)) {
+      double now = now_s();
+      double ips = (double)(done - disp_from) * t->batch / (now - t_disp);
+      double eta = (double)(iters - done) * t->batch / (ips > 0 ? ips : 1);
+      char eta_s[32];
+      dc_format_duration(eta, eta_s, sizeof eta_s);
+      if (t->out)
+        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  ETA %s\n", label, done, iters,
+                loss_acc / nloss, lr, ips, eta_s);
+      if (t->log)
+        fprintf(t->log, "%s,%ld,%ld,train,%.6f,%.8g,,,%.1f\n", label, done, (long)t->state.iter, loss_acc / nloss,
+                lr, ips);
+      if (t->out) fflush(t->out);
+      t_disp = now;
+      disp_from = done;
+      loss_acc = 0.0;
+      nloss = 0;
+    }
+    if (t->test_interval > 0 && done % t->test_interval == 0 && done != iters) DC_TRY(test_and_report(t, label));
+    if (t->snapshot > 0 && done % t->snapshot == 0 && done != iters) DC_TRY(dc_trainer_snapshot(t));
+  }
+  DC_TRY(test_and_report(t, label));
+  if (t->out) {
+    char took[32];
+    dc_format_duration(now_s() - t0, took, sizeof took);
+    fprintf(t->out, "[%s] done: %ld iterations in %s\n", label, iters - start, took);
+  }
+  return DC_OK;
+}
