@@ -12,7 +12,7 @@ What it measures
       train  forward + loss + backward + optimizer step (train mode)
       infer  forward only, eval mode, under torch.no_grad()
     Then the peak RSS of this process (resource.getrusage ru_maxrss); it includes the PyTorch import
-    itself, which is most of it, and the larger of the two nets when both run.
+    itself (about 226 MiB of it) and the larger of the two nets when both run; no data set is held.
 
 Which Python
     Debian's torch (apt-get install python3-torch) only imports under Debian's /usr/bin/python3, not a
@@ -33,7 +33,11 @@ Which BLAS (the fair peer)
     The script checks what was really loaded (dlsym of sgemm_ through libtorch_cpu's own handle, then
     dladdr of that address, cross-checked with /proc/self/maps) and, with --blas openblas-openmp (the
     default), refuses to benchmark against any other BLAS. --blas any measures whatever is loaded
-    (e.g. the reference BLAS, for comparison).
+    (e.g. the reference BLAS, for comparison). Note that installing libopenblas0-openmp also moves the
+    libblas.so.3 / liblapack.so.3 alternatives in auto mode to it (priority 95); the LD_LIBRARY_PATH
+    selection makes the run independent of where the alternative points.
+    Where the time goes: the convolutions run in oneDNN (Debian's libdnnl2, jit:avx512_core, the same
+    library dctrain uses; DNNL_VERBOSE=1 shows it), the fully connected layers in OpenBLAS's sgemm.
 
 Output (stdout), one record per line, every line starts with "torch":
     torch version 1.13.0a0                       informational lines: torch KEY VALUE
