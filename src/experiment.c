@@ -199,6 +199,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   t->test_iters = e->test_iters;
   t->snapshot = e->snapshot;
   t->state.seed = e->seed;
+  t->stop_after = e->stop_after;
   DC_TRY(dc_net_load(e->net, e->batch, DC_NET_TRAIN, NULL, &t->train_net));
   DC_TRY(dc_net_load(e->net, e->test_batch, 0, t->train_net->params, &t->test_net));
   DC_TRY(open_data(e, 1, &t->train_set));
@@ -240,12 +241,12 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
   /* stage 0: dense training */
   if (st == DC_OK && t.state.stage == 0) {
     st = dc_train(&t, &e->solver, e->solver.max_iter, "train");
-    if (st == DC_OK) {
+    if (st == DC_OK && !t.stopped) {
       t.state.stage = 1;
       t.state.stage_iter = 0;
       st = dc_trainer_snapshot(&t);
     }
-    if (st == DC_OK) {
+    if (st == DC_OK && !t.stopped) {
       char path[600];
       snprintf(path, sizeof path, "%s/train.h5", e->output);
       st = dc_ckpt_save(path, t.train_net->params, NULL);

@@ -18,6 +18,8 @@ static const char *const USAGE =
     "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5)\n"
     "  --threads N        override [experiment] threads\n"
     "  --output DIR       override [experiment] output\n"
+    "  --stop-after N     checkpoint and stop once N iterations are done in all\n"
+    "                     (split a long run into jobs; continue with --resume)\n"
     "  -h, --help         this text\n"
     "  --version          print the version\n"
     "\n"
@@ -32,6 +34,7 @@ static int die(const char *msg) {
 int main(int argc, char **argv) {
   const char *cfg = NULL, *resume = NULL, *output = NULL;
   int threads = 0;
+  long stop_after = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -40,7 +43,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--version")) {
       printf("dctrain %s\n", DC_VERSION);
       return 0;
-    } else if (!strcmp(a, "--resume") || !strcmp(a, "--threads") || !strcmp(a, "--output")) {
+    } else if (!strcmp(a, "--resume") || !strcmp(a, "--threads") || !strcmp(a, "--output") ||
+               !strcmp(a, "--stop-after")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "dctrain: %s needs a value (see --help)\n", a);
         return 2;
@@ -51,11 +55,13 @@ int main(int argc, char **argv) {
       else {
         char *end;
         long n = strtol(v, &end, 10);
-        if (*end || n < 1 || n > 1024) {
-          fprintf(stderr, "dctrain: --threads: expected an integer in [1, 1024], got '%s'\n", v);
+        long max = !strcmp(a, "--threads") ? 1024 : 1L << 40;
+        if (*end || end == v || n < 1 || n > max) {
+          fprintf(stderr, "dctrain: %s: expected an integer in [1, %ld], got '%s'\n", a, max, v);
           return 2;
         }
-        threads = (int)n;
+        if (!strcmp(a, "--threads")) threads = (int)n;
+        else stop_after = n;
       }
     } else if (a[0] == '-') {
       fprintf(stderr, "dctrain: unknown option '%s' (see --help)\n", a);
@@ -74,6 +80,7 @@ int main(int argc, char **argv) {
   static dc_experiment e;
   if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
   if (threads) e.threads = threads;
+  e.stop_after = stop_after;
   if (output) {
     if (strlen(output) >= sizeof e.output) return die("--output: path too long");
     snprintf(e.output, sizeof e.output, "%s", output);

@@ -118,8 +118,23 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       loss_acc = 0.0;
       nloss = 0;
     }
-    if (t->test_interval > 0 && done % t->test_interval == 0 && done != iters) DC_TRY(test_and_report(t, label));
-    if (t->snapshot > 0 && done % t->snapshot == 0 && done != iters) DC_TRY(dc_trainer_snapshot(t));
+    if (t->stop_after > 0 && t->state.iter >= t->stop_after) {
+      DC_TRY(dc_trainer_snapshot(t));
+      t->stopped = 1;
+      if (t->out)
+        fprintf(t->out, "[%s] stopped at iteration %ld as asked; continue with --resume %s\n", label,
+                (long)t->state.iter, t->ckpt_path);
+      return DC_OK;
+    }
+    int tested = t->test_interval > 0 && done % t->test_interval == 0 && done != iters;
+    int saved = t->snapshot > 0 && done % t->snapshot == 0 && done != iters;
+    if (tested) DC_TRY(test_and_report(t, label));
+    if (saved) DC_TRY(dc_trainer_snapshot(t));
+    if (tested || saved) {
+      /* images/s and ETA measure training only */
+      t_disp = now_s();
+      disp_from = done;
+    }
   }
   DC_TRY(test_and_report(t, label));
   if (t->out) {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -94,4 +95,75 @@ double tu_gradcheck(dc_net *net, const int *labels, float eps, int samples, doub
   test_free(din);
   test_free(pdiff);
   return worst;
+}
+
+const char *const TU_TOY_NET =
+    "[input]\nchannels = 1\nheight = 8\nwidth = 8\n"
+    "[conv]\nname = conv1\nnum_output = 4\nkernel = 3\npad = 1\n"
+    "[relu]\n[maxpool]\nkernel = 2\n"
+    "[fc]\nname = ip1\nnum_output = 16\nbias_lr_mult = 2\n"
+    "[dropout]\nratio = 0.2\n"
+    "[fc]\nname = ip2\nnum_output = 4\n"
+    "[softmax_loss]\n";
+
+static void put_be32(FILE *f, uint32_t v) {
+  unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                        (unsigned char)v};
+  fwrite(b, 1, 4, f);
+}
+
+static void write_split(const char *dir, const char *prefix, int n, uint64_t seed) {
+  char path[512];
+  dc_rng r;
+  dc_rng_seed(&r, seed, 0);
+  snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
+  FILE *fi = fopen(path, "wb");
+  snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+  FILE *fl = fopen(path, "wb");
+  assert_non_null(fi);
+  assert_non_null(fl);
+  put_be32(fi, 0x803);
+  put_be32(fi, (uint32_t)n);
+  put_be32(fi, 8);
+  put_be32(fi, 8);
+  put_be32(fl, 0x801);
+  put_be32(fl, (uint32_t)n);
+  for (int i = 0; i < n; i++) {
+    int c = (int)dc_rng_below(&r, 4);
+    unsigned char img[64];
+    for (int y = 0; y < 8; y++)
+      for (int x = 0; x < 8; x++) {
+        int q = (y >= 4) * 2 + (x >= 4);
+        int v = (int)dc_rng_below(&r, 90) + (q == c ? 120 : 0);
+        img[y * 8 + x] = (unsigned char)v;
+      }
+    fwrite(img, 1, 64, fi);
+    unsigned char lab = (unsigned char)c;
+    fwrite(&lab, 1, 1, fl);
+  }
+  fclose(fi);
+  fclose(fl);
+}
+
+void tu_write_toy_mnist(const char *dir, int ntrain, int ntest) {
+  write_split(dir, "train", ntrain, 1);
+  write_split(dir, "t10k", ntest, 2);
+}
+
+char *tu_tmpdir(void) {
+  char tmpl[] = "/tmp/dctest-XXXXXX";
+  char *d = mkdtemp(tmpl);
+  assert_non_null(d);
+  return strdup(d);
+}
+
+char *tu_write_file(const char *dir, const char *name, const char *text) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *path = malloc(n);
+  snprintf(path, n, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  return path;
 }

@@ -19,4 +19,16 @@ void tu_labels(int *y, int n, int classes, uint64_t seed);
  *   |a - n| / max(|a|, |n|, floor). */
 double tu_gradcheck(dc_net *net, const int *labels, float eps, int samples, double floor);
 
+/* Write a small learnable MNIST-format data set into dir: train-*-ubyte (ntrain) and
+ * t10k-*-ubyte (ntest) idx files of 8x8 images in 4 classes (class c brightens
+ * quadrant c). */
+void tu_write_toy_mnist(const char *dir, int ntrain, int ntest);
+/* A fresh temporary directory (mkdtemp); caller frees the string. */
+char *tu_tmpdir(void);
+/* Write text to dir/name; returns the path (caller frees). */
+char *tu_write_file(const char *dir, const char *name, const char *text);
+
+/* A net for the toy data: conv -> relu -> maxpool -> fc -> dropout -> fc -> loss. */
+extern const char *const TU_TOY_NET;
+
 #endif

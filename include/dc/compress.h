@@ -52,7 +52,9 @@ dc_status dc_kmeans_1d_init(const float *x, size_t n, int k, dc_kmeans_init init
  * values.
  *
  * Empty clusters keep their centroid where it was (never NaN, never re-seeded), so
- * n < k and all-equal input work: the surplus centroids simply stay unused.
+ * n < k and all-equal input work: the surplus centroids simply stay unused. After
+ * each update the centroids are re-sorted (a kept empty duplicate of a centroid can
+ * be overtaken by its twin's new mean), so labels always refer to sorted order.
  *
  * Outputs: centroids[k] sorted ascending (non-strictly); assign[n] the index of each
  * value's nearest centroid in the returned centroids (recomputed after the last

@@ -31,6 +31,8 @@ typedef struct {
   dc_solver_conf solver;
   int batch, test_batch;
   long display, test_interval, test_iters, snapshot;
+  /* command line */
+  long stop_after;       /* >0: checkpoint and stop after this many total iterations */
 } dc_experiment;
 
 /* Parse and validate an experiment file; every error names file:line. */

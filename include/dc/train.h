@@ -28,6 +28,8 @@ typedef struct {
   FILE *out;            /* progress lines (stdout), may be NULL */
   dc_ckpt_state state;  /* iteration counters, saved with checkpoints */
   int *labels;          /* (max(batch, test_batch)) */
+  int64_t stop_after;   /* >0: snapshot and stop once state.iter reaches it (job splitting) */
+  int stopped;          /* set when that happened */
 } dc_trainer;
 
 typedef struct {

@@ -196,8 +196,9 @@ static void update_centroids(const float *s, const double *P, const size_t *star
     if (m > s[b - 1]) m = s[b - 1];
     c[j] = m;
   }
-  /* Sorted in exact arithmetic (each mean lies in its own Voronoi cell); insurance
-   * against rounding, since assign_runs relies on it. */
+  /* Distinct centroids stay sorted (each mean lies in its own Voronoi cell), but an
+   * empty duplicate kept in place can be overtaken by its twin's new mean: re-sort,
+   * since assign_runs relies on sorted centroids. */
   for (int j = 1; j < k; j++)
     if (c[j] < c[j - 1]) {
       sort_small_floats(c, k);

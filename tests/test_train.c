@@ -1,0 +1,281 @@
+/* test_train.c — the training loop end to end on a toy MNIST-format data set: learning,
+ * checkpoints of every parameter kind, bit-identical resume, and the errors a user can
+ * make in an experiment file. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dc/cfg.h"
+#include "dc/ckpt.h"
+#include "dc/experiment.h"
+#include "dc/h5.h"
+#include "util_net.h"
+
+static char *g_dir; /* toy data + net */
+
+static int setup(void **state) {
+  (void)state;
+  g_dir = tu_tmpdir();
+  tu_write_toy_mnist(g_dir, 600, 200);
+  free(tu_write_file(g_dir, "toy.net", TU_TOY_NET));
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  assert_int_equal(system(cmd), 0);
+  free(g_dir);
+  return 0;
+}
+
+/* An experiment file for the toy set; extra text is appended to [solver]. */
+static char *toy_experiment(const char *name, const char *out, int max_iter, const char *extra) {
+  char text[2048];
+  snprintf(text, sizeof text,
+           "[experiment]\nname = toy\nnet = %s/toy.net\noutput = %s/%s\nseed = 7\nthreads = 1\n"
+           "[data]\nkind = mnist\ndir = %s\n"
+           "[solver]\nbase_lr = 0.05\nmomentum = 0.9\nweight_decay = 0.0005\nlr_policy = inv\ngamma = 0.0001\n"
+           "power = 0.75\nbatch = 16\ntest_batch = 64\nmax_iter = %d\ntest_interval = 0\ndisplay = 0\n"
+           "snapshot = 0\n%s",
+           g_dir, g_dir, out, g_dir, max_iter, extra ? extra : "");
+  return tu_write_file(g_dir, name, text);
+}
+
+static dc_status run(const char *cfg, const char *resume, long stop_after) {
+  static dc_experiment e;
+  dc_failure_clear();
+  dc_status s = dc_experiment_load(cfg, &e);
+  if (s != DC_OK) return s;
+  e.stop_after = stop_after;
+  FILE *devnull = fopen("/dev/null", "w");
+  s = dc_experiment_run(&e, resume, devnull);
+  fclose(devnull);
+  return s;
+}
+
+static float *read_param(const char *file, const char *path, size_t n) {
+  dc_h5 *f;
+  assert_int_equal(dc_h5_open(file, &f), DC_OK);
+  int nd;
+  int64_t dims[8];
+  assert_int_equal(dc_h5_shape(f, path, &nd, dims), DC_OK);
+  size_t count = 1;
+  for (int i = 0; i < nd; i++) count *= (size_t)dims[i];
+  assert_int_equal(count, n);
+  float *v = malloc(sizeof(float) * n);
+  assert_int_equal(dc_h5_read(f, path, DC_H5_F32, nd, dims, v), DC_OK);
+  dc_h5_close(f);
+  return v;
+}
+
+static void learns_toy(void **state) {
+  (void)state;
+  char *cfg = toy_experiment("learn.cfg", "learn", 300, NULL);
+  assert_int_equal(run(cfg, NULL, 0), DC_OK);
+  /* the run wrote its log, checkpoint and dense weights */
+  char path[600];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/learn/log.csv", g_dir);
+  assert_int_equal(stat(path, &st), 0);
+  snprintf(path, sizeof path, "%s/learn/ckpt.h5", g_dir);
+  assert_int_equal(stat(path, &st), 0);
+  snprintf(path, sizeof path, "%s/learn/train.h5", g_dir);
+  assert_int_equal(stat(path, &st), 0);
+  /* last test line of the log: top-1 well above chance (25%) */
+  snprintf(path, sizeof path, "%s/learn/log.csv", g_dir);
+  FILE *f = fopen(path, "r");
+  char line[256], last[256] = "";
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, ",test,")) snprintf(last, sizeof last, "%s", line);
+  fclose(f);
+  double loss, top1, top5;
+  char *p = strstr(last, ",test,");
+  assert_non_null(p);
+  assert_int_equal(sscanf(p, ",test,%lf,,%lf,%lf", &loss, &top1, &top5), 3);
+  print_message("  toy top-1 after 300 iterations: %.3f\n", top1);
+  assert_true(top1 > 0.9);
+  free(cfg);
+}
+
+static void resume_is_bit_identical(void **state) {
+  (void)state;
+  char *cfg_a = toy_experiment("a.cfg", "a", 60, NULL);
+  char *cfg_b = toy_experiment("b.cfg", "b", 60, NULL);
+  assert_int_equal(run(cfg_a, NULL, 0), DC_OK);
+  assert_int_equal(run(cfg_b, NULL, 25), DC_OK); /* "killed" after 25 iterations */
+  char ckpt[600], a[600], b[600];
+  snprintf(ckpt, sizeof ckpt, "%s/b/ckpt.h5", g_dir);
+  snprintf(b, sizeof b, "%s/b/train.h5", g_dir);
+  assert_int_not_equal(access(b, F_OK), 0); /* not finished yet */
+  assert_int_equal(run(cfg_b, ckpt, 0), DC_OK);
+  snprintf(a, sizeof a, "%s/a/train.h5", g_dir);
+  const char *names[] = {"/params/conv1/weight", "/params/conv1/bias", "/params/ip1/weight",
+                         "/params/ip1/bias",     "/params/ip2/weight", "/params/ip2/bias"};
+  const size_t counts[] = {36, 4, 16 * 64, 16, 64, 4};
+  for (int i = 0; i < 6; i++) {
+    float *va = read_param(a, names[i], counts[i]), *vb = read_param(b, names[i], counts[i]);
+    assert_memory_equal(va, vb, sizeof(float) * counts[i]);
+    free(va);
+    free(vb);
+  }
+  free(cfg_a);
+  free(cfg_b);
+}
+
+static void checkpoint_round_trip_all_kinds(void **state) {
+  (void)state;
+  dc_net *net = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
+  dc_net_init_params(net, 3);
+  dc_params *ps = net->params;
+  dc_param *w1 = dc_params_find(ps, "ip1/weight"), *w2 = dc_params_find(ps, "ip2/weight");
+  assert_non_null(w1);
+  uint8_t keep[1024];
+  for (size_t i = 0; i < w1->count; i++) keep[i] = i % 3 != 0;
+  assert_int_equal(dc_param_set_mask(w1, keep), DC_OK);
+  float codebook[4] = {-0.3f, -0.1f, 0.1f, 0.3f};
+  uint8_t index[64];
+  for (size_t i = 0; i < w2->count; i++) index[i] = (uint8_t)(i % 4);
+  assert_int_equal(dc_param_set_shared(w2, 2, codebook, index), DC_OK);
+  for (size_t i = 0; i < ps->total; i++) ps->arena_history[i] = (float)i * 1e-3f;
+  w2->codebook_history[1] = 0.5f;
+  char path[600];
+  snprintf(path, sizeof path, "%s/kinds.h5", g_dir);
+  dc_ckpt_state st = {.iter = 42, .seed = 7, .stage = 2, .stage_iter = 5};
+  assert_int_equal(dc_ckpt_save(path, ps, &st), DC_OK);
+
+  dc_net *net2 = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
+  dc_ckpt_state st2;
+  assert_int_equal(dc_ckpt_load(path, net2->params, &st2), DC_OK);
+  assert_int_equal(st2.iter, 42);
+  assert_int_equal(st2.stage, 2);
+  assert_int_equal(st2.stage_iter, 5);
+  dc_params *q = net2->params;
+  assert_memory_equal(q->arena_data, ps->arena_data, sizeof(float) * ps->total);
+  dc_param *v1 = dc_params_find(q, "ip1/weight"), *v2 = dc_params_find(q, "ip2/weight");
+  assert_int_equal(v1->kind, DC_PARAM_MASKED);
+  assert_memory_equal(v1->mask, w1->mask, w1->count);
+  assert_memory_equal(v1->history, w1->history, sizeof(float) * w1->count);
+  assert_int_equal(v2->kind, DC_PARAM_SHARED);
+  assert_int_equal(v2->k, 4);
+  assert_memory_equal(v2->codebook, codebook, sizeof codebook);
+  assert_memory_equal(v2->index, w2->index, w2->count);
+  assert_true(v2->codebook_history[1] == 0.5f);
+  dc_net_free(net2);
+
+  /* a weights-only file cannot be resumed from */
+  snprintf(path, sizeof path, "%s/weights.h5", g_dir);
+  assert_int_equal(dc_ckpt_save(path, ps, NULL), DC_OK);
+  net2 = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
+  dc_failure_clear();
+  assert_int_equal(dc_ckpt_load(path, net2->params, &st2), DC_ERR_FORMAT);
+  assert_non_null(strstr(dc_failure_reason(), "no solver state"));
+  /* but loads as weights */
+  assert_int_equal(dc_ckpt_load(path, net2->params, NULL), DC_OK);
+  dc_net_free(net2);
+
+  /* a checkpoint of another net is refused, naming the dataset */
+  dc_net *other = tu_net("[input]\nchannels = 1\nheight = 8\nwidth = 8\n[fc]\nname = ip1\nnum_output = 3\n[softmax_loss]\n", 2,
+                         DC_NET_TRAIN);
+  dc_failure_clear();
+  assert_int_equal(dc_ckpt_load(path, other->params, NULL), DC_ERR_FORMAT);
+  assert_non_null(strstr(dc_failure_reason(), "/params/ip1/weight"));
+  dc_net_free(other);
+  dc_net_free(net);
+}
+
+/* Expect the experiment at `text` to fail with status s and a message containing want. */
+static void expect_error(const char *text, dc_status s, const char *want) {
+  char *cfg = tu_write_file(g_dir, "bad.cfg", text);
+  dc_status got = run(cfg, NULL, 0);
+  if (got != s || !strstr(dc_failure_reason(), want))
+    fail_msg("expected status %d with '%s', got %d: %s", s, want, got, dc_failure_reason());
+  /* one line, naming the file or a field */
+  assert_null(strchr(dc_failure_reason(), '\n'));
+  free(cfg);
+}
+
+static void experiment_errors(void **state) {
+  (void)state;
+  char text[2048], net[600];
+  snprintf(net, sizeof net, "net = %s/toy.net\noutput = %s/err\n", g_dir, g_dir);
+  snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s\n[solver]\nbase_lr = 0.01\nbase_lrr = 1\n", net, g_dir);
+  expect_error(text, DC_ERR_CFG, "bad.cfg:8: [solver] unknown key 'base_lrr' (did you mean 'base_lr'?)");
+  snprintf(text, sizeof text, "[experiment]\n%s[dat]\n[solver]\nbase_lr = 0.01\n", net);
+  expect_error(text, DC_ERR_CFG, "bad.cfg:4: [dat] unknown section (did you mean [data]?)");
+  snprintf(text, sizeof text, "[experiment]\n%s[solver]\nbase_lr = 0.01\nlr_policy = stepp\n", net);
+  expect_error(text, DC_ERR_CFG, "lr_policy");
+  snprintf(text, sizeof text, "[experiment]\n%s[solver]\nbase_lr = 0.01\nlr_policy = step\n", net);
+  expect_error(text, DC_ERR_CFG, "stepsize");
+  snprintf(text, sizeof text, "[experiment]\nnet = %s/missing.net\n[solver]\nbase_lr = 0.01\n", g_dir);
+  expect_error(text, DC_ERR_IO, "missing.net: cannot open");
+  snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s/nowhere\n[solver]\nbase_lr = 0.01\n", net, g_dir);
+  expect_error(text, DC_ERR_IO, "nowhere");
+  snprintf(text, sizeof text, "[solver]\nbase_lr = 0.01\n");
+  expect_error(text, DC_ERR_CFG, "missing section [experiment]");
+  snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s\n[solver]\nbase_lr = 0.01\nbatch = 0\n", net, g_dir);
+  expect_error(text, DC_ERR_CFG, "bad.cfg:8: [solver] batch");
+  /* diverging training: a NaN/Inf loss stops the run with a clear message */
+  snprintf(text, sizeof text,
+           "[experiment]\n%s[data]\ndir = %s\n[solver]\nbase_lr = 100000\nmax_iter = 200\ndisplay = 0\n"
+           "test_interval = 0\nsnapshot = 0\n",
+           net, g_dir);
+  expect_error(text, DC_ERR_NUMERIC, "diverged");
+}
+
+static void net_errors(void **state) {
+  (void)state;
+  struct {
+    const char *text, *want;
+  } cases[] = {
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[convv]\nname = c\n[softmax_loss]\n",
+       "test.net:5: [convv] unknown layer type (did you mean [conv]?)"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[fc]\nname = f\nnum_output = 3\n",
+       "must end in a [softmax_loss]"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nname = c\nnum_output = 2\nkernel = 9\n[softmax_loss]\n",
+       "test.net:5: [conv] c: kernel 9 does not fit the 8x8 input"},
+      {"[input]\nchannels = 3\nheight = 8\nwidth = 8\n[conv]\nname = c\nnum_output = 4\nkernel = 3\ngroup = 2\n[softmax_loss]\n",
+       "not divisible by group"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[fc]\nnum_output = 3\n[softmax_loss]\n",
+       "missing required key 'name'"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[fc]\nname = a\nnum_output = 3\n[fc]\nname = a\nnum_output = 3\n[softmax_loss]\n",
+       "already the name"},
+      {"[fc]\nname = a\nnum_output = 3\n[softmax_loss]\n", "starts with an [input]"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[fc]\nname = a\nnum_ouput = 3\n[softmax_loss]\n",
+       "missing required key 'num_output'"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[relu]\nslope = 1\n[softmax_loss]\n", "unknown key 'slope'"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[dropout]\nratio = 1.5\n[softmax_loss]\n", "ratio"},
+      {"[input]\nchannels = 1\nheight = 8\nwidth = 8\n[softmax_loss]\n[relu]\n", "must be the last layer"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    dc_cfg *cfg;
+    dc_net *net;
+    dc_failure_clear();
+    assert_int_equal(dc_cfg_parse(cases[i].text, "test.net", &cfg), DC_OK);
+    dc_status s = dc_net_create(cfg, 2, DC_NET_TRAIN, NULL, &net);
+    dc_cfg_free(cfg);
+    if (s == DC_OK || !strstr(dc_failure_reason(), cases[i].want))
+      fail_msg("case %zu: expected '%s', got status %d: %s", i, cases[i].want, s, dc_failure_reason());
+    assert_null(net);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(learns_toy),
+      cmocka_unit_test(resume_is_bit_identical),
+      cmocka_unit_test(checkpoint_round_trip_all_kinds),
+      cmocka_unit_test(experiment_errors),
+      cmocka_unit_test(net_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
