@@ -107,11 +107,12 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
     if (!p->mask) return dc_fail(DC_ERR_NOMEM, "out of memory for the mask of %s", p->name);
     memset(p->mask, 1, p->count);
   }
-  uint8_t *idx = realloc(p->index, p->count);
-  float *cb = realloc(p->codebook, sizeof(float) * 3 * 256);
+  /* allocate first, so a failure leaves p as it was */
+  uint8_t *idx = p->index ? p->index : malloc(p->count);
+  float *cb = p->codebook ? p->codebook : malloc(sizeof(float) * 3 * 256);
   if (!idx || !cb) {
-    p->index = idx;
-    p->codebook = cb;
+    if (idx != p->index) free(idx);
+    if (cb != p->codebook) free(cb);
     return dc_fail(DC_ERR_NOMEM, "out of memory for the codebook of %s", p->name);
   }
   p->index = idx;

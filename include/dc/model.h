@@ -1,0 +1,18 @@
+/* dc/model.h — between a net's parameters and the .dcz compressed model file. */
+#ifndef DC_MODEL_H
+#define DC_MODEL_H
+
+#include "dc/compress.h"
+#include "dc/net.h"
+
+/* Encode every weighted layer of net into path (atomic). Every weight must be SHARED
+ * (run a quantize stage first). Relative indices use conv_gap_bits for conv layers and
+ * fc_gap_bits for fc layers. stats (may be NULL): sizes, released with
+ * dc_dcz_stats_free. */
+dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats);
+
+/* Decode path into net's parameters: layers, names and shapes must match the net;
+ * weights become SHARED (codebook, index, mask), biases fp32. stats as above. */
+dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats);
+
+#endif

@@ -1,0 +1,26 @@
+/* dc/prune.h — turning parameters into MASKED and SHARED ones (Deep Compression stages 1
+ * and 2), on top of dc/param.h and the k-means of dc/compress.h. */
+#ifndef DC_PRUNE_H
+#define DC_PRUNE_H
+
+#include <stdint.h>
+
+#include "dc/compress.h"
+#include "dc/param.h"
+
+/* Standard deviation of the kept weights of p. */
+double dc_param_std(const dc_param *p);
+
+/* Keep the round(density * count) weights of largest magnitude (ties: lower index
+ * first), pruning the rest; already pruned weights stay pruned, so asking for more
+ * than remains keeps what remains. density in [0, 1]. */
+dc_status dc_prune_density(dc_param *p, double density);
+
+/* Han et al.'s rule: prune every weight with |w| < quality * std(kept weights). */
+dc_status dc_prune_quality(dc_param *p, double quality);
+
+/* Weight sharing: k-means (k = 1 << bits) over the kept weights only, then p becomes
+ * SHARED with those centroids and assignments. */
+dc_status dc_quantize(dc_param *p, int bits, dc_kmeans_init init, uint64_t seed);
+
+#endif
