@@ -44,7 +44,7 @@ dc_status dc_kmeans_1d_init(const float *x, size_t n, int k, dc_kmeans_init init
  * (assign each value to its nearest centroid, move each centroid to the mean of its
  * values) until the assignment stops changing or max_iter (>= 0) updates were made.
  *
- * Exact, not approximate: the data are sorted once; with sorted centroids every
+ * Exact Lloyd (no binning or sampling): the data are sorted once; with sorted centroids every
  * cluster is a contiguous run of the sorted values, so the assignment step is k-1
  * binary searches and the update step uses prefix sums (double) — O(n log n) + O(k
  * log n) per iteration. Distances are |x - c| in double; a value equally near two

@@ -1,0 +1,650 @@
+/* test_dcz.c — the .dcz file: write → read round trips (codebooks, masks, indices,
+ * decoded weights, biases, shapes exact; stats from writer and reader agree and add up
+ * to the file size), fully pruned / fully dense layers, long gaps, every bits and
+ * gap_bits, atomic writes, writer argument errors, and corruption: bad magic, wrong
+ * version, every truncation length, every flipped byte, trailing bytes, and absurd
+ * sizes planted with valid CRCs (rejected before anything is allocated from them).
+ * Files live in a mkdtemp directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "dc/compress.h"
+#include "dc/rng.h"
+
+static char g_dir[256];
+
+static const char *tmp_path(const char *name) {
+  static char p[4][512];
+  static int i;
+  i = (i + 1) & 3;
+  snprintf(p[i], sizeof p[i], "%s/%s", g_dir, name);
+  return p[i];
+}
+
+/* ---- fixtures ------------------------------------------------------------------------ */
+
+typedef struct {
+  dc_dcz_layer l;
+  size_t count;
+} owned_layer;
+
+/* A random layer: skewed indices, `density` kept (1 = mask NULL), nbias biases. */
+static owned_layer make_layer(const char *name, int ndim, const int *dims, int bits, int gap_bits,
+                              double density, int nbias, uint64_t seed) {
+  owned_layer o;
+  memset(&o, 0, sizeof o);
+  snprintf(o.l.name, sizeof o.l.name, "%s", name);
+  o.l.ndim = ndim;
+  o.count = 1;
+  for (int d = 0; d < ndim; d++) {
+    o.l.dims[d] = dims[d];
+    o.count *= (size_t)dims[d];
+  }
+  o.l.bits = bits;
+  o.l.gap_bits = gap_bits;
+  dc_rng r;
+  dc_rng_seed(&r, seed, 0);
+  int k = 1 << bits;
+  o.l.codebook = malloc((size_t)k * sizeof(float));
+  for (int j = 0; j < k; j++) o.l.codebook[j] = (float)j * 0.01f - 0.5f + dc_rng_normal(&r) * 1e-3f;
+  o.l.index = malloc(o.count + 1);
+  for (size_t i = 0; i < o.count; i++) {
+    uint32_t s = 0;
+    while ((int)s + 1 < k && dc_rng_uniform(&r) < 0.8f) s++;
+    o.l.index[i] = (uint8_t)s;
+  }
+  if (density < 1.0) {
+    o.l.mask = malloc(o.count + 1);
+    for (size_t i = 0; i < o.count; i++) o.l.mask[i] = dc_rng_uniform(&r) < density;
+  }
+  o.l.nbias = nbias;
+  o.l.bias = nbias ? malloc((size_t)nbias * sizeof(float)) : NULL;
+  for (int j = 0; j < nbias; j++) o.l.bias[j] = dc_rng_normal(&r);
+  return o;
+}
+
+static void free_layer(owned_layer *o) {
+  free(o->l.codebook);
+  free(o->l.index);
+  free(o->l.mask);
+  free(o->l.bias);
+}
+
+static void assert_same_layer(const dc_dcz_layer *a, const dc_dcz_layer *b) {
+  assert_string_equal(a->name, b->name);
+  assert_int_equal(a->ndim, b->ndim);
+  size_t count = 1;
+  for (int d = 0; d < a->ndim; d++) {
+    assert_int_equal(a->dims[d], b->dims[d]);
+    count *= (size_t)a->dims[d];
+  }
+  assert_int_equal(a->bits, b->bits);
+  assert_int_equal(a->gap_bits, b->gap_bits);
+  assert_memory_equal(a->codebook, b->codebook, sizeof(float) << a->bits);
+  assert_non_null(b->mask); /* a read layer always has a mask */
+  for (size_t i = 0; i < count; i++) {
+    int ma = a->mask ? a->mask[i] : 1;
+    if (ma != b->mask[i]) fail_msg("%s: mask[%zu] = %d, read %d", a->name, i, ma, b->mask[i]);
+    if (ma) assert_int_equal(a->index[i], b->index[i]);
+    float wa = ma ? a->codebook[a->index[i]] : 0.0f;
+    float wb = b->mask[i] ? b->codebook[b->index[i]] : 0.0f;
+    assert_true(memcmp(&wa, &wb, sizeof wa) == 0); /* decoded weights bit-exact */
+  }
+  assert_int_equal(a->nbias, b->nbias);
+  if (a->nbias) assert_memory_equal(a->bias, b->bias, (size_t)a->nbias * sizeof(float));
+}
+
+static long file_size(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) return -1;
+  return (long)sb.st_size;
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(*n + 1);
+  assert_int_equal(fread(b, 1, *n, f), *n);
+  fclose(f);
+  return b;
+}
+
+static void spit(const char *path, const uint8_t *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  if (n) assert_int_equal(fwrite(b, 1, n, f), n);
+  fclose(f);
+}
+
+/* Write layers, read back, compare everything including stats. */
+static void round_trip(const char *name, owned_layer *ls, int n) {
+  dc_dcz_layer in[16];
+  for (int i = 0; i < n; i++) in[i] = ls[i].l;
+  const char *path = tmp_path(name);
+  dc_dcz_stats ws, rs;
+  dc_failure_clear();
+  if (dc_dcz_write_stats(path, in, n, &ws) != DC_OK) fail_msg("write: %s", dc_failure_reason());
+  dc_dcz_layer *out = NULL;
+  int nout = -1;
+  if (dc_dcz_read_stats(path, &out, &nout, &rs) != DC_OK) fail_msg("read: %s", dc_failure_reason());
+  assert_int_equal(nout, n);
+  for (int i = 0; i < n; i++) assert_same_layer(&in[i], &out[i]);
+  /* stats: writer == reader, parts add up, file size matches */
+  assert_int_equal(ws.nlayers, n);
+  assert_int_equal(rs.nlayers, n);
+  assert_true(ws.file_bytes == (uint64_t)file_size(path));
+  assert_true(rs.file_bytes == ws.file_bytes);
+  assert_true(rs.dense_bytes == ws.dense_bytes);
+  uint64_t sum = 20;
+  for (int i = 0; i < n; i++) {
+    const dc_dcz_layer_stats *a = &ws.layer[i], *b = &rs.layer[i];
+    assert_memory_equal(a, b, sizeof *a);
+    assert_true(a->header_bytes + a->codebook_bytes + a->table_bytes + a->index_bytes +
+                    a->gap_bytes + a->bias_bytes == a->total_bytes);
+    size_t kept = 0;
+    for (size_t j = 0; j < ls[i].count; j++) kept += !in[i].mask || in[i].mask[j];
+    assert_true(a->nnz == kept);
+    assert_true(a->count == ls[i].count);
+    assert_true(a->index_bits_raw == (a->nnz + a->fillers) * (uint64_t)a->bits);
+    assert_true(a->gap_bits_raw == (a->nnz + a->fillers) * (uint64_t)a->gap_bits);
+    assert_true(a->dense_bytes == 4 * (a->count + a->nbias));
+    if (a->nnz) assert_true(fabs(a->weight_bpw * (double)a->nnz - (double)a->index_bits) < 1e-6);
+    sum += a->total_bytes;
+  }
+  assert_true(sum == ws.file_bytes);
+  dc_dcz_stats_free(&ws);
+  dc_dcz_stats_free(&rs);
+  assert_null(rs.layer);
+  dc_dcz_free(out, nout);
+}
+
+/* ---- round trips ------------------------------------------------------------------- */
+
+static void test_round_trip_lenet_like(void **state) {
+  (void)state;
+  owned_layer ls[4];
+  ls[0] = make_layer("conv1", 4, (int[]){20, 1, 5, 5}, 8, 8, 0.66, 20, 1);
+  ls[1] = make_layer("conv2", 4, (int[]){50, 20, 5, 5}, 8, 8, 0.12, 50, 2);
+  ls[2] = make_layer("ip1", 2, (int[]){500, 800}, 5, 5, 0.08, 500, 3);
+  ls[3] = make_layer("ip2", 2, (int[]){10, 500}, 5, 5, 1.0, 10, 4);
+  round_trip("lenet.dcz", ls, 4);
+  /* the compressed file is much smaller than fp32 */
+  dc_dcz_stats st;
+  dc_dcz_layer in[4] = {ls[0].l, ls[1].l, ls[2].l, ls[3].l};
+  assert_int_equal(dc_dcz_write_stats(tmp_path("lenet2.dcz"), in, 4, &st), DC_OK);
+  assert_true(st.ratio > 10.0);
+  assert_true(st.layer[2].weight_bpw < st.layer[2].weight_bpw_raw); /* Huffman helps skew */
+  assert_true(st.layer[3].fillers == 0);
+  dc_dcz_stats_free(&st);
+  for (int i = 0; i < 4; i++) free_layer(&ls[i]);
+}
+
+static void test_round_trip_all_bits(void **state) {
+  (void)state;
+  int seed = 10;
+  for (int bits = 1; bits <= 8; bits++)
+    for (int gb = 1; gb <= 16; gb++) {
+      owned_layer l = make_layer("x", 2, (int[]){37, 29}, bits, gb, (gb % 3) ? 0.2 : 0.9, gb % 4,
+                                 (uint64_t)seed++);
+      round_trip("bits.dcz", &l, 1);
+      free_layer(&l);
+    }
+}
+
+static void test_empty_and_dense_layers(void **state) {
+  (void)state;
+  owned_layer ls[3];
+  ls[0] = make_layer("none_kept", 2, (int[]){30, 40}, 4, 5, 0.5, 3, 20);
+  memset(ls[0].l.mask, 0, ls[0].count); /* every weight pruned */
+  ls[1] = make_layer("dense", 1, (int[]){1000}, 3, 4, 1.0, 0, 21); /* mask NULL */
+  ls[2] = make_layer("single", 1, (int[]){1}, 1, 1, 1.0, 1, 22);
+  round_trip("edge.dcz", ls, 3);
+  /* a fully pruned layer stores no entries; the index array may even be NULL */
+  free(ls[0].l.index);
+  ls[0].l.index = NULL;
+  round_trip("edge2.dcz", ls, 1);
+  dc_dcz_stats st;
+  assert_int_equal(dc_dcz_write_stats(tmp_path("edge3.dcz"), &ls[0].l, 1, &st), DC_OK);
+  assert_true(st.layer[0].nnz == 0 && st.layer[0].fillers == 0);
+  assert_true(st.layer[0].index_bytes == 0 && st.layer[0].gap_bytes == 0);
+  assert_true(st.layer[0].weight_bpw == 0.0);
+  dc_dcz_stats_free(&st);
+  /* mask NULL and an all-ones mask give the same bytes */
+  const char *p1 = tmp_path("d1.dcz"), *p2 = tmp_path("d2.dcz");
+  assert_int_equal(dc_dcz_write(p1, &ls[1].l, 1), DC_OK);
+  ls[1].l.mask = malloc(ls[1].count);
+  memset(ls[1].l.mask, 1, ls[1].count);
+  assert_int_equal(dc_dcz_write(p2, &ls[1].l, 1), DC_OK);
+  size_t n1, n2;
+  uint8_t *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+  assert_int_equal(n1, n2);
+  assert_memory_equal(b1, b2, n1);
+  free(b1);
+  free(b2);
+  /* zero layers */
+  dc_dcz_layer *out = (dc_dcz_layer *)1;
+  int n = -1;
+  assert_int_equal(dc_dcz_write(tmp_path("zero.dcz"), NULL, 0), DC_OK);
+  assert_int_equal(file_size(tmp_path("zero.dcz")), 20);
+  assert_int_equal(dc_dcz_read(tmp_path("zero.dcz"), &out, &n), DC_OK);
+  assert_int_equal(n, 0);
+  assert_null(out);
+  for (int i = 0; i < 3; i++) free_layer(&ls[i]);
+}
+
+static void test_long_gaps(void **state) {
+  (void)state;
+  const int count = 100000;
+  for (int gb = 1; gb <= 16; gb += 5) {
+    owned_layer l = make_layer("sparse", 1, (int[]){count}, 2, gb, 0.5, 0, 30);
+    memset(l.l.mask, 0, (size_t)count);
+    l.l.mask[0] = l.l.mask[50000] = l.l.mask[50001] = l.l.mask[count - 1] = 1;
+    round_trip("gaps.dcz", &l, 1);
+    dc_dcz_stats st;
+    assert_int_equal(dc_dcz_write_stats(tmp_path("gaps2.dcz"), &l.l, 1, &st), DC_OK);
+    uint64_t want = (49999u >> gb) + (49997u >> gb); /* zeros skipped / 2^gap_bits */
+    assert_true(st.layer[0].fillers == want);
+    assert_true(st.layer[0].nnz == 4);
+    dc_dcz_stats_free(&st);
+    free_layer(&l);
+  }
+  /* only the very last weight kept */
+  owned_layer l = make_layer("tail", 2, (int[]){300, 7}, 3, 3, 0.5, 0, 31);
+  memset(l.l.mask, 0, l.count);
+  l.l.mask[l.count - 1] = 1;
+  round_trip("tail.dcz", &l, 1);
+  free_layer(&l);
+}
+
+/* ---- writer ------------------------------------------------------------------------- */
+
+static void expect_write_error(const dc_dcz_layer *l, const char *msg) {
+  const char *path = tmp_path("bad_write.dcz");
+  remove(path);
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_write(path, l, 1), DC_ERR_ARG);
+  if (!strstr(dc_failure_reason(), msg))
+    fail_msg("expected '%s' in '%s'", msg, dc_failure_reason());
+  assert_non_null(strstr(dc_failure_reason(), path));
+  assert_int_equal(file_size(path), -1); /* nothing created */
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  assert_int_equal(file_size(tmp), -1);
+}
+
+static void test_write_errors(void **state) {
+  (void)state;
+  owned_layer o = make_layer("ok", 2, (int[]){4, 5}, 2, 3, 0.5, 2, 40);
+  dc_dcz_layer l;
+#define CASE(mutate, msg) \
+  l = o.l;                \
+  mutate;                 \
+  expect_write_error(&l, msg)
+  CASE(l.name[0] = '\0', "name");
+  CASE(memset(l.name, 'a', sizeof l.name), "name"); /* 64 chars, no terminator */
+  CASE(l.name[1] = '\n', "name");
+  CASE(l.ndim = 0, "ndim = 0");
+  CASE(l.ndim = 5, "ndim = 5");
+  CASE(l.dims[1] = 0, "dims[1] = 0");
+  CASE((l.dims[0] = 1 << 20, l.dims[1] = 1 << 11), "more than");
+  CASE(l.bits = 0, "bits = 0");
+  CASE(l.bits = 9, "bits = 9");
+  CASE(l.gap_bits = 0, "gap_bits = 0");
+  CASE(l.gap_bits = 17, "gap_bits = 17");
+  CASE(l.nbias = -1, "nbias");
+  CASE(l.codebook = NULL, "codebook is NULL");
+  CASE(l.bias = NULL, "bias is NULL");
+  float badcb[4] = {0, NAN, 0, 0};
+  CASE(l.codebook = badcb, "codebook[1]");
+  float badb[2] = {0, INFINITY};
+  CASE(l.bias = badb, "bias[1]");
+  uint8_t badmask[20] = {0};
+  badmask[7] = 2;
+  CASE(l.mask = badmask, "mask[7] = 2");
+  uint8_t badidx[20] = {0};
+  badidx[3] = 4;
+  CASE((l.mask = NULL, l.index = badidx), "index[3] = 4");
+  CASE(l.index = NULL, "index is NULL");
+#undef CASE
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_write(tmp_path("n.dcz"), &o.l, -1), DC_ERR_ARG);
+  assert_int_equal(dc_dcz_write(tmp_path("n.dcz"), &o.l, DC_DCZ_MAX_LAYERS + 1), DC_ERR_ARG);
+  assert_int_equal(dc_dcz_write(tmp_path("n.dcz"), NULL, 1), DC_ERR_ARG);
+  free_layer(&o);
+  dc_failure_clear();
+}
+
+static void test_write_atomic(void **state) {
+  (void)state;
+  owned_layer o = make_layer("keep", 1, (int[]){64}, 2, 3, 0.5, 1, 41);
+  const char *path = tmp_path("atomic.dcz");
+  assert_int_equal(dc_dcz_write(path, &o.l, 1), DC_OK);
+  size_t n0;
+  uint8_t *before = slurp(path, &n0);
+  /* a failing write (second layer invalid) leaves the old file and no .tmp */
+  dc_dcz_layer two[2] = {o.l, o.l};
+  two[1].bits = 0;
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_write(path, two, 2), DC_ERR_ARG);
+  size_t n1;
+  uint8_t *after = slurp(path, &n1);
+  assert_int_equal(n0, n1);
+  assert_memory_equal(before, after, n0);
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  assert_int_equal(file_size(tmp), -1);
+  /* unwritable location: an io error naming the .tmp */
+  const char *nodir = tmp_path("no/such/dir.dcz");
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_write(nodir, &o.l, 1), DC_ERR_IO);
+  assert_non_null(strstr(dc_failure_reason(), "no/such/dir.dcz.tmp"));
+  free(before);
+  free(after);
+  free_layer(&o);
+  dc_failure_clear();
+}
+
+/* ---- reader: corruption ------------------------------------------------------------- */
+
+/* A small two-layer file; returns its bytes. */
+static uint8_t *small_file(const char *path, size_t *n) {
+  owned_layer ls[2];
+  ls[0] = make_layer("c1", 4, (int[]){2, 1, 3, 3}, 2, 3, 0.6, 2, 50);
+  ls[1] = make_layer("f2", 2, (int[]){3, 20}, 1, 2, 0.3, 3, 51);
+  dc_dcz_layer in[2] = {ls[0].l, ls[1].l};
+  assert_int_equal(dc_dcz_write(path, in, 2), DC_OK);
+  free_layer(&ls[0]);
+  free_layer(&ls[1]);
+  return slurp(path, n);
+}
+
+static dc_status read_expect_fail(const char *path, const char *msg) {
+  dc_dcz_layer *out = (dc_dcz_layer *)1;
+  int n = -1;
+  dc_failure_clear();
+  dc_status st = dc_dcz_read(path, &out, &n);
+  if (st == DC_OK) fail_msg("%s: corrupt file accepted (expected '%s')", path, msg ? msg : "");
+  assert_null(out);
+  assert_int_equal(n, 0);
+  const char *why = dc_failure_reason();
+  if (!strstr(why, path)) fail_msg("message does not name the file: %s", why);
+  if (msg && !strstr(why, msg)) fail_msg("expected '%s' in '%s'", msg, why);
+  return st;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int nbytes) {
+  for (int i = 0; i < nbytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_le(const uint8_t *p, int nbytes) {
+  uint64_t v = 0;
+  for (int i = nbytes - 1; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+/* Recompute the header CRC, every layer CRC and the file CRC of a well-framed file. */
+static void fix_crcs(uint8_t *b, size_t n, int nlayers) {
+  put_le(b + 12, crc32(0, b, 12), 4);
+  size_t at = 16;
+  for (int i = 0; i < nlayers; i++) {
+    size_t rl = (size_t)get_le(b + at, 8);
+    put_le(b + at + 8 + rl, crc32(0, b + at, (uInt)(8 + rl)), 4);
+    at += 12 + rl;
+  }
+  put_le(b + n - 4, crc32(0, b, (uInt)(n - 4)), 4);
+}
+
+/* Offsets of layer 0's record fields in the small file. */
+typedef struct {
+  size_t name_len, shape, dims, codebook, nnz, ne, nbias, t1, t2, b1, b2, tables;
+} fields;
+
+static fields layer0_fields(const uint8_t *b) {
+  fields f;
+  f.name_len = 24;
+  size_t nl = b[24];
+  f.shape = 25 + nl;
+  int ndim = b[f.shape], bits = b[f.shape + 1];
+  f.dims = f.shape + 4;
+  f.codebook = f.dims + 4 * (size_t)ndim;
+  f.nnz = f.codebook + (4u << bits);
+  f.ne = f.nnz + 8;
+  f.nbias = f.ne + 8;
+  f.t1 = f.nbias + 4;
+  f.t2 = f.t1 + 4;
+  f.b1 = f.t2 + 4;
+  f.b2 = f.b1 + 8;
+  f.tables = f.b2 + 8;
+  return f;
+}
+
+static void test_read_bad_magic_and_version(void **state) {
+  (void)state;
+  const char *path = tmp_path("hdr.dcz");
+  size_t n;
+  uint8_t *b = small_file(path, &n);
+  uint8_t *c = malloc(n);
+  memcpy(c, b, n);
+  c[0] = 'X';
+  spit(path, c, n);
+  assert_int_equal(read_expect_fail(path, "bad magic"), DC_ERR_FORMAT);
+  memcpy(c, b, n);
+  put_le(c + 4, 2, 2);
+  spit(path, c, n);
+  read_expect_fail(path, "format version 2 not supported");
+  memcpy(c, b, n);
+  put_le(c + 6, 1, 2); /* flags, with a valid header CRC */
+  fix_crcs(c, n, 2);
+  spit(path, c, n);
+  read_expect_fail(path, "flags");
+  memcpy(c, b, n);
+  c[9] ^= 1; /* layer count without fixing the header CRC */
+  spit(path, c, n);
+  read_expect_fail(path, "header CRC mismatch");
+  /* missing file, a directory */
+  assert_int_equal(read_expect_fail(tmp_path("missing.dcz"), "cannot open"), DC_ERR_IO);
+  assert_int_equal(read_expect_fail(g_dir, NULL), DC_ERR_IO);
+  free(b);
+  free(c);
+}
+
+static void test_read_every_truncation(void **state) {
+  (void)state;
+  const char *path = tmp_path("trunc.dcz");
+  size_t n;
+  uint8_t *b = small_file(path, &n);
+  for (size_t len = 0; len < n; len++) {
+    spit(path, b, len);
+    assert_int_equal(read_expect_fail(path, NULL), DC_ERR_FORMAT);
+  }
+  spit(path, b, 10);
+  read_expect_fail(path, "too short");
+  spit(path, b, n - 1);
+  read_expect_fail(path, "truncated");
+  /* and one byte too many */
+  uint8_t *c = malloc(n + 1);
+  memcpy(c, b, n);
+  c[n] = 0;
+  spit(path, c, n + 1);
+  read_expect_fail(path, NULL);
+  free(c);
+  free(b);
+}
+
+static void test_read_every_flipped_byte(void **state) {
+  (void)state;
+  const char *path = tmp_path("flip.dcz");
+  size_t n;
+  uint8_t *b = small_file(path, &n);
+  uint8_t *c = malloc(n);
+  const uint8_t flips[] = {0x01, 0x80, 0xff};
+  for (size_t i = 0; i < n; i++)
+    for (int f = 0; f < 3; f++) {
+      memcpy(c, b, n);
+      c[i] ^= flips[f];
+      spit(path, c, n);
+      assert_int_equal(read_expect_fail(path, NULL), DC_ERR_FORMAT);
+    }
+  /* a payload byte: caught by the layer CRC, reported as such */
+  fields fl = layer0_fields(b);
+  memcpy(c, b, n);
+  c[fl.codebook + 1] ^= 0x10;
+  spit(path, c, n);
+  read_expect_fail(path, "layer 0 at offset 16: CRC mismatch");
+  /* the file CRC itself */
+  memcpy(c, b, n);
+  c[n - 2] ^= 0x01;
+  spit(path, c, n);
+  read_expect_fail(path, "file CRC mismatch");
+  free(b);
+  free(c);
+}
+
+/* Patch layer 0 field at `off` (nbytes) to v, refresh all CRCs, expect `msg`. */
+static void planted(const uint8_t *b, size_t n, size_t off, int nbytes, uint64_t v,
+                    const char *msg) {
+  const char *path = tmp_path("planted.dcz");
+  uint8_t *c = malloc(n);
+  memcpy(c, b, n);
+  put_le(c + off, v, nbytes);
+  fix_crcs(c, n, 2);
+  spit(path, c, n);
+  assert_int_equal(read_expect_fail(path, msg), DC_ERR_FORMAT);
+  free(c);
+}
+
+static void test_read_absurd_sizes(void **state) {
+  (void)state;
+  const char *path = tmp_path("absurd.dcz");
+  size_t n;
+  uint8_t *b = small_file(path, &n);
+  fields f = layer0_fields(b);
+  /* header: layer counts beyond the limit or beyond what the file can hold */
+  uint8_t *c = malloc(n);
+  memcpy(c, b, n);
+  put_le(c + 8, 0xffffffffu, 4);
+  put_le(c + 12, crc32(0, c, 12), 4);
+  spit(path, c, n);
+  read_expect_fail(path, "claims 4294967295 layers");
+  memcpy(c, b, n);
+  put_le(c + 8, 3, 4);
+  put_le(c + 12, crc32(0, c, 12), 4);
+  spit(path, c, n);
+  read_expect_fail(path, NULL);
+  /* record length: huge, and below the minimum */
+  memcpy(c, b, n);
+  put_le(c + 16, 1ull << 62, 8);
+  spit(path, c, n);
+  read_expect_fail(path, "claims a 4611686018427387904-byte record");
+  memcpy(c, b, n);
+  put_le(c + 16, 3, 8);
+  spit(path, c, n);
+  read_expect_fail(path, "claims a 3-byte record");
+  free(c);
+  /* record fields, each with valid CRCs so only validation can catch them */
+  planted(b, n, f.name_len, 1, 0, "name length 0");
+  planted(b, n, f.name_len, 1, 200, "name length 200");
+  planted(b, n, f.name_len + 1, 1, 7, "non-printable");
+  planted(b, n, f.shape, 1, 9, "ndim 9");
+  planted(b, n, f.shape + 1, 1, 0, "bits 0");
+  planted(b, n, f.shape + 2, 1, 17, "gap_bits 17");
+  planted(b, n, f.shape + 3, 1, 1, "reserved");
+  planted(b, n, f.dims, 4, 0, "dims[0] = 0");
+  planted(b, n, f.dims, 4, 0xffffffffu, "dims[0] = 4294967295");
+  planted(b, n, f.dims + 4, 4, 0x7fffffff, "more than 1073741824 weights");
+  planted(b, n, f.codebook + 4, 4, 0x7fc00000u, "codebook[1]"); /* NaN */
+  planted(b, n, f.nnz, 8, 1ull << 60, "kept weights in a layer of 18");
+  planted(b, n, f.ne, 8, 1ull << 60, "entries");
+  planted(b, n, f.nbias, 4, 0xffffffffu, "nbias 4294967295");
+  planted(b, n, f.nbias, 4, 1000, "sizes add up");
+  planted(b, n, f.t1, 4, 0xffffffffu, "sizes add up");
+  planted(b, n, f.b1, 8, 1ull << 62, "stream sizes");
+  planted(b, n, f.b2, 8, 0, "stream sizes");
+  planted(b, n, f.tables, 1, 30, "code length byte above 24");
+  uint64_t nnz = get_le(b + f.nnz, 8);
+  planted(b, n, f.nnz, 8, nnz - 1, "the header says");
+  free(b);
+}
+
+static void test_read_stream_errors(void **state) {
+  (void)state;
+  /* a one-layer file whose code table and streams we rewrite (CRCs refreshed) */
+  owned_layer o = make_layer("s", 1, (int[]){200}, 2, 4, 0.5, 0, 60);
+  const char *path = tmp_path("stream.dcz");
+  assert_int_equal(dc_dcz_write(path, &o.l, 1), DC_OK);
+  size_t n;
+  uint8_t *b = slurp(path, &n);
+  fields f = layer0_fields(b);
+  uint64_t t1 = get_le(b + f.t1, 4);
+  uint8_t *c = malloc(n);
+  int tested = 0;
+  for (uint64_t i = 0; i < t1 && b[f.tables + i] != 0; i++) { /* leading length bytes */
+    if (b[f.tables + i] < 2) continue;
+    memcpy(c, b, n);
+    c[f.tables + i] = 1; /* one code made shorter: Kraft sum > 1 */
+    fix_crcs(c, n, 1);
+    spit(path, c, n);
+    read_expect_fail(path, "weight-index stream: code lengths are over-subscribed");
+    tested++;
+    break;
+  }
+  assert_true(tested);
+  /* nonzero padding in the gap stream (last stream byte before the biases) */
+  uint64_t b2 = get_le(b + f.b2, 8);
+  if (b2 & 7) {
+    memcpy(c, b, n);
+    size_t last = n - 4 - 4 - 1; /* file CRC, layer CRC, no biases */
+    c[last] |= 1;
+    fix_crcs(c, n, 1);
+    spit(path, c, n);
+    read_expect_fail(path, "gap stream");
+  }
+  free(b);
+  free(c);
+  free_layer(&o);
+}
+
+/* ---- setup -------------------------------------------------------------------------- */
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(g_dir, sizeof g_dir, "/tmp/dc_test_dcz_XXXXXX");
+  return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trip_lenet_like),
+      cmocka_unit_test(test_round_trip_all_bits),
+      cmocka_unit_test(test_empty_and_dense_layers),
+      cmocka_unit_test(test_long_gaps),
+      cmocka_unit_test(test_write_errors),
+      cmocka_unit_test(test_write_atomic),
+      cmocka_unit_test(test_read_bad_magic_and_version),
+      cmocka_unit_test(test_read_every_truncation),
+      cmocka_unit_test(test_read_every_flipped_byte),
+      cmocka_unit_test(test_read_absurd_sizes),
+      cmocka_unit_test(test_read_stream_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
