@@ -60,7 +60,7 @@ dc_status dc_kmeans_1d_init(const float *x, size_t n, int k, dc_kmeans_init init
  * value's nearest centroid in the returned centroids (recomputed after the last
  * update, so it is consistent even when max_iter stops the loop). Both are caller
  * owned. Fails (DC_ERR_ARG) as dc_kmeans_1d_init, or on max_iter < 0;
- * DC_ERR_NOMEM when the ~16 bytes/value of scratch cannot be allocated. */
+ * DC_ERR_NOMEM when the scratch (peak ~32 bytes/value) cannot be allocated. */
 dc_status dc_kmeans_1d(const float *x, size_t n, int k, dc_kmeans_init init, uint64_t seed,
                        int max_iter, float *centroids, uint8_t *assign);
 
