@@ -2,17 +2,23 @@
 #include "dc/experiment.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
 #include "dc/data.h"
+#include "dc/model.h"
+#include "dc/prune.h"
+#include "dc/rng.h"
+#include "dc/report.h"
 #include "dc/train.h"
 
-static const char *const g_sections[] = {"experiment", "data", "solver"};
+static const char *const g_sections[] = {"experiment", "data", "solver", "prune", "quantize", "encode"};
 #define NSECTIONS ((int)(sizeof g_sections / sizeof g_sections[0]))
 static const char *const g_data_kinds[DC_DATA_KIND_COUNT] = {"mnist"};
 
@@ -94,6 +100,154 @@ static dc_status parse_solver(dc_cfg_section *s, dc_experiment *e) {
   return dc_cfg_check_unused(s);
 }
 
+
+/* The weighted layers of the net file, for checking per-layer keys in stage sections. */
+typedef struct {
+  int n;
+  char name[DC_MAX_LAYER_SETTINGS][64];
+  int is_conv[DC_MAX_LAYER_SETTINGS];
+} layer_names;
+
+static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
+  dc_cfg *net;
+  ln->n = 0;
+  DC_TRY(dc_cfg_load(e->net, &net));
+  for (int i = 0; i < dc_cfg_count(net) && ln->n < DC_MAX_LAYER_SETTINGS; i++) {
+    dc_cfg_section *s = dc_cfg_at(net, i);
+    const char *kind = dc_cfg_section_name(s);
+    int conv = strcmp(kind, "conv") == 0;
+    if (!conv && strcmp(kind, "fc") != 0) continue;
+    const char *name = NULL;
+    for (int k = 0; k < dc_cfg_key_count(s); k++) {
+      const char *key, *value;
+      dc_cfg_key_at(s, k, &key, &value, NULL);
+      if (strcmp(key, "name") == 0) name = value;
+    }
+    if (!name) continue; /* the net builder reports it */
+    snprintf(ln->name[ln->n], 64, "%.63s", name);
+    ln->is_conv[ln->n++] = conv;
+  }
+  dc_cfg_free(net);
+  return DC_OK;
+}
+
+static int layer_index(const layer_names *ln, const char *name) {
+  for (int i = 0; i < ln->n; i++)
+    if (strcmp(ln->name[i], name) == 0) return i;
+  return -1;
+}
+
+typedef enum { LAYER_FRACTION, LAYER_BITS, LAYER_NUMBER } layer_value;
+
+/* Every key that is not one of opts[] must name a weighted layer; their values are
+ * returned in file order. */
+static dc_status parse_layer_keys(dc_cfg_section *s, const layer_names *ln, const char *netpath,
+                                  const char *const *opts, int nopts, layer_value kind, dc_layer_setting *out, int *n) {
+  *n = 0;
+  const char *cands[DC_MAX_LAYER_SETTINGS + 16];
+  int nc = 0;
+  for (int i = 0; i < nopts; i++) cands[nc++] = opts[i];
+  for (int i = 0; i < ln->n; i++) cands[nc++] = ln->name[i];
+  for (int k = 0; k < dc_cfg_key_count(s); k++) {
+    const char *key, *value;
+    dc_cfg_key_at(s, k, &key, &value, NULL);
+    int is_opt = 0;
+    for (int i = 0; i < nopts; i++) is_opt |= strcmp(key, opts[i]) == 0;
+    if (is_opt) continue;
+    if (layer_index(ln, key) < 0) {
+      const char *hint = dc_closest(key, cands, nc);
+      if (hint)
+        return dc_cfg_key_error(s, key, "neither an option nor a weighted layer of %s (did you mean '%s'?)", netpath,
+                                hint);
+      return dc_cfg_key_error(s, key, "neither an option nor a weighted layer of %s", netpath);
+    }
+    DC_ASSERT(*n < DC_MAX_LAYER_SETTINGS);
+    dc_layer_setting *ls = &out[(*n)++];
+    snprintf(ls->layer, sizeof ls->layer, "%s", key);
+    if (kind == LAYER_FRACTION) {
+      DC_TRY(dc_cfg_fraction(s, key, 1.0, &ls->value));
+    } else if (kind == LAYER_BITS) {
+      long bits;
+      DC_TRY(dc_cfg_int_range(s, key, 8, 1, 8, &bits));
+      ls->value = (double)bits;
+    } else {
+      DC_TRY(dc_cfg_float_range(s, key, 1.0, 0.0, 100.0, &ls->value));
+    }
+  }
+  return dc_cfg_check_unused(s);
+}
+
+static const char *const g_prune_modes[] = {"density", "quality"};
+static const char *const g_freeze[] = {"none", "conv", "fc"};
+static const char *const g_inits[] = {"linear", "density", "random"};
+
+static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experiment *e) {
+  dc_prune_conf *c = &e->prune;
+  long v;
+  int mode, freeze;
+  c->enabled = 1;
+  DC_TRY(dc_cfg_enum(s, "mode", g_prune_modes, 2, DC_PRUNE_DENSITY, &mode));
+  c->mode = (dc_prune_mode)mode;
+  DC_TRY(dc_cfg_int_range(s, "rounds", 1, 1, 1000, &v));
+  c->rounds = (int)v;
+  DC_TRY(dc_cfg_int_range(s, "retrain_iters", 1000, 0, 1L << 40, &c->retrain_iters));
+  DC_TRY(dc_cfg_float_range(s, "base_lr", e->solver.base_lr / 10, 0.0, 1e6, &c->lr));
+  DC_TRY(dc_cfg_enum(s, "freeze", g_freeze, 3, DC_FREEZE_NONE, &freeze));
+  c->freeze = (dc_freeze)freeze;
+  DC_TRY(dc_cfg_bool(s, "adjust_dropout", 1, &c->adjust_dropout));
+  static const char *const opts[] = {"mode", "rounds", "retrain_iters", "base_lr", "freeze", "adjust_dropout"};
+  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 6, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER,
+                          c->layer, &c->nlayers));
+  for (int i = 0; c->mode == DC_PRUNE_DENSITY && i < c->nlayers; i++)
+    if (c->layer[i].value <= 0.0)
+      return dc_cfg_key_error(s, c->layer[i].layer, "a layer must keep some weights (density > 0)");
+  return DC_OK;
+}
+
+static dc_status parse_quantize(dc_cfg_section *s, const layer_names *ln, dc_experiment *e) {
+  dc_quantize_conf *c = &e->quantize;
+  long v;
+  c->enabled = 1;
+  DC_TRY(dc_cfg_int_range(s, "conv_bits", 8, 1, 8, &v));
+  c->conv_bits = (int)v;
+  DC_TRY(dc_cfg_int_range(s, "fc_bits", 5, 1, 8, &v));
+  c->fc_bits = (int)v;
+  DC_TRY(dc_cfg_enum(s, "init", g_inits, 3, DC_KMEANS_LINEAR, &c->init));
+  DC_TRY(dc_cfg_int_range(s, "retrain_iters", 1000, 0, 1L << 40, &c->retrain_iters));
+  DC_TRY(dc_cfg_float_range(s, "base_lr", e->solver.base_lr / 10, 0.0, 1e6, &c->lr));
+  static const char *const opts[] = {"conv_bits", "fc_bits", "init", "retrain_iters", "base_lr"};
+  return parse_layer_keys(s, ln, e->net, opts, 5, LAYER_BITS, c->layer, &c->nlayers);
+}
+
+static dc_status parse_encode(dc_cfg_section *s, dc_experiment *e) {
+  dc_encode_conf *c = &e->encode;
+  long v;
+  c->enabled = 1;
+  DC_TRY(dc_cfg_int_range(s, "conv_gap_bits", 8, 1, 16, &v));
+  c->conv_gap_bits = (int)v;
+  DC_TRY(dc_cfg_int_range(s, "fc_gap_bits", 5, 1, 16, &v));
+  c->fc_gap_bits = (int)v;
+  return dc_cfg_check_unused(s);
+}
+
+static dc_status parse_stages(dc_cfg *cfg, dc_experiment *e) {
+  dc_cfg_section *p = dc_cfg_find(cfg, "prune"), *q = dc_cfg_find(cfg, "quantize"), *c = dc_cfg_find(cfg, "encode");
+  if (!p && !q && !c) return DC_OK;
+  layer_names ln;
+  DC_TRY(read_layer_names(e, &ln));
+  if (p) DC_TRY(parse_prune(p, &ln, e));
+  if (q) DC_TRY(parse_quantize(q, &ln, e));
+  if (c) {
+    if (!q) return dc_cfg_section_error(c, "encoding stores codebook indices: it needs a [quantize] section before it");
+    DC_TRY(parse_encode(c, e));
+  }
+  /* stages run in a fixed order: prune, quantize, encode */
+  int lp = p ? dc_cfg_section_line(p) : 0, lq = q ? dc_cfg_section_line(q) : 0, lc = c ? dc_cfg_section_line(c) : 0;
+  if ((p && q && lq < lp) || (q && c && lc < lq))
+    return dc_fail(DC_ERR_CFG, "%s: stages run in the order [prune], [quantize], [encode]; list them so", e->path);
+  return DC_OK;
+}
+
 static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
   for (int i = 0; i < dc_cfg_count(cfg); i++) {
     dc_cfg_section *s = dc_cfg_at(cfg, i);
@@ -103,7 +257,7 @@ static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
     if (!known) {
       const char *hint = dc_closest(name, g_sections, NSECTIONS);
       if (hint) return dc_cfg_section_error(s, "unknown section (did you mean [%s]?)", hint);
-      return dc_cfg_section_error(s, "unknown section (expected one of: experiment, data, solver)");
+      return dc_cfg_section_error(s, "unknown section (expected one of: experiment, data, solver, prune, quantize, encode)");
     }
     if (dc_cfg_find(cfg, name) != s) return dc_cfg_section_error(s, "section [%s] appears twice", name);
   }
@@ -122,7 +276,8 @@ static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
   DC_TRY(st);
   s = dc_cfg_find(cfg, "solver");
   if (!s) return dc_fail(DC_ERR_CFG, "%s: missing section [solver]", e->path);
-  return parse_solver(s, e);
+  DC_TRY(parse_solver(s, e));
+  return parse_stages(cfg, e);
 }
 
 dc_status dc_experiment_load(const char *path, dc_experiment *e) {
@@ -174,10 +329,6 @@ static dc_status check_fit(const dc_experiment *e, dc_trainer *t) {
   return DC_OK;
 }
 
-typedef struct {
-  dc_trainer t;
-} run_ctx;
-
 static void trainer_close(dc_trainer *t) {
   dc_net_free(t->test_net);
   dc_net_free(t->train_net);
@@ -220,39 +371,269 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
     DC_TRY(dc_ckpt_load(e->weights, t->train_net->params, NULL));
   }
   char logpath[600];
-  snprintf(logpath, sizeof logpath, "%s/log.csv", e->output);
-  int fresh = !resume;
-  t->log = fopen(logpath, fresh ? "w" : "a");
+  snprintf(logpath, sizeof logpath, "%.580s/log.csv", e->output);
+  t->log = fopen(logpath, resume ? "a" : "w");
   if (!t->log) return dc_fail(DC_ERR_IO, "%s: cannot open for writing: %s", logpath, strerror(errno));
-  if (fresh) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s\n");
+  if (!resume) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s\n");
   return DC_OK;
+}
+
+/* ---- stages ---- */
+
+typedef enum { STAGE_TRAIN, STAGE_PRUNE, STAGE_QUANTIZE, STAGE_ENCODE } stage_kind;
+
+typedef struct {
+  stage_kind kind;
+  int round; /* prune: 1..rounds */
+  char label[32];
+} stage;
+
+static int build_stages(const dc_experiment *e, stage *st) {
+  int n = 0;
+  st[n++] = (stage){STAGE_TRAIN, 0, "train"};
+  for (int r = 1; e->prune.enabled && r <= e->prune.rounds && n < DC_MAX_STAGES - 2; r++) {
+    st[n] = (stage){STAGE_PRUNE, r, ""};
+    snprintf(st[n].label, sizeof st[n].label, "prune%d", r);
+    n++;
+  }
+  if (e->quantize.enabled) st[n++] = (stage){STAGE_QUANTIZE, 0, "quantize"};
+  if (e->encode.enabled) st[n++] = (stage){STAGE_ENCODE, 0, "encode"};
+  return n;
+}
+
+static const dc_layer_setting *setting_for(const dc_layer_setting *s, int n, const char *layer) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(s[i].layer, layer) == 0) return &s[i];
+  return NULL;
+}
+
+/* Prune round r of R: density targets approach the final ones geometrically
+ * (d_r = d^(r/R)); quality thresholds ramp linearly (q_r = q·r/R) against the std of the
+ * weights still kept. */
+static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r) {
+  const dc_prune_conf *c = &e->prune;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (!l->weight) continue;
+    const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
+    if (!ls) continue;
+    double f = (double)r / c->rounds;
+    if (c->mode == DC_PRUNE_DENSITY) DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
+    else DC_TRY(dc_prune_quality(l->weight, ls->value * f));
+  }
+  return DC_OK;
+}
+
+static dc_status apply_quantize(const dc_experiment *e, dc_net *net) {
+  const dc_quantize_conf *c = &e->quantize;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (!l->weight) continue;
+    const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
+    int bits = ls ? (int)ls->value : l->type == DC_LAYER_CONV ? c->conv_bits : c->fc_bits;
+    DC_TRY(dc_quantize(l->weight, bits, (dc_kmeans_init)c->init, e->seed ^ dc_hash_str(l->name)));
+  }
+  return DC_OK;
+}
+
+/* Han et al. 2015: a pruned layer retrains with less dropout, D_r = D_o·sqrt(C_r/C_o),
+ * C being the connections of the weighted layer whose input the dropout thins (the next
+ * weighted layer). Recomputed from the masks, so a resumed run gets the same ratios. */
+static void adjust_dropout(dc_net *net, const float *original, FILE *out) {
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (l->type != DC_LAYER_DROPOUT) continue;
+    float ratio = original[i];
+    for (int j = i + 1; j < net->nlayers; j++)
+      if (net->layers[j].weight) {
+        dc_param *w = net->layers[j].weight;
+        ratio = (float)(original[i] * sqrt((double)dc_param_nonzero(w) / (double)w->count));
+        break;
+      }
+    if (ratio != dc_dropout_ratio(l)) {
+      dc_dropout_set_ratio(l, ratio);
+      if (out) fprintf(out, "  %s: dropout ratio %.3f (was %.3f)\n", l->name, ratio, original[i]);
+    }
+  }
+}
+
+/* Freeze conv or fc layers for a retraining stage: lr_mult 0 (restored after). */
+static void set_frozen(dc_net *net, dc_freeze which, float *saved, int restore) {
+  int k = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    dc_param *ps[2] = {l->weight, l->bias};
+    int frozen = (which == DC_FREEZE_CONV && l->type == DC_LAYER_CONV) || (which == DC_FREEZE_FC && l->type == DC_LAYER_FC);
+    for (int j = 0; j < 2; j++) {
+      if (!ps[j]) continue;
+      if (restore) ps[j]->lr_mult = saved[k];
+      else {
+        saved[k] = ps[j]->lr_mult;
+        if (frozen) ps[j]->lr_mult = 0.0f;
+      }
+      k++;
+    }
+  }
+}
+
+static void print_densities(dc_net *net, FILE *out) {
+  if (!out) return;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *w = net->layers[i].weight;
+    if (!w) continue;
+    fprintf(out, "  %-10s %9zu weights, %6.2f%% kept", net->layers[i].name, w->count,
+            100.0 * (double)dc_param_nonzero(w) / (double)w->count);
+    if (w->kind == DC_PARAM_SHARED) fprintf(out, ", %d-bit codebook", w->bits);
+    fprintf(out, "\n");
+  }
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Encode, then prove it lossless: decode into the net and require the same test
+ * accuracy, sample for sample, and the same weights bit for bit. */
+static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats *stats) {
+  char path[600];
+  snprintf(path, sizeof path, "%.580s/model.dcz", e->output);
+  dc_params *ps = t->train_net->params;
+  dc_test_result before, after;
+  DC_TRY(dc_test(t, &before));
+  float *keep = malloc(sizeof(float) * ps->total);
+  if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  memcpy(keep, ps->arena_data, sizeof(float) * ps->total);
+  dc_status s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
+  if (s == DC_OK) s = dc_model_decode(path, t->train_net, stats);
+  if (s == DC_OK && memcmp(keep, ps->arena_data, sizeof(float) * ps->total) != 0)
+    s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights differ from the encoded ones (a bug: please report)", path);
+  free(keep);
+  DC_TRY(s);
+  DC_TRY(dc_test(t, &after));
+  if (before.top1 != after.top1 || before.top5 != after.top5)
+    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
+                   before.top1);
+  t->last = after;
+  if (t->out) {
+    fprintf(t->out, "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
+                    "(identical to the quantized net)\n",
+            path, (unsigned long long)stats->file_bytes, stats->ratio, (unsigned long long)stats->dense_bytes,
+            100 * after.top1);
+  }
+  return DC_OK;
+}
+
+static dc_status run_stage(const dc_experiment *e, dc_trainer *t, const stage *sg, const float *dropout0,
+                           dc_dcz_stats *stats) {
+  dc_net *net = t->train_net;
+  int fresh = t->state.stage_iter == 0;
+  dc_solver_conf retrain = e->solver;
+  long iters = e->solver.max_iter;
+  dc_freeze freeze = DC_FREEZE_NONE;
+  switch (sg->kind) {
+    case STAGE_TRAIN:
+      break;
+    case STAGE_PRUNE:
+      if (fresh) {
+        DC_TRY(apply_prune(e, net, sg->round));
+        dc_solver_reset(net->params);
+      }
+      retrain.base_lr = e->prune.lr;
+      retrain.max_iter = iters = e->prune.retrain_iters;
+      freeze = e->prune.freeze;
+      break;
+    case STAGE_QUANTIZE:
+      if (fresh) {
+        DC_TRY(apply_quantize(e, net));
+        dc_solver_reset(net->params);
+      }
+      retrain.base_lr = e->quantize.lr;
+      retrain.max_iter = iters = e->quantize.retrain_iters;
+      break;
+    case STAGE_ENCODE:
+      return run_encode(e, t, stats);
+  }
+  if (sg->kind != STAGE_TRAIN) {
+    if (e->prune.enabled && e->prune.adjust_dropout) adjust_dropout(net, dropout0, t->out);
+    if (t->out && fresh) print_densities(net, t->out);
+  }
+  float saved[2 * DC_MAX_LAYER_SETTINGS + 64];
+  DC_ASSERT(net->params->count <= (int)(sizeof saved / sizeof saved[0]));
+  set_frozen(net, freeze, saved, 0);
+  dc_status s = dc_train(t, &retrain, iters, sg->label);
+  set_frozen(net, freeze, saved, 1);
+  return s;
 }
 
 dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out) {
   dc_dnn_set_threads(e->threads);
   dc_trainer t;
+  static stage stages[DC_MAX_STAGES];
+  static dc_stage_result results[DC_MAX_STAGES];
+  int nresults = 0, nstages = build_stages(e, stages);
+  dc_dcz_stats stats = {0};
+  float *dropout0 = NULL;
   dc_status st = trainer_open(e, resume, out, &t);
+  if (st == DC_OK && resume) st = dc_stage_results_load(e->output, results, DC_MAX_STAGES, &nresults);
+  if (st == DC_OK && t.state.stage > nstages)
+    st = dc_fail(DC_ERR_ARG, "%s: at stage %ld but %s has only %d stages", resume, (long)t.state.stage, e->path, nstages);
+  if (st == DC_OK) {
+    dropout0 = calloc((size_t)t.train_net->nlayers, sizeof(float));
+    if (!dropout0) st = dc_fail(DC_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == DC_OK && i < t.train_net->nlayers; i++)
+      if (t.train_net->layers[i].type == DC_LAYER_DROPOUT) dropout0[i] = dc_dropout_ratio(&t.train_net->layers[i]);
+  }
   if (st == DC_OK && out) {
-    fprintf(out, "dctrain: %s — net %s, %d params, %d train / %d test images, output %s/\n", e->name, e->net,
-            (int)t.train_net->params->total, dc_dataset_count(t.train_set), dc_dataset_count(t.test_set),
-            e->output);
-    if (resume) fprintf(out, "resuming from %s at iteration %ld\n", resume, (long)t.state.iter);
+    fprintf(out, "dctrain: %s: net %s (%zu parameters), %d train / %d test images, %d stage%s, output %s/\n", e->name,
+            e->net, t.train_net->params->total, dc_dataset_count(t.train_set), dc_dataset_count(t.test_set), nstages,
+            nstages == 1 ? "" : "s", e->output);
+    if (resume)
+      fprintf(out, "resuming from %s: stage %s, iteration %ld\n", resume,
+              t.state.stage < nstages ? stages[t.state.stage].label : "(done)", (long)t.state.stage_iter);
   }
-  /* stage 0: dense training */
-  if (st == DC_OK && t.state.stage == 0) {
-    st = dc_train(&t, &e->solver, e->solver.max_iter, "train");
-    if (st == DC_OK && !t.stopped) {
-      t.state.stage = 1;
-      t.state.stage_iter = 0;
-      st = dc_trainer_snapshot(&t);
-    }
-    if (st == DC_OK && !t.stopped) {
-      char path[600];
-      snprintf(path, sizeof path, "%s/train.h5", e->output);
-      st = dc_ckpt_save(path, t.train_net->params, NULL);
-      if (st == DC_OK && out) fprintf(out, "dense weights: %s\n", path);
+  double t_run = now_s();
+  while (st == DC_OK && t.state.stage < nstages) {
+    const stage *sg = &stages[t.state.stage];
+    double t0 = now_s();
+    st = run_stage(e, &t, sg, dropout0, &stats);
+    if (st != DC_OK || t.stopped) break;
+    dc_stage_result *r = &results[nresults < DC_MAX_STAGES ? nresults++ : DC_MAX_STAGES - 1];
+    snprintf(r->label, sizeof r->label, "%s", sg->label);
+    r->top1 = t.last.top1;
+    r->top5 = t.last.top5;
+    r->loss = t.last.loss;
+    r->seconds = now_s() - t0;
+    r->nonzero = r->total = 0;
+    for (int i = 0; i < t.train_net->nlayers; i++)
+      if (t.train_net->layers[i].weight) {
+        r->nonzero += (long)dc_param_nonzero(t.train_net->layers[i].weight);
+        r->total += (long)t.train_net->layers[i].weight->count;
+      }
+    t.state.stage++;
+    t.state.stage_iter = 0;
+    st = dc_trainer_snapshot(&t);
+    char path[600];
+    snprintf(path, sizeof path, "%.500s/%s.h5", e->output, sg->label);
+    if (st == DC_OK && sg->kind != STAGE_ENCODE) st = dc_ckpt_save(path, t.train_net->params, NULL);
+    if (st == DC_OK) st = dc_stage_results_save(e->output, results, nresults);
+    if (st == DC_OK) st = dc_report_write(e->output, e->name, t.train_net, results, nresults, stats.layer ? &stats : NULL);
+    if (st == DC_OK && out) {
+      char took[32];
+      dc_format_duration(r->seconds, took, sizeof took);
+      fprintf(out, "== stage %s done in %s: test top-1 %.2f%%, %.2f%% of weights kept%s%s\n", sg->label, took,
+              100 * r->top1, r->total ? 100.0 * (double)r->nonzero / (double)r->total : 0.0,
+              sg->kind != STAGE_ENCODE ? "; weights " : "", sg->kind != STAGE_ENCODE ? path : "");
     }
   }
+  if (st == DC_OK && !t.stopped && out) {
+    char took[32];
+    dc_format_duration(now_s() - t_run, took, sizeof took);
+    fprintf(out, "dctrain: %s finished in %s; report: %s/report.md\n", e->name, took, e->output);
+  }
+  dc_dcz_stats_free(&stats);
+  free(dropout0);
   trainer_close(&t);
   return st;
 }

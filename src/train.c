@@ -62,6 +62,7 @@ dc_status dc_trainer_snapshot(dc_trainer *t) {
 static dc_status test_and_report(dc_trainer *t, const char *label) {
   dc_test_result r;
   DC_TRY(dc_test(t, &r));
+  t->last = r;
   if (t->out)
     fprintf(t->out, "[%s] iter %6ld  test top-1 %6.2f%%  top-5 %6.2f%%  loss %.4f  (%d images)\n", label,
             (long)t->state.stage_iter, 100.0 * r.top1, 100.0 * r.top5, r.loss, r.samples);

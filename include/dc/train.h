@@ -30,12 +30,14 @@ typedef struct {
   int *labels;          /* (max(batch, test_batch)) */
   int64_t stop_after;   /* >0: snapshot and stop once state.iter reaches it (job splitting) */
   int stopped;          /* set when that happened */
+  struct dc_test_result_s {
+    double top1, top5, loss;
+    int samples;
+  } last;               /* the latest test, from dc_train */
 } dc_trainer;
 
-typedef struct {
-  double top1, top5, loss; /* accuracy as fractions in [0, 1]; mean loss */
-  int samples;
-} dc_test_result;
+/* accuracy as fractions in [0, 1]; mean loss */
+typedef struct dc_test_result_s dc_test_result;
 
 /* Run `iters` iterations of SGD from state.stage_iter up to iters, with lr from
  * conf at the stage-local iteration. `label` names the stage in progress lines and the
