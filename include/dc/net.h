@@ -40,6 +40,7 @@ typedef struct dc_net {
   int input_grad;       /* also compute d(loss)/d(input) into input_diff (tests) */
   float *input_diff;    /* (batch*C*H*W) */
   char path[256];       /* net file, for messages */
+  double *profile;      /* NULL, or (2*nlayers) seconds spent per layer: forward then backward */
 } dc_net;
 
 enum {
