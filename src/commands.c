@@ -1,0 +1,679 @@
+/* commands.c — the dctrain subcommands besides training (eval, info, export,
+ * sensitivity) and the PNG line plot sensitivity draws; see dc/commands.h. */
+#include "dc/commands.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stb/stb_image_write.h>
+/* stb_easy_font is header-only with static functions; not all of them are used here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <stb/stb_easy_font.h>
+#pragma GCC diagnostic pop
+
+#include "backend/dnn.h"
+#include "dc/ckpt.h"
+#include "dc/compress.h"
+#include "dc/data.h"
+#include "dc/h5.h"
+#include "dc/model.h"
+#include "dc/prune.h"
+#include "dc/report.h"
+
+/* Must match CKPT_FORMAT in ckpt.c: an exported file is a weights-only checkpoint. */
+#define EXPORT_FORMAT "dctrain-checkpoint 1"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* mkdir -p */
+static dc_status make_dirs(const char *dir) {
+  char buf[512];
+  if (strlen(dir) >= sizeof buf) return dc_fail(DC_ERR_ARG, "%s: path too long", dir);
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return dc_fail(DC_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+      *p = c;
+      if (c == '\0') break;
+    }
+  }
+  return DC_OK;
+}
+
+/* ---- loading a model ---- */
+
+dc_status dc_file_is_hdf5(const char *path, int *is_hdf5) {
+  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  *is_hdf5 = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char head[8];
+  size_t got = fread(head, 1, sizeof head, f);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return dc_fail(DC_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+  *is_hdf5 = got == sizeof head && memcmp(head, sig, sizeof sig) == 0;
+  return DC_OK;
+}
+
+dc_status dc_load_model(const char *path, dc_net *net) {
+  int h5;
+  DC_TRY(dc_file_is_hdf5(path, &h5));
+  if (h5) return dc_ckpt_load(path, net->params, NULL);
+  return dc_model_decode(path, net, NULL);
+}
+
+/* ---- the experiment's test side: a forward-only net and the test set ---- */
+
+typedef struct {
+  dc_net *net;      /* batch = test_batch, owns its params */
+  dc_dataset *test;
+  dc_trainer t;     /* only the fields dc_test reads */
+} evaluator;
+
+static void evaluator_close(evaluator *ev) {
+  dc_net_free(ev->net);
+  dc_dataset_free(ev->test);
+  free(ev->t.labels);
+  memset(ev, 0, sizeof *ev);
+}
+
+/* The same net, test set and test settings as the experiment's training stages use
+ * (experiment.c's trainer_open), so accuracies agree to the sample. */
+static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
+  memset(ev, 0, sizeof *ev);
+  dc_dnn_set_threads(e->threads);
+  DC_TRY(dc_net_load(e->net, e->test_batch, 0, NULL, &ev->net));
+  dc_net_init_params(ev->net, e->seed);
+  DC_TRY(dc_mnist_open(e->data_dir, 0, (float)e->scale, &ev->test));
+  int count = dc_dataset_count(ev->test);
+  if (e->test_limit > 0) dc_dataset_limit(ev->test, (int)(e->test_limit < count ? e->test_limit : count));
+  int c, h, w;
+  dc_dataset_shape(ev->test, &c, &h, &w);
+  dc_shape in = ev->net->input;
+  if (c != in.c || h != in.h || w != in.w)
+    return dc_fail(DC_ERR_SHAPE, "%s: the data is %dx%dx%d (CxHxW) but %s's [input] is %dx%dx%d", e->path, c, h, w,
+                   e->net, in.c, in.h, in.w);
+  if (dc_dataset_classes(ev->test) > ev->net->classes)
+    return dc_fail(DC_ERR_SHAPE, "%s: the data has %d classes but %s outputs %d", e->path,
+                   dc_dataset_classes(ev->test), e->net, ev->net->classes);
+  dc_trainer *t = &ev->t;
+  t->test_net = ev->net;
+  t->test_set = ev->test;
+  t->test_batch = e->test_batch;
+  t->batch = e->test_batch;
+  t->seed = e->seed;
+  t->test_iters = e->test_iters;
+  t->labels = calloc((size_t)e->test_batch, sizeof(int));
+  if (!t->labels) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  return DC_OK;
+}
+
+/* ---- eval ---- */
+
+dc_status dc_cmd_eval(const dc_experiment *e, const char *model, FILE *out, dc_test_result *r) {
+  evaluator ev;
+  dc_status s = evaluator_open(e, &ev);
+  if (s == DC_OK) s = dc_load_model(model, ev.net);
+  if (s == DC_OK) s = dc_test(&ev.t, r);
+  evaluator_close(&ev);
+  DC_TRY(s);
+  if (out)
+    fprintf(out, "%s: test top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%d images of %s, %s)\n", model, 100 * r->top1,
+            100 * r->top5, r->loss, r->samples, e->data_dir, e->net);
+  return DC_OK;
+}
+
+/* ---- info ---- */
+
+dc_status dc_cmd_info(const char *path, FILE *out) {
+  dc_dcz_layer *layers;
+  int n;
+  dc_dcz_stats stats = {0};
+  DC_TRY(dc_dcz_read_stats(path, &layers, &n, &stats));
+  dc_dcz_free(layers, n);
+  if (out) dc_report_print_dcz(out, path, &stats);
+  dc_dcz_stats_free(&stats);
+  return DC_OK;
+}
+
+/* ---- export ---- */
+
+static dc_status export_layers(dc_h5 *f, const dc_dcz_layer *layers, int n, uint64_t *kept, uint64_t *total) {
+  DC_TRY(dc_h5_write_str(f, "/meta/format", EXPORT_FORMAT));
+  for (int l = 0; l < n; l++) {
+    const dc_dcz_layer *d = &layers[l];
+    int64_t dims[4];
+    size_t count = 1;
+    for (int k = 0; k < d->ndim; k++) {
+      dims[k] = d->dims[k];
+      count *= (size_t)d->dims[k];
+    }
+    float *w = malloc(sizeof(float) * (count ? count : 1));
+    if (!w) return dc_fail(DC_ERR_NOMEM, "out of memory exporting layer %s", d->name);
+    /* the values dc_param_sync computes for a SHARED parameter */
+    for (size_t i = 0; i < count; i++) {
+      w[i] = d->mask[i] ? d->codebook[d->index[i]] : 0.0f;
+      *kept += d->mask[i];
+    }
+    *total += count;
+    char path[160];
+    snprintf(path, sizeof path, "/params/%s/weight", d->name);
+    dc_status s = dc_h5_write(f, path, DC_H5_F32, d->ndim, dims, w);
+    free(w);
+    DC_TRY(s);
+    if (d->nbias > 0) {
+      int64_t nb = d->nbias;
+      snprintf(path, sizeof path, "/params/%s/bias", d->name);
+      DC_TRY(dc_h5_write(f, path, DC_H5_F32, 1, &nb, d->bias));
+    }
+  }
+  return DC_OK;
+}
+
+dc_status dc_cmd_export(const char *dcz, const char *h5, FILE *out) {
+  dc_dcz_layer *layers;
+  int n;
+  DC_TRY(dc_dcz_read(dcz, &layers, &n));
+  dc_h5 *f;
+  dc_status s = dc_h5_create(h5, &f);
+  uint64_t kept = 0, total = 0;
+  if (s == DC_OK) {
+    s = export_layers(f, layers, n, &kept, &total);
+    if (s == DC_OK) s = dc_h5_commit(f);
+    else dc_h5_abort(f);
+  }
+  dc_dcz_free(layers, n);
+  DC_TRY(s);
+  if (out)
+    fprintf(out, "%s: %d layers, %llu weights (%llu kept, the rest 0) as dense fp32 into %s\n", dcz, n,
+            (unsigned long long)total, (unsigned long long)kept, h5);
+  return DC_OK;
+}
+
+/* ---- sensitivity ---- */
+
+const double dc_default_densities[11] = {100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 5};
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  size_t n = strlen(s);
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+  return s;
+}
+
+dc_status dc_parse_densities(const char *text, double *pct, int max, int *n) {
+  *n = 0;
+  const char *p = text;
+  for (;;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char buf[64];
+    if (len >= sizeof buf) return dc_fail(DC_ERR_ARG, "--densities: '%.20s...' is too long for a number", p);
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    char *item = trim(buf);
+    size_t il = strlen(item);
+    if (il > 0 && item[il - 1] == '%') item[--il] = '\0';
+    if (il == 0) return dc_fail(DC_ERR_ARG, "--densities: empty entry in '%s' (expected e.g. 100,50,10)", text);
+    char *end;
+    errno = 0;
+    double v = strtod(item, &end);
+    if (*end || errno || !isfinite(v) || v < 0.0 || v > 100.0)
+      return dc_fail(DC_ERR_ARG, "--densities: '%s' is not a number in [0, 100] (percent of weights kept)", item);
+    if (*n >= max) return dc_fail(DC_ERR_ARG, "--densities: more than %d values", max);
+    pct[(*n)++] = v;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return DC_OK;
+}
+
+void dc_sensitivity_free(dc_sensitivity *res) {
+  if (!res) return;
+  free(res->layer);
+  free(res->top1);
+  free(res->top5);
+  memset(res, 0, sizeof *res);
+}
+
+/* A parameter's full state (any kind), to undo a trial pruning exactly. */
+typedef struct {
+  dc_param_kind kind;
+  float *data;              /* (count) */
+  uint8_t *mask, *index;    /* (count) when MASKED / SHARED */
+  float codebook[256];
+  int bits;
+} param_copy;
+
+static void param_copy_free(param_copy *c) {
+  free(c->data);
+  free(c->mask);
+  free(c->index);
+  memset(c, 0, sizeof *c);
+}
+
+static dc_status param_save(const dc_param *p, param_copy *c) {
+  memset(c, 0, sizeof *c);
+  c->kind = p->kind;
+  c->data = malloc(sizeof(float) * p->count);
+  if (p->mask) c->mask = malloc(p->count);
+  if (p->kind == DC_PARAM_SHARED) c->index = malloc(p->count);
+  if (!c->data || (p->mask && !c->mask) || (p->kind == DC_PARAM_SHARED && !c->index)) {
+    param_copy_free(c);
+    return dc_fail(DC_ERR_NOMEM, "out of memory saving %s", p->name);
+  }
+  memcpy(c->data, p->data, sizeof(float) * p->count);
+  if (p->mask) memcpy(c->mask, p->mask, p->count);
+  if (p->kind == DC_PARAM_SHARED) {
+    memcpy(c->index, p->index, p->count);
+    memcpy(c->codebook, p->codebook, sizeof(float) * (size_t)p->k);
+    c->bits = p->bits;
+  }
+  return DC_OK;
+}
+
+static dc_status param_restore(dc_param *p, const param_copy *c) {
+  dc_param_make_dense(p);
+  memcpy(p->data, c->data, sizeof(float) * p->count);
+  if (c->kind != DC_PARAM_DENSE) DC_TRY(dc_param_set_mask(p, c->mask));
+  if (c->kind == DC_PARAM_SHARED) DC_TRY(dc_param_set_shared(p, c->bits, c->codebook, c->index));
+  return DC_OK;
+}
+
+/* --weights, else OUTPUT/train.h5 when it exists, else [experiment] weights. */
+static dc_status pick_weights(const dc_experiment *e, const char *weights, char *path, size_t cap) {
+  if (weights) {
+    snprintf(path, cap, "%s", weights);
+    return DC_OK;
+  }
+  snprintf(path, cap, "%.580s/train.h5", e->output);
+  if (access(path, F_OK) == 0) return DC_OK;
+  if (e->weights[0]) {
+    snprintf(path, cap, "%s", e->weights);
+    return DC_OK;
+  }
+  return dc_fail(DC_ERR_ARG,
+                 "%s: no trained weights: %s does not exist and [experiment] names no weights (train first, or "
+                 "pass --weights W.h5)",
+                 e->path, path);
+}
+
+static dc_status write_csv(const char *path, const dc_sensitivity *r) {
+  char tmp[640];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  fprintf(f, "density");
+  for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%s", r->layer[l]);
+  fprintf(f, "\n");
+  for (int d = 0; d < r->ndensities; d++) {
+    fprintf(f, "%.6g", r->density[d] / 100.0);
+    for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%.6f", r->top1[d * r->nlayers + l]);
+    fprintf(f, "\n");
+  }
+  int bad = ferror(f);
+  if (fclose(f) != 0 || bad) {
+    remove(tmp);
+    return dc_fail(DC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+  }
+  if (rename(tmp, path) != 0) {
+    remove(tmp);
+    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
+  }
+  return DC_OK;
+}
+
+static void print_table(FILE *out, const dc_sensitivity *r) {
+  fprintf(out, "test top-1 %% with one layer pruned (rows: %% of that layer's weights kept)\n%8s", "density");
+  for (int l = 0; l < r->nlayers; l++) fprintf(out, " %9s", r->layer[l]);
+  fprintf(out, "\n");
+  for (int d = 0; d < r->ndensities; d++) {
+    fprintf(out, "%7.4g%%", r->density[d]);
+    for (int l = 0; l < r->nlayers; l++) fprintf(out, " %9.2f", 100 * r->top1[d * r->nlayers + l]);
+    fprintf(out, "\n");
+  }
+}
+
+/* The sweep over an open evaluator whose weights are loaded. */
+static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sensitivity *r) {
+  dc_net *net = ev->net;
+  int nl = 0;
+  for (int i = 0; i < net->nlayers; i++) nl += net->layers[i].weight != NULL;
+  if (nl == 0) return dc_fail(DC_ERR_ARG, "%s: has no weighted layers to prune", e->net);
+  r->layer = calloc((size_t)nl, sizeof *r->layer);
+  r->top1 = calloc((size_t)(nl * r->ndensities), sizeof(double));
+  r->top5 = calloc((size_t)(nl * r->ndensities), sizeof(double));
+  if (!r->layer || !r->top1 || !r->top5) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  DC_TRY(dc_test(&ev->t, &r->dense));
+  if (out) {
+    fprintf(out, "dctrain sensitivity: %s: %d layers x %d densities on %d test images; unpruned top-1 %.2f%%\n",
+            e->name, nl, r->ndensities, r->dense.samples, 100 * r->dense.top1);
+    fflush(out);
+  }
+  double t0 = now_s();
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *layer = &net->layers[i];
+    if (!layer->weight) continue;
+    int l = r->nlayers++;
+    snprintf(r->layer[l], sizeof r->layer[l], "%s", layer->name);
+    param_copy saved;
+    DC_TRY(param_save(layer->weight, &saved));
+    dc_status s = DC_OK;
+    for (int d = 0; d < r->ndensities && s == DC_OK; d++) {
+      dc_test_result tr;
+      s = dc_prune_density(layer->weight, r->density[d] / 100.0);
+      if (s == DC_OK) s = dc_test(&ev->t, &tr);
+      if (s == DC_OK) {
+        r->top1[d * nl + l] = tr.top1;
+        r->top5[d * nl + l] = tr.top5;
+      }
+      dc_status s2 = param_restore(layer->weight, &saved);
+      if (s == DC_OK) s = s2;
+    }
+    param_copy_free(&saved);
+    DC_TRY(s);
+    if (out) {
+      double el = now_s() - t0, eta = el / (l + 1) * (nl - l - 1);
+      char el_s[32], eta_s[32];
+      dc_format_duration(el, el_s, sizeof el_s);
+      dc_format_duration(eta, eta_s, sizeof eta_s);
+      fprintf(out, "[sensitivity] %-10s %d/%d done: top-1 %.2f%% at %.4g%% kept; elapsed %s, ETA %s\n",
+              layer->name, l + 1, nl, 100 * r->top1[(r->ndensities - 1) * nl + l], r->density[r->ndensities - 1],
+              el_s, eta_s);
+      fflush(out);
+    }
+  }
+  return DC_OK;
+}
+
+dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const double *pct, int n, FILE *out,
+                             dc_sensitivity *res) {
+  if (n < 1 || n > DC_MAX_DENSITIES)
+    return dc_fail(DC_ERR_ARG, "sensitivity: %d densities (expected 1..%d)", n, DC_MAX_DENSITIES);
+  for (int i = 0; i < n; i++)
+    if (!(pct[i] >= 0.0 && pct[i] <= 100.0))
+      return dc_fail(DC_ERR_ARG, "sensitivity: density %g%% is outside [0, 100]", pct[i]);
+  char wpath[600];
+  DC_TRY(pick_weights(e, weights, wpath, sizeof wpath));
+  dc_sensitivity local, *r = res ? res : &local;
+  memset(r, 0, sizeof *r);
+  r->ndensities = n;
+  memcpy(r->density, pct, sizeof(double) * (size_t)n);
+  evaluator ev;
+  dc_status s = evaluator_open(e, &ev);
+  if (s == DC_OK) s = dc_load_model(wpath, ev.net);
+  if (s == DC_OK && out) fprintf(out, "weights: %s\n", wpath);
+  if (s == DC_OK) s = sweep(e, &ev, out, r);
+  evaluator_close(&ev);
+  char csv[600], png[600];
+  snprintf(csv, sizeof csv, "%.570s/sensitivity.csv", e->output);
+  snprintf(png, sizeof png, "%.570s/sensitivity.png", e->output);
+  if (s == DC_OK) s = make_dirs(e->output);
+  if (s == DC_OK) s = write_csv(csv, r);
+  if (s == DC_OK) {
+    double *y = malloc(sizeof(double) * (size_t)(n * r->nlayers));
+    const char **names = malloc(sizeof(char *) * (size_t)r->nlayers);
+    if (!y || !names) s = dc_fail(DC_ERR_NOMEM, "out of memory");
+    for (int l = 0; s == DC_OK && l < r->nlayers; l++) {
+      names[l] = r->layer[l];
+      for (int d = 0; d < n; d++) y[l * n + d] = 100 * r->top1[d * r->nlayers + l];
+    }
+    char title[160];
+    snprintf(title, sizeof title, "Pruning sensitivity: %.100s", e->name);
+    if (s == DC_OK)
+      s = dc_plot_png(png, title, "density (% of the layer's weights kept)", "test top-1 (%)", r->density, n, y,
+                      r->nlayers, names);
+    free(y);
+    free(names);
+  }
+  if (s == DC_OK && out) {
+    print_table(out, r);
+    fprintf(out, "wrote %s and %s\n", csv, png);
+  }
+  if (s != DC_OK || r == &local) dc_sensitivity_free(r);
+  return s;
+}
+
+/* ---- a line plot into an RGB buffer ---- */
+
+typedef struct {
+  uint8_t r, g, b;
+} rgb;
+
+typedef struct {
+  uint8_t *px; /* (h, w, 3) */
+  int w, h;
+} canvas;
+
+/* matplotlib's "tab10" palette: distinct and colour-blind friendly enough */
+static const rgb g_palette[10] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
+                                  {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+
+static void put(canvas *c, int x, int y, rgb col) {
+  if (x < 0 || y < 0 || x >= c->w || y >= c->h) return;
+  uint8_t *p = c->px + ((size_t)y * c->w + x) * 3;
+  p[0] = col.r;
+  p[1] = col.g;
+  p[2] = col.b;
+}
+
+/* [x0, x1) x [y0, y1) */
+static void fill_rect(canvas *c, int x0, int y0, int x1, int y1, rgb col) {
+  for (int y = y0; y < y1; y++)
+    for (int x = x0; x < x1; x++) put(c, x, y, col);
+}
+
+static void disc(canvas *c, double cx, double cy, double radius, rgb col) {
+  int r = (int)ceil(radius);
+  for (int dy = -r; dy <= r; dy++)
+    for (int dx = -r; dx <= r; dx++)
+      if (dx * dx + dy * dy <= radius * radius) put(c, (int)lround(cx) + dx, (int)lround(cy) + dy, col);
+}
+
+/* A thick line: discs stamped along it at sub-pixel steps. */
+static void thick_line(canvas *c, double x0, double y0, double x1, double y1, double radius, rgb col) {
+  double len = hypot(x1 - x0, y1 - y0);
+  int steps = (int)ceil(len * 2) + 1;
+  for (int i = 0; i <= steps; i++) {
+    double t = (double)i / steps;
+    disc(c, x0 + t * (x1 - x0), y0 + t * (y1 - y0), radius, col);
+  }
+}
+
+/* stb_easy_font indexes a table by (char - 32): keep to printable ASCII */
+static void printable(const char *s, char *buf, size_t cap) {
+  size_t n = 0;
+  for (; *s && n + 1 < cap; s++) buf[n++] = (*s >= 32 && *s < 127) ? *s : '?';
+  buf[n] = '\0';
+}
+
+static int text_width(const char *s, int scale) {
+  char buf[256];
+  printable(s, buf, sizeof buf);
+  return stb_easy_font_width(buf) * scale;
+}
+
+/* Glyph cap height in font units (the font's line is 12 units; letters span ~7). */
+#define FONT_H 7
+
+/* Draw s with its top-left corner at (x, y), `scale` pixels per font unit. rotated:
+ * turned 90 degrees counter-clockwise (reads bottom to top), (x, y) then being the
+ * bottom-left corner of the unrotated text's box. */
+static void draw_text(canvas *c, int x, int y, const char *s, int scale, int rotated, rgb col) {
+  char buf[256];
+  printable(s, buf, sizeof buf);
+  static char vbuf[256 * 300]; /* ~270 bytes per character */
+  int quads = stb_easy_font_print(0, 0, buf, NULL, vbuf, (int)sizeof vbuf);
+  for (int q = 0; q < quads; q++) {
+    float mnx = 1e9f, mny = 1e9f, mxx = -1e9f, mxy = -1e9f;
+    for (int v = 0; v < 4; v++) {
+      float fx, fy;
+      memcpy(&fx, vbuf + (q * 4 + v) * 16, sizeof fx);
+      memcpy(&fy, vbuf + (q * 4 + v) * 16 + 4, sizeof fy);
+      mnx = fminf(mnx, fx);
+      mxx = fmaxf(mxx, fx);
+      mny = fminf(mny, fy);
+      mxy = fmaxf(mxy, fy);
+    }
+    int a0 = (int)lroundf(mnx * scale), a1 = (int)lroundf(mxx * scale);
+    int b0 = (int)lroundf(mny * scale), b1 = (int)lroundf(mxy * scale);
+    if (!rotated) fill_rect(c, x + a0, y + b0, x + a1, y + b1, col);
+    else fill_rect(c, x + b0, y - a1, x + b1, y - a0, col);
+  }
+}
+
+/* A round step giving about `target` intervals over [lo, hi]. */
+static double nice_step(double lo, double hi, int target) {
+  double raw = (hi - lo) / target;
+  double mag = pow(10.0, floor(log10(raw)));
+  double f = raw / mag;
+  return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+static void axis_range(double mn, double mx, double *lo, double *hi, double *step) {
+  if (mx - mn < 1e-9 * fmax(1.0, fabs(mx))) {
+    double pad = fmax(1.0, fabs(mx) * 0.05);
+    mn -= pad;
+    mx += pad;
+  }
+  *step = nice_step(mn, mx, 6);
+  *lo = floor(mn / *step + 1e-9) * *step;
+  *hi = ceil(mx / *step - 1e-9) * *step;
+}
+
+static void tick_label(double v, double step, char *buf, size_t cap) {
+  int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+  if (dec > 6) dec = 6;
+  if (fabs(v) < step * 1e-9) v = 0.0; /* no "-0" */
+  snprintf(buf, cap, "%.*f", dec, v);
+}
+
+static dc_status write_png(const char *path, const canvas *c) {
+  char tmp[640];
+  if (strlen(path) > 600) return dc_fail(DC_ERR_ARG, "%s: path too long", path);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!stbi_write_png(tmp, c->w, c->h, 3, c->px, c->w * 3)) {
+    remove(tmp);
+    return dc_fail(DC_ERR_IO, "%s: cannot write the PNG", tmp);
+  }
+  if (rename(tmp, path) != 0) {
+    remove(tmp);
+    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
+  }
+  return DC_OK;
+}
+
+dc_status dc_plot_png(const char *path, const char *title, const char *xlabel, const char *ylabel, const double *x,
+                      int nx, const double *y, int nseries, const char *const *names) {
+  if (nx < 1 || nseries < 1) return dc_fail(DC_ERR_ARG, "%s: a plot needs at least one point and one series", path);
+  double xmn = INFINITY, xmx = -INFINITY, ymn = INFINITY, ymx = -INFINITY;
+  for (int i = 0; i < nx; i++) {
+    if (!isfinite(x[i])) return dc_fail(DC_ERR_ARG, "%s: x[%d] is not finite", path, i);
+    xmn = fmin(xmn, x[i]);
+    xmx = fmax(xmx, x[i]);
+  }
+  for (int i = 0; i < nx * nseries; i++) {
+    if (!isfinite(y[i])) return dc_fail(DC_ERR_ARG, "%s: y[%d] is not finite", path, i);
+    ymn = fmin(ymn, y[i]);
+    ymx = fmax(ymx, y[i]);
+  }
+  double xlo, xhi, xstep, ylo, yhi, ystep;
+  axis_range(xmn, xmx, &xlo, &xhi, &xstep);
+  axis_range(ymn, ymx, &ylo, &yhi, &ystep);
+
+  const int S = 2; /* font scale for labels */
+  int legend_w = 0;
+  for (int s = 0; s < nseries; s++) {
+    int w = text_width(names[s], S);
+    if (w > legend_w) legend_w = w;
+  }
+  if (legend_w > 360) legend_w = 360;
+  int L = 90, T = 56, B = 76, R = 60 + legend_w;
+  if (R < 110) R = 110;
+  int pw = 720, ph = 420;
+  canvas c = {NULL, L + pw + R, T + ph + B};
+  c.px = malloc((size_t)c.w * c.h * 3);
+  if (!c.px) return dc_fail(DC_ERR_NOMEM, "out of memory for a %dx%d plot", c.w, c.h);
+  memset(c.px, 255, (size_t)c.w * c.h * 3);
+  const rgb black = {0, 0, 0}, grid = {225, 225, 225}, dark = {60, 60, 60};
+#define SX(v) (L + ((v) - xlo) / (xhi - xlo) * pw)
+#define SY(v) (T + ph - ((v) - ylo) / (yhi - ylo) * ph)
+
+  /* grid, ticks and tick labels */
+  char lab[64];
+  for (int k = 0;; k++) {
+    double v = xlo + k * xstep;
+    if (v > xhi + xstep * 1e-6) break;
+    int px = (int)lround(SX(v));
+    fill_rect(&c, px, T, px + 1, T + ph, grid);
+    fill_rect(&c, px, T + ph, px + 1, T + ph + 6, black);
+    tick_label(v, xstep, lab, sizeof lab);
+    draw_text(&c, px - text_width(lab, S) / 2, T + ph + 12, lab, S, 0, dark);
+  }
+  for (int k = 0;; k++) {
+    double v = ylo + k * ystep;
+    if (v > yhi + ystep * 1e-6) break;
+    int py = (int)lround(SY(v));
+    fill_rect(&c, L, py, L + pw, py + 1, grid);
+    fill_rect(&c, L - 6, py, L, py + 1, black);
+    tick_label(v, ystep, lab, sizeof lab);
+    draw_text(&c, L - 12 - text_width(lab, S), py - FONT_H * S / 2, lab, S, 0, dark);
+  }
+  /* frame */
+  fill_rect(&c, L, T, L + pw + 1, T + 1, black);
+  fill_rect(&c, L, T + ph, L + pw + 1, T + ph + 1, black);
+  fill_rect(&c, L, T, L + 1, T + ph + 1, black);
+  fill_rect(&c, L + pw, T, L + pw + 1, T + ph + 1, black);
+  /* labels and title */
+  draw_text(&c, L + pw / 2 - text_width(xlabel, S) / 2, T + ph + 44, xlabel, S, 0, black);
+  draw_text(&c, 18, T + ph / 2 + text_width(ylabel, S) / 2, ylabel, S, 1, black);
+  draw_text(&c, L + pw / 2 - text_width(title, 3) / 2, 16, title, 3, 0, black);
+
+  /* series, each in ascending x */
+  int *order = malloc(sizeof(int) * (size_t)nx);
+  if (!order) {
+    free(c.px);
+    return dc_fail(DC_ERR_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < nx; i++) {
+    int j = i;
+    while (j > 0 && x[order[j - 1]] > x[i]) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = i;
+  }
+  for (int s = 0; s < nseries; s++) {
+    rgb col = g_palette[s % 10];
+    const double *ys = y + (size_t)s * nx;
+    for (int i = 1; i < nx; i++)
+      thick_line(&c, SX(x[order[i - 1]]), SY(ys[order[i - 1]]), SX(x[order[i]]), SY(ys[order[i]]), 1.2, col);
+    for (int i = 0; i < nx; i++) disc(&c, SX(x[i]), SY(ys[i]), 3.5, col);
+    /* legend entry, right of the frame */
+    int lx = L + pw + 16, ly = T + 8 + s * 26;
+    thick_line(&c, lx, ly + FONT_H, lx + 28, ly + FONT_H, 1.2, col);
+    disc(&c, lx + 14, ly + FONT_H, 3.5, col);
+    draw_text(&c, lx + 36, ly, names[s], S, 0, black);
+  }
+#undef SX
+#undef SY
+  free(order);
+  dc_status st = write_png(path, &c);
+  free(c.px);
+  return st;
+}
