@@ -432,12 +432,12 @@ static void quality_schedule_and_freeze(void **state) {
 static void stage_error(const char *stages, const char *want, const char *want2) {
   char *cfg = experiment("bad", 10, stages);
   dc_status s = run(cfg, NULL, 0, NULL);
+  free(cfg);
   const char *why = dc_failure_reason();
   if (s != DC_ERR_CFG || !strstr(why, want) || (want2 && !strstr(why, want2)))
     fail_msg("stages:\n%s\nexpected DC_ERR_CFG with '%s'%s%s, got status %d: %s", stages, want, want2 ? " and " : "",
              want2 ? want2 : "", s, why);
   assert_null(strchr(why, '\n'));
-  free(cfg);
 }
 
 /* Stages out of order: one line naming file:line of one of the two sections involved
@@ -445,12 +445,12 @@ static void stage_error(const char *stages, const char *want, const char *want2)
 static void order_error(const char *stages, const char *either, const char *or_this) {
   char *cfg = experiment("bad", 10, stages);
   dc_status s = run(cfg, NULL, 0, NULL);
+  free(cfg);
   const char *why = dc_failure_reason();
   if (s != DC_ERR_CFG || (!strstr(why, either) && !strstr(why, or_this)) || !strstr(why, "order"))
     fail_msg("stages:\n%s\nexpected DC_ERR_CFG with '%s' or '%s' and 'order', got status %d: %s", stages, either,
              or_this, s, why);
   assert_null(strchr(why, '\n'));
-  free(cfg);
 }
 
 static void stage_cfg_errors(void **state) {
