@@ -243,8 +243,10 @@ static dc_status parse_stages(dc_cfg *cfg, dc_experiment *e) {
   }
   /* stages run in a fixed order: prune, quantize, encode */
   int lp = p ? dc_cfg_section_line(p) : 0, lq = q ? dc_cfg_section_line(q) : 0, lc = c ? dc_cfg_section_line(c) : 0;
-  if ((p && q && lq < lp) || (q && c && lc < lq))
-    return dc_fail(DC_ERR_CFG, "%s: stages run in the order [prune], [quantize], [encode]; list them so", e->path);
+  if (p && q && lq < lp)
+    return dc_cfg_section_error(p, "must come before [quantize] (line %d): stages run in the order [prune], [quantize], [encode]", lq);
+  if (q && c && lc < lq)
+    return dc_cfg_section_error(q, "must come before [encode] (line %d): stages run in the order [prune], [quantize], [encode]", lc);
   return DC_OK;
 }
 

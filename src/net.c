@@ -167,25 +167,72 @@ static dc_status build_layers(dc_net *net, dc_cfg *cfg, param_pair *pairs) {
   return DC_OK;
 }
 
+/* Per layer: the layouts and, where the previous output is not laid out as the layer
+ * reads it, a reorder into a buffer of its own (and back for the gradient). */
+typedef struct dc_net_layouts {
+  dc_layout lay;
+  int convert;          /* previous layout != wanted layout */
+  dc_op to, back;       /* prev out -> in; in_diff -> prev out_diff */
+  float *prev_out, *prev_diff;
+} layer_layout;
+
+static dc_status setup_layers(dc_net *net) {
+  net->layouts = calloc((size_t)net->nlayers, sizeof *net->layouts);
+  if (!net->layouts) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  dnnl_memory_desc_t prev = dc_layout_plain(net->input);
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    layer_layout *ll = &net->layouts[i];
+    ll->lay.in = ll->lay.want = prev;
+    /* backward-data primitives are made only when a gradient must flow into the input */
+    l->in_diff = net->train && (i > 0 || net->input_grad) ? (float *)1 : NULL;
+    DC_TRY(dc_layer_kind_of(l->type)->setup(l, net->train, &ll->lay));
+    ll->convert = !dc_dnn_md_equal(&ll->lay.in, &ll->lay.want);
+    if (ll->convert) {
+      DC_TRY(dc_op_create_reorder(&ll->to, &ll->lay.in, &ll->lay.want, l->name));
+      if (l->in_diff) DC_TRY(dc_op_create_reorder(&ll->back, &ll->lay.want, &ll->lay.in, l->name));
+    }
+    prev = ll->lay.out;
+  }
+  return DC_OK;
+}
+
+/* One arena for activations, one for their gradients: the input, every layer's output
+ * and every conversion buffer, each sized by its layout (blocked layouts pad). */
 static dc_status alloc_activations(dc_net *net) {
-  size_t in = dc_shape_count(net->input), total = in;
-  for (int i = 0; i < net->nlayers; i++) total += dc_shape_count(net->layers[i].out);
+  dnnl_memory_desc_t in_md = dc_layout_plain(net->input);
+  size_t total = dc_layout_floats(&in_md);
+  for (int i = 0; i < net->nlayers; i++) {
+    layer_layout *ll = &net->layouts[i];
+    total += dc_layout_floats(&ll->lay.out);
+    if (ll->convert) total += dc_layout_floats(&ll->lay.want);
+  }
   net->acts = dc_alloc(sizeof(float) * total);
   net->act_diffs = dc_alloc(sizeof(float) * total);
   if (!net->acts || !net->act_diffs) return DC_ERR_NOMEM;
   net->input_data = net->acts;
   net->input_diff = net->act_diffs;
-  size_t off = in;
+  size_t off = dc_layout_floats(&in_md);
   float *prev = net->acts, *prev_diff = net->input_grad ? net->act_diffs : NULL;
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
-    l->in_data = prev;
-    l->in_diff = net->train ? prev_diff : NULL;
+    layer_layout *ll = &net->layouts[i];
+    int grad = l->in_diff != NULL;
+    ll->prev_out = prev;
+    ll->prev_diff = grad ? prev_diff : NULL;
+    if (ll->convert) {
+      l->in_data = net->acts + off;
+      l->in_diff = grad ? net->act_diffs + off : NULL;
+      off += dc_layout_floats(&ll->lay.want);
+    } else {
+      l->in_data = prev;
+      l->in_diff = grad ? prev_diff : NULL;
+    }
     l->out_data = net->acts + off;
     l->out_diff = net->act_diffs + off;
     prev = l->out_data;
     prev_diff = l->out_diff;
-    off += dc_shape_count(l->out);
+    off += dc_layout_floats(&ll->lay.out);
   }
   return DC_OK;
 }
@@ -222,11 +269,8 @@ dc_status dc_net_create(dc_cfg *cfg, int batch, int flags, dc_params *shared, dc
     net->owns_params = 1;
   }
   if ((st = params_attach(net, pairs, net->params))) goto fail;
+  if ((st = setup_layers(net))) goto fail;
   if ((st = alloc_activations(net))) goto fail;
-  for (int i = 0; i < net->nlayers; i++) {
-    dc_layer *l = &net->layers[i];
-    if ((st = dc_layer_kind_of(l->type)->setup(l, net->train))) goto fail;
-  }
   free(pairs);
   *out = net;
   return DC_OK;
@@ -259,6 +303,11 @@ void dc_net_free(dc_net *net) {
   if (!net) return;
   for (int i = 0; i < net->nlayers; i++)
     if (net->layers[i].priv) dc_layer_kind_of(net->layers[i].type)->destroy(&net->layers[i]);
+  for (int i = 0; net->layouts && i < net->nlayers; i++) {
+    dc_op_destroy(&net->layouts[i].to);
+    dc_op_destroy(&net->layouts[i].back);
+  }
+  free(net->layouts);
   free(net->layers);
   if (net->owns_params) params_free(net->params);
   dc_free(net->acts);
@@ -281,6 +330,11 @@ dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss) {
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     double t0 = net->profile ? now_s() : 0.0;
+    layer_layout *ll = &net->layouts[i];
+    if (ll->convert) {
+      void *r[2] = {ll->prev_out, l->in_data};
+      DC_TRY(dc_op_run(&ll->to, r));
+    }
     DC_TRY(dc_layer_kind_of(l->type)->forward(l, pass));
     if (net->profile) net->profile[i] += now_s() - t0;
   }
@@ -293,13 +347,34 @@ dc_status dc_net_backward(dc_net *net, const dc_pass *pass) {
   for (int i = net->nlayers - 1; i >= 0; i--) {
     dc_layer *l = &net->layers[i];
     double t0 = net->profile ? now_s() : 0.0;
+    layer_layout *ll = &net->layouts[i];
     DC_TRY(dc_layer_kind_of(l->type)->backward(l, pass));
+    if (ll->convert && ll->prev_diff) {
+      void *r[2] = {l->in_diff, ll->prev_diff};
+      DC_TRY(dc_op_run(&ll->back, r));
+    }
     if (net->profile) net->profile[net->nlayers + i] += now_s() - t0;
   }
   return DC_OK;
 }
 
 const float *dc_net_output(const dc_net *net) { return net->layers[net->nlayers - 1].out_data; }
+
+dc_status dc_net_read_output(dc_net *net, int i, float *dst) {
+  DC_ASSERT(i >= 0 && i < net->nlayers);
+  dc_layer *l = &net->layers[i];
+  dnnl_memory_desc_t plain = dc_layout_plain(l->out);
+  if (dc_dnn_md_equal(&plain, &net->layouts[i].lay.out)) {
+    memcpy(dst, l->out_data, sizeof(float) * dc_shape_count(l->out));
+    return DC_OK;
+  }
+  dc_op r;
+  DC_TRY(dc_op_create_reorder(&r, &net->layouts[i].lay.out, &plain, l->name));
+  void *ptrs[2] = {l->out_data, dst};
+  dc_status s = dc_op_run(&r, ptrs);
+  dc_op_destroy(&r);
+  return s;
+}
 
 dc_layer *dc_net_find_layer(dc_net *net, const char *name) {
   for (int i = 0; i < net->nlayers; i++)

@@ -41,6 +41,7 @@ typedef struct dc_net {
   float *input_diff;    /* (batch*C*H*W) */
   char path[256];       /* net file, for messages */
   double *profile;      /* NULL, or (2*nlayers) seconds spent per layer: forward then backward */
+  struct dc_net_layouts *layouts; /* (nlayers) private: memory layouts and reorders */
 } dc_net;
 
 enum {
@@ -65,6 +66,9 @@ dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss);
 /* Backward from the loss; writes every param's diff (overwrites, does not accumulate). */
 dc_status dc_net_backward(dc_net *net, const dc_pass *pass);
 const float *dc_net_output(const dc_net *net);
+/* Layer i's output as plain NCHW floats into dst (dc_shape_count(layers[i].out)).
+ * Activations between oneDNN layers may be in blocked layouts: read them through this. */
+dc_status dc_net_read_output(dc_net *net, int i, float *dst);
 
 dc_layer *dc_net_find_layer(dc_net *net, const char *name);
 dc_param *dc_params_find(dc_params *ps, const char *name);

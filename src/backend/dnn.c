@@ -68,6 +68,40 @@ dc_status dc_op_create(dc_op *op, const_dnnl_op_desc_t op_desc, const_dnnl_primi
   return DC_OK;
 }
 
+dc_status dc_op_create_reorder(dc_op *op, const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md,
+                               const char *what) {
+  memset(op, 0, sizeof *op);
+  dnnl_status_t s = dnnl_reorder_primitive_desc_create(&op->pd, src_md, dc_dnn_engine(), dst_md, dc_dnn_engine(), NULL);
+  if (s == dnnl_success) s = dnnl_primitive_create(&op->prim, op->pd);
+  const dnnl_memory_desc_t *mds[2] = {src_md, dst_md};
+  int args[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+  for (int i = 0; s == dnnl_success && i < 2; i++) {
+    op->args[i].arg = args[i];
+    s = dnnl_memory_create(&op->args[i].memory, mds[i], dc_dnn_engine(), DNNL_MEMORY_NONE);
+    op->nargs = i + 1;
+  }
+  if (s != dnnl_success) {
+    dc_op_destroy(op);
+    return dc_fail(DC_ERR_BACKEND, "%s: oneDNN cannot reorder between these layouts (status %d)", what, (int)s);
+  }
+  return DC_OK;
+}
+
+dnnl_memory_desc_t dc_op_md(const dc_op *op, int arg) {
+  const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(op->pd, dnnl_query_exec_arg_md, arg);
+  DC_ASSERT(md != NULL);
+  return *md;
+}
+
+dnnl_memory_desc_t dc_dnn_nchw(int n, int c, int h, int w) {
+  dnnl_dim_t d[4] = {n, c, h, w};
+  return dc_dnn_md(4, d, dnnl_nchw);
+}
+
+dnnl_memory_desc_t dc_dnn_any(int ndim, const dnnl_dim_t *dims) {
+  return dc_dnn_md(ndim, dims, dnnl_format_tag_any);
+}
+
 size_t dc_op_arg_bytes(const dc_op *op, int arg) {
   const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(op->pd, dnnl_query_exec_arg_md, arg);
   return md ? dnnl_memory_desc_get_size(md) : 0;

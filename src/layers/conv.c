@@ -1,6 +1,7 @@
 /* layers/conv.c — convolution (stride, pad, groups) on oneDNN.
  * Options: num_output, kernel, stride (1), pad (0), group (1), + param options.
- * weight (O, I/G, K, K) — in memory exactly oneDNN's goihw with O = G * O/G; bias (O). */
+ * weight (O, I/G, K, K) — in memory exactly oneDNN's goihw with O = G * O/G; bias (O).
+ * Activations in the layouts oneDNN prefers; see conv_setup. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,11 @@
 typedef struct {
   int num_output, kernel, stride, pad, group, bias_term;
   dc_op fwd, bwd_data, bwd_weights;
+  dc_op w_to, dw_from;  /* plain <-> primitive weight layouts, when they differ */
+  float *wbuf, *dwbuf;  /* weights / weight gradients in the primitive's layout */
+  int wb_mode;          /* backward-data weights: 0 as forward's, 1 plain, 2 wbbuf */
+  dc_op wb_to;
+  float *wbbuf;
 } conv_priv;
 
 static dc_status conv_parse(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b) {
@@ -50,15 +56,21 @@ static dc_status conv_shape(dc_layer *l, const char *file, dc_param *w, dc_param
   return DC_OK;
 }
 
-static dc_status conv_setup(dc_layer *l, int train) {
+/* oneDNN picks the layouts (format "any"): activations usually become blocked
+ * (nChw16c), the net reorders around the layer where needed. Parameters stay plain
+ * (Caffe's oihw): the weights are reordered into the primitive's layout before each
+ * pass that reads them, weight gradients back after backward. */
+static dc_status conv_setup(dc_layer *l, int train, dc_layout *lay) {
   conv_priv *c = l->priv;
   dnnl_dim_t src_d[4] = {l->in.n, l->in.c, l->in.h, l->in.w};
   dnnl_dim_t dst_d[4] = {l->out.n, l->out.c, l->out.h, l->out.w};
   dnnl_dim_t g = c->group;
   dnnl_dim_t w5[5] = {g, c->num_output / g, l->in.c / g, c->kernel, c->kernel};
   dnnl_dim_t bias_d[1] = {c->num_output};
-  dnnl_memory_desc_t src = dc_dnn_md(4, src_d, dnnl_nchw), dst = dc_dnn_md(4, dst_d, dnnl_nchw);
-  dnnl_memory_desc_t wmd = g == 1 ? dc_dnn_md(4, w5 + 1, dnnl_oihw) : dc_dnn_md(5, w5, dnnl_goihw);
+  int wnd = g == 1 ? 4 : 5;
+  const dnnl_dim_t *wd = g == 1 ? w5 + 1 : w5;
+  dnnl_memory_desc_t src = dc_dnn_any(4, src_d), dst = dc_dnn_any(4, dst_d), wmd = dc_dnn_any(wnd, wd);
+  dnnl_memory_desc_t wplain = g == 1 ? dc_dnn_md(4, w5 + 1, dnnl_oihw) : dc_dnn_md(5, w5, dnnl_goihw);
   dnnl_memory_desc_t bmd = dc_dnn_md(1, bias_d, dnnl_a);
   dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
   dnnl_convolution_desc_t d;
@@ -68,24 +80,63 @@ static dc_status conv_setup(dc_layer *l, int train) {
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "conv %s: bad descriptor (status %d)", l->name, (int)s);
   int fargs[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
   DC_TRY(dc_op_create(&c->fwd, &d, NULL, fargs, c->bias_term ? 4 : 3, l->name));
+  lay->want = src = dc_op_md(&c->fwd, DNNL_ARG_SRC);
+  lay->out = dst = dc_op_md(&c->fwd, DNNL_ARG_DST);
+  wmd = dc_op_md(&c->fwd, DNNL_ARG_WEIGHTS);
+  if (!dc_dnn_md_equal(&wmd, &wplain)) {
+    DC_TRY(dc_op_create_reorder(&c->w_to, &wplain, &wmd, l->name));
+    c->wbuf = dc_alloc(dnnl_memory_desc_get_size(&wmd));
+    if (!c->wbuf) return DC_ERR_NOMEM;
+  }
   if (!train) return DC_OK;
   if (l->in_diff) {
-    s = dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src, &wmd, &dst, strides, pad, pad);
+    /* backward-data kernels often want the weights in another blocking (a forward
+     * layout here can leave only oneDNN's slow reference kernel) */
+    dnnl_memory_desc_t wb = dc_dnn_any(wnd, wd);
+    s = dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src, &wb, &dst, strides, pad, pad);
     if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "conv %s: bad descriptor (status %d)", l->name, (int)s);
     int bargs[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
     DC_TRY(dc_op_create(&c->bwd_data, &d, c->fwd.pd, bargs, 3, l->name));
+    wb = dc_op_md(&c->bwd_data, DNNL_ARG_WEIGHTS);
+    if (dc_dnn_md_equal(&wb, &wplain)) {
+      c->wb_mode = 1; /* plain parameters */
+    } else if (!dc_dnn_md_equal(&wb, &wmd)) {
+      c->wb_mode = 2; /* its own reorder */
+      DC_TRY(dc_op_create_reorder(&c->wb_to, &wplain, &wb, l->name));
+      c->wbbuf = dc_alloc(dnnl_memory_desc_get_size(&wb));
+      if (!c->wbbuf) return DC_ERR_NOMEM;
+    }
   }
-  s = dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &wmd,
+  dnnl_memory_desc_t dw = dc_dnn_any(wnd, wd);
+  s = dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &dw,
                                                   c->bias_term ? &bmd : NULL, &dst, strides, pad, pad);
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "conv %s: bad descriptor (status %d)", l->name, (int)s);
   int wargs[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
-  return dc_op_create(&c->bwd_weights, &d, c->fwd.pd, wargs, c->bias_term ? 4 : 3, l->name);
+  DC_TRY(dc_op_create(&c->bwd_weights, &d, c->fwd.pd, wargs, c->bias_term ? 4 : 3, l->name));
+  dw = dc_op_md(&c->bwd_weights, DNNL_ARG_DIFF_WEIGHTS);
+  if (!dc_dnn_md_equal(&dw, &wplain)) {
+    DC_TRY(dc_op_create_reorder(&c->dw_from, &dw, &wplain, l->name));
+    c->dwbuf = dc_alloc(dnnl_memory_desc_get_size(&dw));
+    if (!c->dwbuf) return DC_ERR_NOMEM;
+  }
+  return DC_OK;
+}
+
+/* The weights in the primitive's layout. */
+static dc_status conv_weights(conv_priv *c, dc_layer *l, void **w) {
+  *w = l->weight->data;
+  if (!c->wbuf) return DC_OK;
+  void *r[2] = {l->weight->data, c->wbuf};
+  *w = c->wbuf;
+  return dc_op_run(&c->w_to, r);
 }
 
 static dc_status conv_forward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   conv_priv *c = l->priv;
-  void *ptrs[4] = {l->in_data, l->weight->data, l->out_data, l->bias ? l->bias->data : NULL};
+  void *w;
+  DC_TRY(conv_weights(c, l, &w));
+  void *ptrs[4] = {l->in_data, w, l->out_data, l->bias ? l->bias->data : NULL};
   return dc_op_run(&c->fwd, ptrs);
 }
 
@@ -93,11 +144,24 @@ static dc_status conv_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   conv_priv *c = l->priv;
   if (l->in_diff) {
-    void *d[3] = {l->out_diff, l->weight->data, l->in_diff};
+    /* weights as backward-data wants them: the forward's reordered copy (the solver has
+     * not run since), the plain parameters, or a reorder of its own */
+    void *w = c->wbuf ? c->wbuf : (void *)l->weight->data;
+    if (c->wb_mode == 1) w = l->weight->data;
+    if (c->wb_mode == 2) {
+      void *r[2] = {l->weight->data, c->wbbuf};
+      DC_TRY(dc_op_run(&c->wb_to, r));
+      w = c->wbbuf;
+    }
+    void *d[3] = {l->out_diff, w, l->in_diff};
     DC_TRY(dc_op_run(&c->bwd_data, d));
   }
-  void *w[4] = {l->in_data, l->out_diff, l->weight->diff, l->bias ? l->bias->diff : NULL};
-  return dc_op_run(&c->bwd_weights, w);
+  void *w[4] = {l->in_data, l->out_diff, c->dwbuf ? c->dwbuf : (void *)l->weight->diff,
+                l->bias ? l->bias->diff : NULL};
+  DC_TRY(dc_op_run(&c->bwd_weights, w));
+  if (!c->dwbuf) return DC_OK;
+  void *r[2] = {c->dwbuf, l->weight->diff};
+  return dc_op_run(&c->dw_from, r);
 }
 
 static void conv_destroy(dc_layer *l) {
@@ -106,6 +170,12 @@ static void conv_destroy(dc_layer *l) {
   dc_op_destroy(&c->fwd);
   dc_op_destroy(&c->bwd_data);
   dc_op_destroy(&c->bwd_weights);
+  dc_op_destroy(&c->w_to);
+  dc_op_destroy(&c->dw_from);
+  dc_op_destroy(&c->wb_to);
+  dc_free(c->wbbuf);
+  dc_free(c->wbuf);
+  dc_free(c->dwbuf);
   free(c);
   l->priv = NULL;
 }

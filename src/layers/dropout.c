@@ -10,7 +10,8 @@
 
 typedef struct {
   float ratio;
-  float *scale; /* (N*C*H*W) 0 or 1/(1-ratio) for the last training forward */
+  size_t n;     /* floats in the (possibly blocked, padded) activation buffers */
+  float *scale; /* (n) 0 or 1/(1-ratio) for the last training forward */
 } dropout_priv;
 
 static dc_status dropout_parse(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b) {
@@ -31,10 +32,12 @@ static dc_status dropout_shape(dc_layer *l, const char *file, dc_param *w, dc_pa
   return DC_OK;
 }
 
-static dc_status dropout_setup(dc_layer *l, int train) {
+static dc_status dropout_setup(dc_layer *l, int train, dc_layout *lay) {
   dropout_priv *p = l->priv;
+  lay->want = lay->out = lay->in;
+  p->n = dc_layout_floats(&lay->in);
   if (train) {
-    p->scale = dc_alloc(sizeof(float) * dc_shape_count(l->in));
+    p->scale = dc_alloc(sizeof(float) * p->n);
     if (!p->scale) return DC_ERR_NOMEM;
   }
   return DC_OK;
@@ -42,7 +45,7 @@ static dc_status dropout_setup(dc_layer *l, int train) {
 
 static dc_status dropout_forward(dc_layer *l, const dc_pass *pass) {
   dropout_priv *p = l->priv;
-  const size_t n = dc_shape_count(l->in);
+  const size_t n = p->n;
   if (!pass->train || p->ratio == 0.0f) {
     memcpy(l->out_data, l->in_data, sizeof(float) * n);
     if (p->scale)
@@ -63,8 +66,7 @@ static dc_status dropout_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   dropout_priv *p = l->priv;
   if (!l->in_diff) return DC_OK;
-  const size_t n = dc_shape_count(l->in);
-  for (size_t i = 0; i < n; i++) l->in_diff[i] = l->out_diff[i] * p->scale[i];
+  for (size_t i = 0; i < p->n; i++) l->in_diff[i] = l->out_diff[i] * p->scale[i];
   return DC_OK;
 }
 

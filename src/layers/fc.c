@@ -35,8 +35,12 @@ static dc_status fc_shape(dc_layer *l, const char *file, dc_param *w, dc_param *
   return DC_OK;
 }
 
-static dc_status fc_setup(dc_layer *l, int train) {
+/* Plain layouts throughout (the net reorders a blocked input to NCHW, which has the
+ * bytes of (N, C*H*W)): the weights are the parameters themselves. */
+static dc_status fc_setup(dc_layer *l, int train, dc_layout *lay) {
   fc_priv *f = l->priv;
+  lay->want = dc_layout_plain(l->in);
+  lay->out = dc_layout_plain(l->out);
   dnnl_dim_t src_d[2] = {l->in.n, (dnnl_dim_t)dc_shape_sample(l->in)};
   dnnl_dim_t dst_d[2] = {l->in.n, f->num_output};
   dnnl_dim_t w_d[2] = {f->num_output, src_d[1]};

@@ -3,8 +3,22 @@
 #ifndef DC_LAYERS_H
 #define DC_LAYERS_H
 
+#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/layer.h"
+
+/* Memory layouts around one layer; activations between oneDNN layers may be blocked. */
+typedef struct {
+  dnnl_memory_desc_t in;   /* how the previous layer's output is laid out (given) */
+  dnnl_memory_desc_t want; /* how this layer reads its input (and writes its input gradient) */
+  dnnl_memory_desc_t out;  /* how this layer writes its output (and reads its output gradient) */
+} dc_layout;
+
+/* Floats in a buffer of layout md (blocked layouts pad channels). */
+static inline size_t dc_layout_floats(const dnnl_memory_desc_t *md) { return dnnl_memory_desc_get_size(md) / sizeof(float); }
+
+/* Plain NCHW layout of a shape. */
+static inline dnnl_memory_desc_t dc_layout_plain(dc_shape s) { return dc_dnn_nchw(s.n, s.c, s.h, s.w); }
 
 typedef struct {
   const char *name; /* section name in a net file */
@@ -15,9 +29,11 @@ typedef struct {
   /* From l->in compute l->out; weighted kinds set the dims/fan_in of w and b (b->count 0
    * when there is no bias). Errors name the net file line via `file`. */
   dc_status (*shape)(dc_layer *l, const char *file, dc_param *w, dc_param *b);
-  /* Create oneDNN primitives for l->in/out (after params and activations exist).
-   * train: also the backward primitives. */
-  dc_status (*setup)(dc_layer *l, int train);
+  /* Create oneDNN primitives for l->in/out (after params exist, before activations do)
+   * and choose layouts: lay->in is the layout the input arrives in; set lay->want (the
+   * layout this layer reads: the net reorders into it when it differs) and lay->out.
+   * train: also the backward primitives (gradients flow in the same layouts). */
+  dc_status (*setup)(dc_layer *l, int train, dc_layout *lay);
   dc_status (*forward)(dc_layer *l, const dc_pass *pass);
   /* Reads out_diff; writes in_diff (when non-NULL) and the params' diff. */
   dc_status (*backward)(dc_layer *l, const dc_pass *pass);

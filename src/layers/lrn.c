@@ -37,10 +37,10 @@ static dc_status lrn_shape(dc_layer *l, const char *file, dc_param *w, dc_param 
   return DC_OK;
 }
 
-static dc_status lrn_setup(dc_layer *l, int train) {
+static dc_status lrn_setup(dc_layer *l, int train, dc_layout *lay) {
   lrn_priv *p = l->priv;
-  dnnl_dim_t d4[4] = {l->in.n, l->in.c, l->in.h, l->in.w};
-  dnnl_memory_desc_t md = dc_dnn_md(4, d4, dnnl_nchw);
+  dnnl_memory_desc_t md = lay->in;
+  lay->want = lay->out = lay->in;
   dnnl_lrn_desc_t d;
   dnnl_status_t s = dnnl_lrn_forward_desc_init(&d, train ? dnnl_forward_training : dnnl_forward_inference,
                                                dnnl_lrn_across_channels, &md, p->local_size, p->alpha,

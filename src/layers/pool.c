@@ -57,11 +57,11 @@ static dc_status pool_shape(dc_layer *l, const char *file, dc_param *w, dc_param
   return DC_OK;
 }
 
-static dc_status pool_setup(dc_layer *l, int train) {
+/* Pools in the layout its input comes in; the output follows oneDNN's choice. */
+static dc_status pool_setup(dc_layer *l, int train, dc_layout *lay) {
   pool_priv *p = l->priv;
-  dnnl_dim_t src_d[4] = {l->in.n, l->in.c, l->in.h, l->in.w};
   dnnl_dim_t dst_d[4] = {l->out.n, l->out.c, l->out.h, l->out.w};
-  dnnl_memory_desc_t src = dc_dnn_md(4, src_d, dnnl_nchw), dst = dc_dnn_md(4, dst_d, dnnl_nchw);
+  dnnl_memory_desc_t src = lay->in, dst = dc_dnn_any(4, dst_d);
   dnnl_dims_t strides = {p->stride, p->stride}, kernel = {p->kernel, p->kernel};
   dnnl_dims_t pad_l = {p->pad, p->pad}, pad_r = {p->pad_r_h, p->pad_r_w};
   dnnl_pooling_desc_t d;
@@ -71,6 +71,8 @@ static dc_status pool_setup(dc_layer *l, int train) {
   int with_ws = train && p->alg == dnnl_pooling_max;
   int fargs[3] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
   DC_TRY(dc_op_create(&p->fwd, &d, NULL, fargs, with_ws ? 3 : 2, l->name));
+  lay->want = lay->in;
+  lay->out = dst = dc_op_md(&p->fwd, DNNL_ARG_DST);
   if (with_ws) {
     p->workspace = dc_alloc(dc_op_arg_bytes(&p->fwd, DNNL_ARG_WORKSPACE));
     if (!p->workspace) return DC_ERR_NOMEM;

@@ -6,6 +6,7 @@
 
 typedef struct {
   float slope;
+  size_t n; /* floats in the (possibly blocked, padded) activation buffers */
 } relu_priv;
 
 static dc_status relu_parse(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b) {
@@ -25,17 +26,20 @@ static dc_status relu_shape(dc_layer *l, const char *file, dc_param *w, dc_param
   return DC_OK;
 }
 
-static dc_status relu_setup(dc_layer *l, int train) {
-  (void)l, (void)train;
+/* Elementwise: works in whatever layout the input comes (padding stays 0). */
+static dc_status relu_setup(dc_layer *l, int train, dc_layout *lay) {
+  (void)train;
+  lay->want = lay->out = lay->in;
+  ((relu_priv *)l->priv)->n = dc_layout_floats(&lay->in);
   return DC_OK;
 }
 
 static dc_status relu_forward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   const float slope = ((relu_priv *)l->priv)->slope;
-  const size_t n = dc_shape_count(l->in);
-  const float *x = l->in_data;
-  float *y = l->out_data;
+  const size_t n = ((relu_priv *)l->priv)->n;
+  const float *restrict x = l->in_data;
+  float *restrict y = l->out_data;
   for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
   return DC_OK;
 }
@@ -44,9 +48,9 @@ static dc_status relu_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   if (!l->in_diff) return DC_OK;
   const float slope = ((relu_priv *)l->priv)->slope;
-  const size_t n = dc_shape_count(l->in);
-  const float *x = l->in_data, *dy = l->out_diff;
-  float *dx = l->in_diff;
+  const size_t n = ((relu_priv *)l->priv)->n;
+  const float *restrict x = l->in_data, *restrict dy = l->out_diff;
+  float *restrict dx = l->in_diff;
   for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
   return DC_OK;
 }

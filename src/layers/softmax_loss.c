@@ -28,8 +28,10 @@ static dc_status loss_shape(dc_layer *l, const char *file, dc_param *w, dc_param
   return DC_OK;
 }
 
-static dc_status loss_setup(dc_layer *l, int train) {
-  (void)l, (void)train;
+static dc_status loss_setup(dc_layer *l, int train, dc_layout *lay) {
+  (void)train;
+  lay->want = dc_layout_plain(l->in);
+  lay->out = dc_layout_plain(l->out);
   return DC_OK;
 }
 
