@@ -34,6 +34,7 @@ void dc_param_reduce_grad(dc_param *p) {
     case DC_PARAM_DENSE:
       break;
     case DC_PARAM_MASKED:
+#pragma omp parallel for schedule(static) if (p->count >= 16384)
       for (size_t i = 0; i < p->count; i++)
         if (!p->mask[i]) p->diff[i] = 0.0f;
       break;
@@ -51,10 +52,12 @@ void dc_param_sync(dc_param *p) {
     case DC_PARAM_DENSE:
       break;
     case DC_PARAM_MASKED:
+#pragma omp parallel for schedule(static) if (p->count >= 16384)
       for (size_t i = 0; i < p->count; i++)
         if (!p->mask[i]) p->data[i] = 0.0f;
       break;
     case DC_PARAM_SHARED:
+#pragma omp parallel for schedule(static) if (p->count >= 16384)
       for (size_t i = 0; i < p->count; i++)
         p->data[i] = p->mask[i] ? p->codebook[p->index[i]] : 0.0f;
       break;

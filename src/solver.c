@@ -41,7 +41,8 @@ void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr) {
     const float rate = (float)(lr * p->lr_mult);
     const float decay = (float)(c->weight_decay * p->decay_mult);
     const float mom = (float)c->momentum;
-    float *w = v.value, *g = v.grad, *h = v.history;
+    float *restrict w = v.value, *restrict g = v.grad, *restrict h = v.history;
+#pragma omp parallel for simd schedule(static) if (v.n >= 16384)
     for (size_t j = 0; j < v.n; j++) {
       h[j] = mom * h[j] + rate * (g[j] + decay * w[j]);
       w[j] -= h[j];

@@ -66,6 +66,7 @@ static dc_status dropout_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   dropout_priv *p = l->priv;
   if (!l->in_diff) return DC_OK;
+#pragma omp parallel for simd schedule(static) if (p->n >= 8192)
   for (size_t i = 0; i < p->n; i++) l->in_diff[i] = l->out_diff[i] * p->scale[i];
   return DC_OK;
 }
