@@ -7,11 +7,16 @@
  * The stream is a pure function of (seed, shuffle, position), so resuming at
  * iteration i just asks for the batch starting at i*batch — no loader state to save.
  *
- * Dataset kinds (MNIST idx files here; an image-folder loader later) plug in through
+ * Dataset kinds (MNIST idx files, ImageNet-style image folders) plug in through
  * dc_dataset_ops + dc_dataset_create; the shuffle/batch/limit logic is shared.
+ * A kind with random augmentation (crops, mirrors) also registers an augmenting getter
+ * (dc_dataset_set_aug) that is handed the run seed and the stream position, so the
+ * augmentation too is a pure function of (seed, position).
  *
  * A dataset is not thread-safe: dc_dataset_batch caches the current epoch's
- * permutation inside it. Use one dataset per thread. */
+ * permutation inside it. Use one dataset per thread. With dc_dataset_set_threads(d, k),
+ * k > 1, dc_dataset_batch itself fetches the batch's samples on k worker threads
+ * (the permutation is resolved before they start, on the calling thread). */
 #ifndef DC_DATA_H
 #define DC_DATA_H
 
@@ -42,6 +47,50 @@ dc_status dc_mnist_open(const char *dir, int train, float scale, dc_dataset **ou
 dc_status dc_dataset_open_idx(const char *images_path, const char *labels_path, float scale,
                               dc_dataset **out);
 
+/* Options of an image-folder data set (dc_imagefolder_open). Fill with
+ * dc_imagefolder_defaults, then change what you need. */
+typedef struct dc_imagefolder_conf {
+  int resize;    /* every image is resized to resize × resize, aspect ignored (Caffe) */
+  int crop;      /* output is crop × crop, crop <= resize (AlexNet 227, VGG 224) */
+  float mean[3]; /* per-channel mean in output (B, G, R) order, subtracted first */
+  float scale;   /* then multiplied by this */
+  int mirror;    /* training: flip horizontally with probability 1/2 */
+  int threads;   /* decode threads used by dc_dataset_batch (1: on the caller's thread) */
+} dc_imagefolder_conf;
+
+/* ImageNet defaults: resize 256, crop 227, mean 104, 117, 123 (BGR), scale 1,
+ * mirror on, 2 threads. */
+void dc_imagefolder_defaults(dc_imagefolder_conf *conf);
+
+/* Open one split of an image tree in the torchvision ImageFolder / ImageNet layout:
+ *   root/train/<class>/<image>   and   root/val/<class>/<image>
+ * train != 0 opens root/train, else root/val. The classes are the sorted names of
+ * root/train's subdirectories (label = index in that order; names starting with '.'
+ * are skipped) for both splits, so val must only hold class directories train has.
+ * Images are the files of each class directory (not recursive) ending in .jpg, .jpeg
+ * or .png (any case), sorted by name; samples are ordered class by class. Opening only
+ * scans directories; images are decoded when batched.
+ * A sample is decoded with stb_image as 3-channel 8-bit (grey is replicated, alpha
+ * dropped), resized to resize × resize (skipped when it already is), cropped to
+ * crop × crop, and written as NCHW floats in BGR channel order (as Caffe's ImageNet
+ * models expect): x[c][i][j] = (pixel - mean[c]) * scale.
+ * The crop is chosen per sample: a training split (train != 0) takes a random offset
+ * and (when conf->mirror) a random horizontal flip drawn from (seed, stream position)
+ * in dc_dataset_batch; a val split and dc_dataset_get always take the centre crop
+ * (offset (resize - crop) / 2), unflipped.
+ * conf NULL means the defaults. On success *out is a new dataset the caller frees
+ * with dc_dataset_free; on failure *out is NULL and the reason names the directory
+ * or key: a missing train/ or val/, no class directories, a class directory without
+ * images, a val class unknown to train, crop > resize, bad numbers. A corrupt or
+ * unreadable image fails the dc_dataset_batch / dc_dataset_get call that reaches it
+ * with DC_ERR_DATA "PATH: cannot decode image: <stb_image's reason>". */
+dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_conf *conf,
+                              dc_dataset **out);
+
+/* The directory name of class `label` of an image-folder dataset (owned by d), or
+ * NULL when d is not one or label is out of range. */
+const char *dc_imagefolder_class_name(const dc_dataset *d, int label);
+
 /* Release d and everything it owns. NULL is a no-op. */
 void dc_dataset_free(dc_dataset *d);
 
@@ -67,8 +116,16 @@ dc_status dc_dataset_batch(dc_dataset *d, uint64_t seed, int shuffle, int64_t fi
                            float *x, int *y);
 
 /* Read sample `index` (0 <= index < count, no shuffling) into x (c×h×w floats) and
- * *y (may be NULL). DC_ERR_ARG when index is out of range. */
+ * *y (may be NULL). DC_ERR_ARG when index is out of range. Never augmented (an
+ * image-folder sample is its centre crop). */
 dc_status dc_dataset_get(dc_dataset *d, int index, float *x, int *y);
+
+/* Fetch the samples of each dc_dataset_batch call on `threads` worker threads
+ * (threads <= 1: one by one on the calling thread, the default). The kind's getters
+ * must then be safe to call concurrently for different output buffers (the MNIST and
+ * image-folder kinds are). The result, including which failure is reported (that of
+ * the earliest failing position), does not depend on the thread count. */
+void dc_dataset_set_threads(dc_dataset *d, int threads);
 
 /* ---- For dataset kinds (implementers only) ---------------------------------- */
 
@@ -83,11 +140,25 @@ typedef struct dc_dataset_ops {
   void (*destroy)(void *impl);
 } dc_dataset_ops;
 
+/* An optional augmenting getter: as dc_dataset_ops.get, but also handed the run seed
+ * and the sample's stream position (first + i in dc_dataset_batch), from which all
+ * its randomness must derive. */
+typedef dc_status (*dc_dataset_aug_fn)(void *impl, int index, uint64_t seed, int64_t position,
+                                       float *x, int *y);
+
 /* Wrap a kind's state into a dataset of `count` samples of shape c×h×w with labels
  * in [0, classes). Takes ownership of impl in every case: on failure it calls
  * ops->destroy(impl) and sets *out = NULL. ops must outlive the dataset (use a
  * static table). DC_ERR_ARG for count < 1, any dim < 1 or classes < 1. */
 dc_status dc_dataset_create(const dc_dataset_ops *ops, void *impl, int count, int c, int h,
                             int w, int classes, dc_dataset **out);
+
+/* Make dc_dataset_batch fetch samples through get_aug instead of ops->get (which
+ * dc_dataset_get keeps using). NULL restores ops->get. */
+void dc_dataset_set_aug(dc_dataset *d, dc_dataset_aug_fn get_aug);
+
+/* The kind's impl when d was created with `ops`, else NULL (lets a kind's own
+ * accessors check they were handed their kind). */
+void *dc_dataset_impl(const dc_dataset *d, const dc_dataset_ops *ops);
 
 #endif

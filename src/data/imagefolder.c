@@ -1,0 +1,362 @@
+/* imagefolder.c — the image-folder dataset kind (ImageNet / torchvision ImageFolder
+ * layout): scanning root/{train,val}/<class>/ at open, and decoding, resizing,
+ * cropping, mirroring and mean-subtracting one image per sample on demand, the way
+ * Caffe's ImageNet models were fed (see dc_imagefolder_open in dc/data.h).
+ *
+ * Memory: only names are kept — one string pool of "<class>/<file>" paths relative to
+ * the split directory (ImageNet's 1.28M training names take ~40 MB) and an offset and
+ * label per sample. Decoding goes through libstb (stb_image, stb_image_resize); its
+ * failure reason is thread-local in that build, so samples may be decoded on several
+ * threads at once (dataset.c does that when the dataset has threads > 1).
+ *
+ * Augmentation randomness comes from an rng seeded with (run seed ^ AUG_STREAM,
+ * stream position), so the crop and flip of position p are the same in every run and
+ * in a resumed one, and differ across positions (and so across epochs). */
+#include <errno.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+
+#include "dc/data.h"
+#include "dc/rng.h"
+
+#define MAX_SIDE 65536 /* resize / crop beyond this is surely a typo */
+
+typedef struct {
+  char *root;          /* the split directory, root/train or root/val */
+  int train;           /* random crop + mirror in batches (else centre crop) */
+  dc_imagefolder_conf conf;
+  int nclasses;
+  char **class_names;  /* (nclasses) sorted names of root/train's subdirectories */
+  int n;               /* samples */
+  size_t *name_at;     /* (n) offset into names of "<class>/<file>" */
+  int *label;          /* (n) */
+  char *names;         /* the pool of NUL-terminated relative paths */
+  size_t names_len, names_cap;
+} folder_impl;
+
+static const char *const g_split_names[2] = {"val", "train"};
+
+/* ---- decoding one sample ---------------------------------------------------- */
+
+/* Decode sample `index` and write its crop at (oy, ox), flipped when `flip`, as
+ * BGR NCHW floats: x[c][i][j] = (pixel - mean[c]) * scale. */
+static dc_status render(const folder_impl *f, int index, int oy, int ox, int flip, float *x) {
+  const int R = f->conf.resize, C = f->conf.crop;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", f->root, f->names + f->name_at[index]);
+  int w = 0, h = 0, ch = 0;
+  unsigned char *img = stbi_load(path, &w, &h, &ch, 3); /* h×w×3 RGB */
+  if (!img) {
+    const char *why = stbi_failure_reason();
+    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
+  }
+  unsigned char *px = img; /* R×R×3 RGB after this block */
+  if (w != R || h != R) {
+    px = malloc((size_t)R * (size_t)R * 3);
+    if (!px) {
+      stbi_image_free(img);
+      return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, R, R);
+    }
+    if (!stbir_resize_uint8(img, w, h, 0, px, R, R, 0, 3)) {
+      stbi_image_free(img);
+      free(px);
+      return dc_fail(DC_ERR_DATA, "%s: cannot resize %dx%d image to %dx%d", path, w, h, R, R);
+    }
+    stbi_image_free(img);
+    img = NULL;
+  }
+  const size_t plane = (size_t)C * (size_t)C;
+  for (int c = 0; c < 3; c++) {
+    const int src_c = 2 - c; /* output B, G, R from RGB pixels */
+    const float mean = f->conf.mean[c], scale = f->conf.scale;
+    float *out = x + (size_t)c * plane;
+    for (int i = 0; i < C; i++) {
+      const unsigned char *row = px + ((size_t)(oy + i) * (size_t)R + (size_t)ox) * 3 + src_c;
+      float *o = out + (size_t)i * (size_t)C;
+      if (flip)
+        for (int j = 0; j < C; j++) o[C - 1 - j] = ((float)row[(size_t)j * 3] - mean) * scale;
+      else
+        for (int j = 0; j < C; j++) o[j] = ((float)row[(size_t)j * 3] - mean) * scale;
+    }
+  }
+  if (img) stbi_image_free(img);
+  else free(px);
+  return DC_OK;
+}
+
+/* The un-augmented view: centre crop (Caffe's (resize - crop) / 2 offsets), no flip. */
+static dc_status folder_get(void *impl, int index, float *x, int *y) {
+  const folder_impl *f = impl;
+  int off = (f->conf.resize - f->conf.crop) / 2;
+  DC_TRY(render(f, index, off, off, 0, x));
+  *y = f->label[index];
+  return DC_OK;
+}
+
+/* Stream id mixed into the seed so crop draws are independent of the shuffle's
+ * (dc_rng_seed(seed, epoch)) and dropout's streams. */
+#define AUG_STREAM 0x6175676d656e7431ULL /* "augment1" */
+
+static dc_status folder_get_aug(void *impl, int index, uint64_t seed, int64_t position, float *x,
+                                int *y) {
+  const folder_impl *f = impl;
+  if (!f->train) return folder_get(impl, index, x, y);
+  dc_rng r;
+  dc_rng_seed(&r, seed ^ AUG_STREAM, (uint64_t)position);
+  uint32_t range = (uint32_t)(f->conf.resize - f->conf.crop + 1);
+  int oy = (int)dc_rng_below(&r, range);
+  int ox = (int)dc_rng_below(&r, range);
+  int flip = (int)(dc_rng_next(&r) >> 63); /* drawn even when mirror is off: same crops */
+  DC_TRY(render(f, index, oy, ox, f->conf.mirror && flip, x));
+  *y = f->label[index];
+  return DC_OK;
+}
+
+static void folder_destroy(void *impl) {
+  folder_impl *f = impl;
+  if (!f) return;
+  for (int i = 0; i < f->nclasses; i++) free(f->class_names[i]);
+  free(f->class_names);
+  free(f->name_at);
+  free(f->label);
+  free(f->names);
+  free(f->root);
+  dc_free(f);
+}
+
+static const dc_dataset_ops folder_ops = {"imagefolder", folder_get, folder_destroy};
+
+/* ---- scanning --------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_image_name(const char *name) {
+  const char *dot = strrchr(name, '.');
+  if (!dot || dot == name) return 0;
+  return strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
+         strcasecmp(dot, ".png") == 0;
+}
+
+/* A growable list of malloc'd strings. */
+typedef struct {
+  char **v;
+  int n, cap;
+} str_list;
+
+static void list_free(str_list *l) {
+  for (int i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = l->cap = 0;
+}
+
+static dc_status list_push(str_list *l, const char *s) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 64;
+    char **v = realloc(l->v, (size_t)cap * sizeof *v);
+    if (!v) return dc_fail(DC_ERR_NOMEM, "out of memory listing a directory");
+    l->v = v;
+    l->cap = cap;
+  }
+  char *copy = strdup(s);
+  if (!copy) return dc_fail(DC_ERR_NOMEM, "out of memory listing a directory");
+  l->v[l->n++] = copy;
+  return DC_OK;
+}
+
+/* The sorted entries of `dir`: subdirectories (dirs != 0, names starting with '.'
+ * skipped) or image files (dirs == 0). */
+static dc_status list_dir(const char *dir, int dirs, str_list *out) {
+  DIR *dp = opendir(dir);
+  if (!dp) return dc_fail(DC_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+  dc_status s = DC_OK;
+  struct dirent *e;
+  char path[4096];
+  while (s == DC_OK && (e = readdir(dp)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    if (dirs) {
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      if (!is_dir(path)) continue;
+    } else if (!is_image_name(e->d_name)) {
+      continue;
+    }
+    s = list_push(out, e->d_name);
+  }
+  closedir(dp);
+  if (s != DC_OK) {
+    list_free(out);
+    return s;
+  }
+  qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+  return DC_OK;
+}
+
+/* Append "<cls>/<file>" to the name pool as sample f->n with `label`. */
+static dc_status add_sample(folder_impl *f, int *cap, const char *cls, const char *file,
+                            int label) {
+  if (f->n == INT32_MAX - 1) return dc_fail(DC_ERR_DATA, "%s: too many images", f->root);
+  if (f->n == *cap) {
+    int c = *cap ? *cap * 2 : 1024;
+    if (c < 0) c = INT32_MAX - 1;
+    size_t *at = realloc(f->name_at, (size_t)c * sizeof *at);
+    if (!at) return dc_fail(DC_ERR_NOMEM, "out of memory listing %s", f->root);
+    f->name_at = at;
+    int *lb = realloc(f->label, (size_t)c * sizeof *lb);
+    if (!lb) return dc_fail(DC_ERR_NOMEM, "out of memory listing %s", f->root);
+    f->label = lb;
+    *cap = c;
+  }
+  size_t len = strlen(cls) + 1 + strlen(file) + 1;
+  if (f->names_len + len > f->names_cap) {
+    size_t c = f->names_cap ? f->names_cap * 2 : 65536;
+    while (c < f->names_len + len) c *= 2;
+    char *p = realloc(f->names, c);
+    if (!p) return dc_fail(DC_ERR_NOMEM, "out of memory listing %s", f->root);
+    f->names = p;
+    f->names_cap = c;
+  }
+  f->name_at[f->n] = f->names_len;
+  snprintf(f->names + f->names_len, len, "%s/%s", cls, file);
+  f->names_len += len;
+  f->label[f->n++] = label;
+  return DC_OK;
+}
+
+/* Find `name` among the sorted class names; -1 when absent. */
+static int find_class(const folder_impl *f, const char *name) {
+  char *const *hit = bsearch(&name, f->class_names, (size_t)f->nclasses, sizeof *f->class_names,
+                             cmp_str);
+  return hit ? (int)(hit - f->class_names) : -1;
+}
+
+/* Fill f's classes (from rootdir/train) and samples (from f->root). */
+static dc_status scan(folder_impl *f, const char *rootdir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/train", rootdir);
+  if (!is_dir(path))
+    return dc_fail(DC_ERR_IO, "%s: missing directory (expected %s/train/<class>/<images>)", path,
+                   rootdir);
+  str_list classes = {0};
+  DC_TRY(list_dir(path, 1, &classes));
+  if (classes.n == 0) {
+    list_free(&classes);
+    return dc_fail(DC_ERR_DATA, "%s: no class directories", path);
+  }
+  f->class_names = classes.v; /* f owns them now */
+  f->nclasses = classes.n;
+  if (!f->train && !is_dir(f->root))
+    return dc_fail(DC_ERR_IO, "%s: missing directory (expected %s/val/<class>/<images>)", f->root,
+                   rootdir);
+  str_list dirs = {0};
+  if (f->train) {
+    for (int i = 0; i < f->nclasses; i++) {
+      dc_status s = list_push(&dirs, f->class_names[i]);
+      if (s != DC_OK) {
+        list_free(&dirs);
+        return s;
+      }
+    }
+  } else {
+    DC_TRY(list_dir(f->root, 1, &dirs));
+    if (dirs.n == 0) {
+      list_free(&dirs);
+      return dc_fail(DC_ERR_DATA, "%s: no class directories", f->root);
+    }
+  }
+  int cap = 0;
+  dc_status s = DC_OK;
+  for (int i = 0; s == DC_OK && i < dirs.n; i++) {
+    int label = find_class(f, dirs.v[i]);
+    if (label < 0) {
+      s = dc_fail(DC_ERR_DATA, "%s/%s: class '%s' is not in %s/train", f->root, dirs.v[i],
+                  dirs.v[i], rootdir);
+      break;
+    }
+    snprintf(path, sizeof path, "%s/%s", f->root, dirs.v[i]);
+    str_list files = {0};
+    s = list_dir(path, 0, &files);
+    if (s != DC_OK) break;
+    if (files.n == 0)
+      s = dc_fail(DC_ERR_DATA, "%s: empty class directory (no .jpg, .jpeg or .png files)", path);
+    for (int k = 0; s == DC_OK && k < files.n; k++)
+      s = add_sample(f, &cap, dirs.v[i], files.v[k], label);
+    list_free(&files);
+  }
+  list_free(&dirs);
+  return s;
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+void dc_imagefolder_defaults(dc_imagefolder_conf *conf) {
+  conf->resize = 256;
+  conf->crop = 227;
+  conf->mean[0] = 104.0f; /* B */
+  conf->mean[1] = 117.0f; /* G */
+  conf->mean[2] = 123.0f; /* R */
+  conf->scale = 1.0f;
+  conf->mirror = 1;
+  conf->threads = 2;
+}
+
+dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_conf *conf,
+                              dc_dataset **out) {
+  *out = NULL;
+  dc_imagefolder_conf c;
+  if (conf) c = *conf;
+  else dc_imagefolder_defaults(&c);
+  if (c.resize < 1 || c.resize > MAX_SIDE)
+    return dc_fail(DC_ERR_ARG, "%s: resize %d: expected an integer in [1, %d]", root, c.resize,
+                   MAX_SIDE);
+  if (c.crop < 1 || c.crop > c.resize)
+    return dc_fail(DC_ERR_ARG, "%s: crop %d: expected an integer in [1, resize = %d]", root, c.crop,
+                   c.resize);
+  for (int i = 0; i < 3; i++)
+    if (!(c.mean[i] > -1e30f && c.mean[i] < 1e30f))
+      return dc_fail(DC_ERR_ARG, "%s: mean: expected 3 finite numbers", root);
+  if (!(c.scale > 0.0f && c.scale < 1e30f))
+    return dc_fail(DC_ERR_ARG, "%s: scale: expected a finite positive number", root);
+  if (strlen(root) > 3000) return dc_fail(DC_ERR_ARG, "%s: path too long", root);
+  folder_impl *f = dc_alloc(sizeof *f);
+  if (!f) return DC_ERR_NOMEM;
+  f->train = train != 0;
+  f->conf = c;
+  size_t len = strlen(root) + 8;
+  f->root = malloc(len);
+  if (!f->root) {
+    folder_destroy(f);
+    return dc_fail(DC_ERR_NOMEM, "out of memory");
+  }
+  snprintf(f->root, len, "%s/%s", root, g_split_names[f->train]);
+  dc_status s = scan(f, root);
+  if (s != DC_OK) {
+    folder_destroy(f);
+    return s;
+  }
+  int classes = f->nclasses;
+  DC_TRY(dc_dataset_create(&folder_ops, f, f->n, 3, c.crop, c.crop, classes, out));
+  dc_dataset_set_aug(*out, folder_get_aug);
+  dc_dataset_set_threads(*out, c.threads);
+  return DC_OK;
+}
+
+const char *dc_imagefolder_class_name(const dc_dataset *d, int label) {
+  const folder_impl *f = dc_dataset_impl(d, &folder_ops);
+  if (!f || label < 0 || label >= f->nclasses) return NULL;
+  return f->class_names[label];
+}
