@@ -20,7 +20,7 @@
 
 static const char *const g_sections[] = {"experiment", "data", "solver", "prune", "quantize", "encode"};
 #define NSECTIONS ((int)(sizeof g_sections / sizeof g_sections[0]))
-static const char *const g_data_kinds[DC_DATA_KIND_COUNT] = {"mnist"};
+static const char *const g_data_kinds[DC_DATA_KIND_COUNT] = {"mnist", "imagenet"};
 
 static dc_status copy_str(dc_cfg_section *s, const char *key, const char *def, char *dst, size_t cap) {
   const char *v;
@@ -51,15 +51,46 @@ static dc_status parse_experiment(dc_cfg_section *s, dc_experiment *e) {
   return dc_cfg_check_unused(s);
 }
 
+/* Keys only kind = imagenet reads; with another kind they are an error, not ignored. */
+static const char *const g_imagenet_keys[] = {"resize", "crop", "mean", "mirror", "loader_threads"};
+
 static dc_status parse_data(dc_cfg_section *s, dc_experiment *e) {
   int kind;
   DC_TRY(dc_cfg_enum(s, "kind", g_data_kinds, DC_DATA_KIND_COUNT, DC_DATA_MNIST, &kind));
   e->data_kind = (dc_data_kind)kind;
-  DC_TRY(copy_str(s, "dir", "data/mnist", e->data_dir, sizeof e->data_dir));
-  DC_TRY(dc_cfg_float_range(s, "scale", 0.00390625, 1e-12, 1e12, &e->scale));
+  int imagenet = e->data_kind == DC_DATA_IMAGENET;
+  DC_TRY(copy_str(s, "dir", imagenet ? "data/imagenet" : "data/mnist", e->data_dir, sizeof e->data_dir));
+  DC_TRY(dc_cfg_float_range(s, "scale", imagenet ? 1.0 : 0.00390625, 1e-12, 1e12, &e->scale));
   DC_TRY(dc_cfg_int_range(s, "train_limit", 0, 0, 1L << 40, &e->train_limit));
   DC_TRY(dc_cfg_int_range(s, "test_limit", 0, 0, 1L << 40, &e->test_limit));
   DC_TRY(dc_cfg_bool(s, "shuffle", 1, &e->shuffle));
+  if (!imagenet) {
+    for (size_t i = 0; i < sizeof g_imagenet_keys / sizeof *g_imagenet_keys; i++)
+      if (dc_cfg_has(s, g_imagenet_keys[i]))
+        return dc_cfg_key_error(s, g_imagenet_keys[i], "only used with kind = imagenet (this is kind = %s)",
+                                g_data_kinds[e->data_kind]);
+    return dc_cfg_check_unused(s);
+  }
+  long v;
+  DC_TRY(dc_cfg_int_range(s, "resize", 256, 1, 65536, &v));
+  e->resize = (int)v;
+  DC_TRY(dc_cfg_int_range(s, "crop", 227, 1, 65536, &v));
+  e->crop = (int)v;
+  if (e->crop > e->resize)
+    return dc_cfg_key_error(s, "crop", "crop %d is larger than resize = %d (crops are cut from the resized image)",
+                            e->crop, e->resize);
+  int nmean;
+  DC_TRY(dc_cfg_float_list(s, "mean", e->mean, 3, &nmean));
+  if (nmean == 0) {
+    e->mean[0] = 104; /* ImageNet B, G, R means (Caffe) */
+    e->mean[1] = 117;
+    e->mean[2] = 123;
+  } else if (nmean != 3) {
+    return dc_cfg_key_error(s, "mean", "expected 3 numbers (B, G, R means), got %d", nmean);
+  }
+  DC_TRY(dc_cfg_bool(s, "mirror", 1, &e->mirror));
+  DC_TRY(dc_cfg_int_range(s, "loader_threads", 2, 1, 64, &v));
+  e->loader_threads = (int)v;
   return dc_cfg_check_unused(s);
 }
 
@@ -311,7 +342,19 @@ static dc_status make_dirs(const char *dir) {
 }
 
 static dc_status open_data(const dc_experiment *e, int train, dc_dataset **out) {
-  DC_TRY(dc_mnist_open(e->data_dir, train, (float)e->scale, out));
+  if (e->data_kind == DC_DATA_IMAGENET) {
+    dc_imagefolder_conf c;
+    dc_imagefolder_defaults(&c);
+    c.resize = e->resize;
+    c.crop = e->crop;
+    for (int i = 0; i < 3; i++) c.mean[i] = (float)e->mean[i];
+    c.scale = (float)e->scale;
+    c.mirror = e->mirror;
+    c.threads = e->loader_threads;
+    DC_TRY(dc_imagefolder_open(e->data_dir, train, &c, out));
+  } else {
+    DC_TRY(dc_mnist_open(e->data_dir, train, (float)e->scale, out));
+  }
   long limit = train ? e->train_limit : e->test_limit;
   if (limit > 0) dc_dataset_limit(*out, (int)(limit < dc_dataset_count(*out) ? limit : dc_dataset_count(*out)));
   return DC_OK;

@@ -10,7 +10,7 @@
 #include "dc/error.h"
 #include "dc/solver.h"
 
-typedef enum { DC_DATA_MNIST = 0, DC_DATA_KIND_COUNT } dc_data_kind;
+typedef enum { DC_DATA_MNIST = 0, DC_DATA_IMAGENET, DC_DATA_KIND_COUNT } dc_data_kind;
 
 #define DC_MAX_LAYER_SETTINGS 64
 
@@ -65,6 +65,11 @@ typedef struct {
   double scale;
   long train_limit, test_limit; /* 0: all samples */
   int shuffle;
+  /* [data] kind = imagenet only (see dc_imagefolder_conf) */
+  int resize, crop;             /* resize × resize, then a crop × crop crop */
+  double mean[3];               /* B, G, R */
+  int mirror;
+  int loader_threads;           /* decode threads per batch */
   /* [solver] */
   dc_solver_conf solver;
   int batch, test_batch;
