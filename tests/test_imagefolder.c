@@ -1,0 +1,810 @@
+/* test_imagefolder.c — the image-folder (ImageNet layout) dataset on tiny generated
+ * trees: the directory scan, the exact centre crop / channel order / mean / scale on
+ * lossless PNGs, random crops and mirrors as a pure function of (seed, position),
+ * determinism across calls, epochs and thread counts, every error path, and an
+ * experiment with kind = imagenet training a tiny conv net end to end (with resume). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <stb/stb_image_write.h>
+
+#include "dc/data.h"
+#include "dc/experiment.h"
+#include "dc/h5.h"
+#include "util_net.h"
+
+/* ---- generated trees ---------------------------------------------------------- */
+
+static char *g_root;  /* 3 classes (ant bee cat) × 4 train + 2 val, 40×30, PNG + JPEG */
+static char *g_exact; /* 2 classes (a b) × 2 train + 1 val, 16×16 PNG: never resized */
+static char *g_tmp;   /* scratch trees for error cases */
+
+static const char *const g_classes[3] = {"ant", "bee", "cat"};
+
+/* A gradient that depends on the class, the image and the position (RGB). */
+static void gradient_pixel(int cls, int idx, int x, int y, unsigned char *rgb) {
+  rgb[0] = (unsigned char)(cls * 60 + x * 3 + idx);
+  rgb[1] = (unsigned char)(y * 5 + idx * 7);
+  rgb[2] = (unsigned char)(255 - x * 2 - y - cls);
+}
+
+/* Solid class colour, for images whose resize result is known exactly. */
+static void solid_pixel(int cls, unsigned char *rgb) {
+  rgb[0] = (unsigned char)(20 + 50 * cls);
+  rgb[1] = (unsigned char)(200 - 30 * cls);
+  rgb[2] = (unsigned char)(90 + cls);
+}
+
+static void mkdir_p(const char *a, const char *b, const char *c) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s", a);
+  mkdir(path, 0777);
+  if (b) {
+    snprintf(path, sizeof path, "%s/%s", a, b);
+    mkdir(path, 0777);
+  }
+  if (b && c) {
+    snprintf(path, sizeof path, "%s/%s/%s", a, b, c);
+    mkdir(path, 0777);
+  }
+}
+
+/* Write image `idx` of class `cls` (w×h) to dir/name; solid or gradient; PNG or JPEG
+ * by the name's extension. */
+static void write_image(const char *dir, const char *name, int w, int h, int cls, int idx,
+                        int solid) {
+  unsigned char *px = malloc((size_t)w * h * 3);
+  assert_non_null(px);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      unsigned char *p = px + ((size_t)y * w + x) * 3;
+      if (solid) solid_pixel(cls, p);
+      else gradient_pixel(cls, idx, x, y, p);
+    }
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  const char *ext = strrchr(name, '.');
+  int ok = strcmp(ext, ".png") == 0 ? stbi_write_png(path, w, h, 3, px, w * 3)
+                                    : stbi_write_jpg(path, w, h, 3, px, 95);
+  assert_true(ok);
+  free(px);
+}
+
+static void write_text(const char *dir, const char *name, const char *text) {
+  free(tu_write_file(dir, name, text));
+}
+
+/* g_root: train/<cls>/{img0.png (solid), img1.png, img2.jpg, img3.JPEG} and
+ * val/<cls>/{v0.png, v1.jpeg}, plus things the scan must ignore: a text file in a class
+ * directory, a plain file and a hidden directory in train/. */
+static void make_root(const char *root) {
+  const char *train_names[4] = {"img0.png", "img1.png", "img2.jpg", "img3.JPEG"};
+  const char *val_names[2] = {"v0.png", "v1.jpeg"};
+  char dir[1024];
+  mkdir_p(root, "train", NULL);
+  mkdir_p(root, "val", NULL);
+  for (int c = 0; c < 3; c++) {
+    mkdir_p(root, "train", g_classes[c]);
+    mkdir_p(root, "val", g_classes[c]);
+    snprintf(dir, sizeof dir, "%s/train/%s", root, g_classes[c]);
+    for (int i = 0; i < 4; i++) write_image(dir, train_names[i], 40, 30, c, i, i == 0);
+    write_text(dir, "notes.txt", "not an image\n");
+    snprintf(dir, sizeof dir, "%s/val/%s", root, g_classes[c]);
+    for (int i = 0; i < 2; i++) write_image(dir, val_names[i], 40, 30, c, 10 + i, 0);
+  }
+  mkdir_p(root, "train", ".cache");
+  snprintf(dir, sizeof dir, "%s/train", root);
+  write_text(dir, "README", "a file, not a class\n");
+}
+
+/* g_exact: train/{a,b}/{p0,p1}.png, val/{a,b}/q0.png, all 16×16 gradients. */
+static void make_exact(const char *root) {
+  const char *cls[2] = {"a", "b"};
+  char dir[1024];
+  mkdir_p(root, "train", NULL);
+  mkdir_p(root, "val", NULL);
+  for (int c = 0; c < 2; c++) {
+    mkdir_p(root, "train", cls[c]);
+    mkdir_p(root, "val", cls[c]);
+    snprintf(dir, sizeof dir, "%s/train/%s", root, cls[c]);
+    write_image(dir, "p0.png", 16, 16, c, 0, 0);
+    write_image(dir, "p1.png", 16, 16, c, 1, 0);
+    snprintf(dir, sizeof dir, "%s/val/%s", root, cls[c]);
+    write_image(dir, "q0.png", 16, 16, c, 5, 0);
+  }
+}
+
+static void rm_rf(const char *dir) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state) {
+  (void)state;
+  g_root = tu_tmpdir();
+  g_exact = tu_tmpdir();
+  g_tmp = tu_tmpdir();
+  make_root(g_root);
+  make_exact(g_exact);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  rm_rf(g_root);
+  rm_rf(g_exact);
+  rm_rf(g_tmp);
+  free(g_root);
+  free(g_exact);
+  free(g_tmp);
+  return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static dc_imagefolder_conf small_conf(int resize, int crop, int threads) {
+  dc_imagefolder_conf c;
+  dc_imagefolder_defaults(&c);
+  c.resize = resize;
+  c.crop = crop;
+  c.threads = threads;
+  return c;
+}
+
+static dc_dataset *open_ok(const char *root, int train, const dc_imagefolder_conf *c) {
+  dc_dataset *d = NULL;
+  dc_failure_clear();
+  if (dc_imagefolder_open(root, train, c, &d) != DC_OK) fail_msg("%s", dc_failure_reason());
+  assert_non_null(d);
+  return d;
+}
+
+static size_t sample_floats(const dc_dataset *d) {
+  int c, h, w;
+  dc_dataset_shape(d, &c, &h, &w);
+  return (size_t)c * h * w;
+}
+
+/* Batch positions [first, first+n) into new buffers; fails the test on error. */
+static float *batch(dc_dataset *d, uint64_t seed, int shuffle, int64_t first, int n, int *y) {
+  float *x = malloc(sizeof(float) * sample_floats(d) * (size_t)n);
+  assert_non_null(x);
+  dc_failure_clear();
+  if (dc_dataset_batch(d, seed, shuffle, first, n, x, y) != DC_OK)
+    fail_msg("%s", dc_failure_reason());
+  return x;
+}
+
+/* The expected output of a crop × crop window at (oy, ox) of exact-tree image (cls,
+ * idx), flipped or not: BGR planes of (pixel - mean) * scale. */
+static void expected_crop(int cls, int idx, int crop, int oy, int ox, int flip, const float *mean,
+                          float scale, float *out) {
+  for (int c = 0; c < 3; c++)
+    for (int i = 0; i < crop; i++)
+      for (int j = 0; j < crop; j++) {
+        unsigned char rgb[3];
+        int sx = flip ? ox + crop - 1 - j : ox + j;
+        gradient_pixel(cls, idx, sx, oy + i, rgb);
+        out[((size_t)c * crop + i) * crop + j] = ((float)rgb[2 - c] - mean[c]) * scale;
+      }
+}
+
+/* Which window of exact-tree image (cls, idx) x is: sets *oy, *ox, *flip; 0 if none. */
+static int find_window(const float *x, int cls, int idx, int resize, int crop, const float *mean,
+                       float scale, int *oy, int *ox, int *flip) {
+  size_t n = (size_t)3 * crop * crop;
+  float *e = malloc(sizeof(float) * n);
+  for (int f = 0; f < 2; f++)
+    for (int y = 0; y <= resize - crop; y++)
+      for (int xx = 0; xx <= resize - crop; xx++) {
+        expected_crop(cls, idx, crop, y, xx, f, mean, scale, e);
+        if (memcmp(e, x, sizeof(float) * n) == 0) {
+          *oy = y;
+          *ox = xx;
+          *flip = f;
+          free(e);
+          return 1;
+        }
+      }
+  free(e);
+  return 0;
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void defaults_are_imagenet(void **state) {
+  (void)state;
+  dc_imagefolder_conf c;
+  dc_imagefolder_defaults(&c);
+  assert_int_equal(c.resize, 256);
+  assert_int_equal(c.crop, 227);
+  assert_true(c.mean[0] == 104.0f && c.mean[1] == 117.0f && c.mean[2] == 123.0f);
+  assert_true(c.scale == 1.0f);
+  assert_int_equal(c.mirror, 1);
+  assert_int_equal(c.threads, 2);
+}
+
+static void open_count_classes_shape(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(32, 24, 1);
+  dc_dataset *tr = open_ok(g_root, 1, &conf), *va = open_ok(g_root, 0, &conf);
+  assert_int_equal(dc_dataset_count(tr), 12); /* notes.txt, README, .cache ignored */
+  assert_int_equal(dc_dataset_count(va), 6);
+  assert_int_equal(dc_dataset_classes(tr), 3);
+  assert_int_equal(dc_dataset_classes(va), 3);
+  int c, h, w;
+  dc_dataset_shape(tr, &c, &h, &w);
+  assert_int_equal(c * 10000 + h * 100 + w, 32424);
+  for (int i = 0; i < 3; i++) {
+    assert_string_equal(dc_imagefolder_class_name(tr, i), g_classes[i]);
+    assert_string_equal(dc_imagefolder_class_name(va, i), g_classes[i]);
+  }
+  assert_null(dc_imagefolder_class_name(tr, 3));
+  assert_null(dc_imagefolder_class_name(tr, -1));
+  /* samples are ordered class by class: labels of the unshuffled stream */
+  int y[12];
+  free(batch(tr, 1, 0, 0, 12, y));
+  for (int i = 0; i < 12; i++) assert_int_equal(y[i], i / 4);
+  free(batch(va, 1, 0, 0, 6, y));
+  for (int i = 0; i < 6; i++) assert_int_equal(y[i], i / 2);
+  dc_dataset_free(tr);
+  dc_dataset_free(va);
+
+  /* NULL conf: the defaults (227 crops) */
+  dc_dataset *d = open_ok(g_root, 1, NULL);
+  dc_dataset_shape(d, &c, &h, &w);
+  assert_int_equal(h * 1000 + w, 227227);
+  dc_dataset_free(d);
+}
+
+/* Centre crop, BGR order, mean and scale against a hand computation on PNGs that are
+ * already resize × resize (so no resampling is involved). */
+static void centre_crop_exact(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(16, 10, 1);
+  conf.mean[0] = 10.0f;
+  conf.mean[1] = 20.5f;
+  conf.mean[2] = -3.0f;
+  conf.scale = 0.5f;
+  const int off = (16 - 10) / 2;
+  size_t n = 3 * 10 * 10;
+  float *e = malloc(sizeof(float) * n);
+  /* val split, via the batch stream: q0.png of classes a, b */
+  dc_dataset *va = open_ok(g_exact, 0, &conf);
+  int y[2];
+  float *x = batch(va, 99, 0, 0, 2, y);
+  for (int s = 0; s < 2; s++) {
+    expected_crop(s, 5, 10, off, off, 0, conf.mean, conf.scale, e);
+    assert_memory_equal(x + s * n, e, sizeof(float) * n);
+    assert_int_equal(y[s], s);
+  }
+  /* a spot value by hand: B channel (0), row 0, column 0 of class b = pixel (3, 3):
+   * B = 255 - 2*3 - 3 - 1 = 245 → (245 - 10) * 0.5 */
+  assert_true(x[n + 0] == 117.5f);
+  /* R channel (2) of class a at row 1, col 2 = pixel (5, 4): R = 0 + 15 + 5 = 20 */
+  assert_true(x[2 * 100 + 1 * 10 + 2] == (20.0f + 3.0f) * 0.5f);
+  free(x);
+  dc_dataset_free(va);
+  /* dc_dataset_get of a training split is the centre crop too (never augmented) */
+  dc_dataset *tr = open_ok(g_exact, 1, &conf);
+  x = malloc(sizeof(float) * n);
+  int label = -1;
+  assert_int_equal(dc_dataset_get(tr, 3, x, &label), DC_OK); /* b/p1.png */
+  expected_crop(1, 1, 10, off, off, 0, conf.mean, conf.scale, e);
+  assert_memory_equal(x, e, sizeof(float) * n);
+  assert_int_equal(label, 1);
+  dc_failure_clear();
+  assert_int_equal(dc_dataset_get(tr, 4, x, &label), DC_ERR_ARG);
+  free(x);
+  free(e);
+  dc_dataset_free(tr);
+}
+
+/* The mean is subtracted per channel before scaling; resizing keeps a solid colour. */
+static void mean_subtraction_and_resize(void **state) {
+  (void)state;
+  dc_imagefolder_conf c0 = small_conf(32, 24, 1), c1 = c0;
+  c0.mean[0] = c0.mean[1] = c0.mean[2] = 0.0f;
+  c1.mean[0] = 1.5f;
+  c1.mean[1] = -7.0f;
+  c1.mean[2] = 100.0f;
+  c1.scale = 0.25f;
+  dc_dataset *a = open_ok(g_root, 0, &c0), *b = open_ok(g_root, 0, &c1);
+  float *xa = batch(a, 3, 0, 0, 6, NULL), *xb = batch(b, 3, 0, 0, 6, NULL);
+  size_t plane = 24 * 24;
+  for (size_t i = 0; i < 6 * 3 * plane; i++) {
+    int ch = (int)((i / plane) % 3);
+    assert_true(xb[i] == (xa[i] - c1.mean[ch]) * 0.25f);
+    assert_true(xa[i] >= 0.0f && xa[i] <= 255.0f && xa[i] == floorf(xa[i]));
+  }
+  free(xa);
+  free(xb);
+  dc_dataset_free(a);
+  dc_dataset_free(b);
+  /* img0.png is a solid 40×30 colour: after resizing to 32×32 every pixel keeps it */
+  a = open_ok(g_root, 1, &c0);
+  float *x = malloc(sizeof(float) * 3 * plane);
+  for (int cls = 0; cls < 3; cls++) {
+    assert_int_equal(dc_dataset_get(a, cls * 4, x, NULL), DC_OK);
+    unsigned char rgb[3];
+    solid_pixel(cls, rgb);
+    for (size_t i = 0; i < 3 * plane; i++) assert_true(x[i] == (float)rgb[2 - i / plane]);
+  }
+  free(x);
+  dc_dataset_free(a);
+}
+
+/* Training crops: each is a real window (maybe flipped) of the image; the same (seed,
+ * position) gives the same bytes, other positions and seeds other windows; offsets
+ * cover the whole range. */
+static void train_crops_by_seed_and_position(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(16, 12, 1);
+  const int n = 4, range = 16 - 12 + 1;
+  size_t s = 3 * 12 * 12;
+  dc_dataset *d = open_ok(g_exact, 1, &conf);
+  int seen_oy[5] = {0}, seen_ox[5] = {0}, flips = 0, draws = 0, differ = 0;
+  float *prev = NULL;
+  for (int e = 0; e < 40; e++) { /* 40 epochs × 4 samples, unshuffled */
+    int y[4];
+    float *x = batch(d, 7, 0, (int64_t)e * n, n, y);
+    for (int i = 0; i < n; i++) {
+      int oy, ox, flip;
+      if (!find_window(x + i * s, i / 2, i % 2, 16, 12, conf.mean, conf.scale, &oy, &ox, &flip))
+        fail_msg("epoch %d sample %d is not a window of its image", e, i);
+      seen_oy[oy]++;
+      seen_ox[ox]++;
+      flips += flip;
+      draws++;
+    }
+    if (prev && memcmp(prev, x, sizeof(float) * s * n) != 0) differ++;
+    free(prev);
+    prev = x;
+  }
+  free(prev);
+  for (int k = 0; k < range; k++) assert_true(seen_oy[k] > 0 && seen_ox[k] > 0);
+  assert_true(flips > draws / 4 && flips < draws * 3 / 4); /* about half are mirrored */
+  assert_true(differ >= 38);                                /* epochs see new crops */
+
+  /* pure function of (seed, position): again, in another order, in a fresh dataset */
+  float *a = batch(d, 7, 1, 21, 3, NULL);
+  float *junk = batch(d, 8, 1, 0, 4, NULL);
+  dc_dataset *d2 = open_ok(g_exact, 1, &conf);
+  float *b = batch(d2, 7, 1, 21, 3, NULL);
+  assert_memory_equal(a, b, sizeof(float) * s * 3);
+  float *c = batch(d2, 8, 1, 21, 3, NULL); /* another seed: other crops (and order) */
+  assert_memory_not_equal(a, c, sizeof(float) * s * 3);
+  free(a);
+  free(b);
+  free(c);
+  free(junk);
+  dc_dataset_free(d);
+  dc_dataset_free(d2);
+
+  /* a val split ignores seed and position: always the centre crop */
+  dc_dataset *va = open_ok(g_exact, 0, &conf);
+  a = batch(va, 1, 0, 0, 2, NULL);
+  b = batch(va, 12345, 0, 2, 2, NULL); /* next epoch, other seed */
+  assert_memory_equal(a, b, sizeof(float) * s * 2);
+  int oy, ox, flip;
+  assert_true(find_window(a, 0, 5, 16, 12, conf.mean, conf.scale, &oy, &ox, &flip));
+  assert_true(oy == 2 && ox == 2 && flip == 0);
+  free(a);
+  free(b);
+  dc_dataset_free(va);
+}
+
+/* mirror = 0 draws the same offsets but never flips; with mirror = 1 the same position
+ * is that window or its exact mirror image. */
+static void mirror_switch(void **state) {
+  (void)state;
+  dc_imagefolder_conf on = small_conf(16, 12, 1), off = on;
+  off.mirror = 0;
+  dc_dataset *a = open_ok(g_exact, 1, &on), *b = open_ok(g_exact, 1, &off);
+  size_t s = 3 * 12 * 12;
+  int flipped = 0, same = 0;
+  for (int64_t p = 0; p < 64; p++) {
+    float *xa = batch(a, 5, 0, p, 1, NULL), *xb = batch(b, 5, 0, p, 1, NULL);
+    int idx = (int)(p % 4);
+    int oya, oxa, fa, oyb, oxb, fb;
+    assert_true(find_window(xa, idx / 2, idx % 2, 16, 12, on.mean, on.scale, &oya, &oxa, &fa));
+    assert_true(find_window(xb, idx / 2, idx % 2, 16, 12, on.mean, on.scale, &oyb, &oxb, &fb));
+    assert_int_equal(fb, 0);
+    assert_true(oya == oyb && oxa == oxb);
+    if (fa) {
+      flipped++;
+      /* row by row, a is b reversed */
+      for (size_t r = 0; r < 3 * 12; r++)
+        for (int j = 0; j < 12; j++) assert_true(xa[r * 12 + j] == xb[r * 12 + 11 - j]);
+    } else {
+      same++;
+      assert_memory_equal(xa, xb, sizeof(float) * s);
+    }
+    free(xa);
+    free(xb);
+  }
+  assert_true(flipped > 10 && same > 10);
+  dc_dataset_free(a);
+  dc_dataset_free(b);
+}
+
+/* One call or many, across epoch boundaries, shuffled: the same bytes and labels. */
+static void batches_are_deterministic(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(20, 16, 1);
+  dc_dataset *d = open_ok(g_root, 1, &conf);
+  size_t s = sample_floats(d);
+  int y[30], y2[30];
+  float *whole = batch(d, 11, 1, 5, 30, y); /* positions 5..34: epochs 0, 1, 2 */
+  const int parts[] = {7, 1, 14, 8};
+  int64_t p = 5;
+  int at = 0;
+  for (int k = 0; k < 4; k++) {
+    float *x = batch(d, 11, 1, p, parts[k], y2 + at);
+    assert_memory_equal(x, whole + (size_t)at * s, sizeof(float) * s * parts[k]);
+    p += parts[k];
+    at += parts[k];
+    free(x);
+  }
+  assert_memory_equal(y, y2, sizeof y);
+  /* epoch 1 (positions 12..23) holds every sample once: 4 of each label */
+  int per[3] = {0};
+  for (int i = 7; i < 19; i++) per[y[i]]++;
+  assert_true(per[0] == 4 && per[1] == 4 && per[2] == 4);
+  /* and a shuffle: epoch 1 is not the identity order */
+  int identity = 1;
+  for (int i = 7; i < 19; i++) identity &= y[i] == (i - 7) / 4;
+  assert_false(identity);
+  free(whole);
+  dc_dataset_free(d);
+}
+
+/* 1, 2 and 3 decode threads give the same bytes and labels, train and val. */
+static void parallel_matches_serial(void **state) {
+  (void)state;
+  for (int split = 0; split < 2; split++) {
+    float *ref = NULL;
+    int yref[27];
+    for (int t = 1; t <= 3; t++) {
+      dc_imagefolder_conf conf = small_conf(28, 20, t);
+      dc_dataset *d = open_ok(g_root, split, &conf);
+      size_t s = sample_floats(d);
+      int y[27];
+      float *x = batch(d, 4, 1, 3, 27, y);
+      if (!ref) {
+        ref = x;
+        memcpy(yref, y, sizeof y);
+      } else {
+        assert_memory_equal(x, ref, sizeof(float) * s * 27);
+        assert_memory_equal(y, yref, sizeof y);
+        free(x);
+      }
+      /* labels optional with threads too */
+      float *z = malloc(sizeof(float) * s * 5);
+      assert_int_equal(dc_dataset_batch(d, 4, 1, 3, 5, z, NULL), DC_OK);
+      assert_memory_equal(z, ref, sizeof(float) * s * 5);
+      free(z);
+      dc_dataset_free(d);
+    }
+    free(ref);
+  }
+}
+
+/* ---- errors -------------------------------------------------------------------- */
+
+/* Expect dc_imagefolder_open(root, train) to fail with s and a message containing want. */
+static void expect_open_error(const char *root, int train, const dc_imagefolder_conf *conf,
+                              dc_status s, const char *want) {
+  dc_dataset *d = (dc_dataset *)&d;
+  dc_failure_clear();
+  dc_status got = dc_imagefolder_open(root, train, conf, &d);
+  if (got != s || !strstr(dc_failure_reason(), want))
+    fail_msg("expected status %d with '%s', got %d: '%s'", s, want, got, dc_failure_reason());
+  assert_null(d);
+  assert_null(strchr(dc_failure_reason(), '\n'));
+}
+
+/* A fresh scratch root g_tmp/name with train/<cls> dirs (no images unless asked). */
+static char *scratch(const char *name) {
+  char *root = malloc(1024);
+  snprintf(root, 1024, "%s/%s", g_tmp, name);
+  mkdir_p(root, NULL, NULL);
+  return root;
+}
+
+static void corrupt_image_fails_the_batch(void **state) {
+  (void)state;
+  char *root = scratch("corrupt");
+  char dir[1200], want[1400];
+  mkdir_p(root, "train", "x");
+  mkdir_p(root, "train", "y");
+  snprintf(dir, sizeof dir, "%s/train/x", root);
+  write_image(dir, "a.png", 20, 20, 0, 0, 0);
+  write_text(dir, "b.jpg", "this is not a JPEG at all\n");
+  write_image(dir, "c.png", 20, 20, 0, 1, 0);
+  snprintf(dir, sizeof dir, "%s/train/y", root);
+  write_image(dir, "a.png", 20, 20, 1, 0, 0);
+  write_text(dir, "b.png", ""); /* empty file */
+  for (int t = 1; t <= 2; t++) {
+    dc_imagefolder_conf conf = small_conf(20, 16, t);
+    dc_dataset *d = open_ok(root, 1, &conf); /* the scan does not decode */
+    assert_int_equal(dc_dataset_count(d), 5);
+    float *x = malloc(sizeof(float) * 3 * 16 * 16 * 5);
+    int y[5];
+    /* positions 0..4 unshuffled: x/a x/b x/c y/a y/b — the first bad one is reported */
+    dc_failure_clear();
+    assert_int_equal(dc_dataset_batch(d, 1, 0, 0, 5, x, y), DC_ERR_DATA);
+    snprintf(want, sizeof want, "%s/train/x/b.jpg: cannot decode image: ", root);
+    if (strncmp(dc_failure_reason(), want, strlen(want)) != 0 ||
+        strlen(dc_failure_reason()) <= strlen(want))
+      fail_msg("threads %d: got '%s'", t, dc_failure_reason());
+    assert_null(strchr(dc_failure_reason(), '\n'));
+    /* from position 2 on, y/b.png is the first bad one */
+    dc_failure_clear();
+    assert_int_equal(dc_dataset_batch(d, 1, 0, 2, 3, x, y), DC_ERR_DATA);
+    snprintf(want, sizeof want, "%s/train/y/b.png: cannot decode image: ", root);
+    assert_int_equal(strncmp(dc_failure_reason(), want, strlen(want)), 0);
+    /* the good ones still work, and dc_dataset_get reports the same error */
+    dc_failure_clear();
+    assert_int_equal(dc_dataset_batch(d, 1, 0, 2, 2, x, y), DC_OK);
+    assert_int_equal(dc_dataset_get(d, 4, x, y), DC_ERR_DATA);
+    assert_non_null(strstr(dc_failure_reason(), "y/b.png: cannot decode image"));
+    free(x);
+    dc_dataset_free(d);
+  }
+  /* a file that vanished after the scan fails the same way */
+  dc_imagefolder_conf conf = small_conf(20, 16, 2);
+  dc_dataset *d = open_ok(root, 1, &conf);
+  snprintf(dir, sizeof dir, "%s/train/x/c.png", root);
+  assert_int_equal(unlink(dir), 0);
+  float *x = malloc(sizeof(float) * 3 * 16 * 16);
+  dc_failure_clear();
+  assert_int_equal(dc_dataset_get(d, 2, x, NULL), DC_ERR_DATA);
+  assert_non_null(strstr(dc_failure_reason(), "x/c.png: cannot decode image"));
+  free(x);
+  dc_dataset_free(d);
+  free(root);
+}
+
+static void open_errors(void **state) {
+  (void)state;
+  char want[1400], dir[1200];
+  dc_imagefolder_conf conf = small_conf(20, 16, 1);
+  /* no root at all / no train/ */
+  char *root = scratch("empty");
+  snprintf(want, sizeof want, "%s/train: missing directory", root);
+  expect_open_error(root, 1, &conf, DC_ERR_IO, want);
+  expect_open_error(root, 0, &conf, DC_ERR_IO, want); /* val needs train's classes */
+  char nowhere[1200];
+  snprintf(nowhere, sizeof nowhere, "%s/nowhere", g_tmp);
+  expect_open_error(nowhere, 1, &conf, DC_ERR_IO, "nowhere/train: missing directory");
+  /* train/ with no class directories (a plain file and a hidden dir do not count) */
+  mkdir_p(root, "train", ".hidden");
+  snprintf(dir, sizeof dir, "%s/train", root);
+  write_text(dir, "file.jpg", "x");
+  snprintf(want, sizeof want, "%s/train: no class directories", root);
+  expect_open_error(root, 1, &conf, DC_ERR_DATA, want);
+  /* an empty class directory (only a non-image) */
+  mkdir_p(root, "train", "cls");
+  mkdir_p(root, "train", "dog");
+  snprintf(dir, sizeof dir, "%s/train/cls", root);
+  write_image(dir, "a.png", 20, 20, 0, 0, 0);
+  snprintf(dir, sizeof dir, "%s/train/dog", root);
+  write_text(dir, "readme.txt", "x");
+  snprintf(want, sizeof want, "%s/train/dog: empty class directory", root);
+  expect_open_error(root, 1, &conf, DC_ERR_DATA, want);
+  write_image(dir, "d.jpeg", 20, 20, 1, 0, 0);
+  dc_dataset *d = open_ok(root, 1, &conf);
+  assert_int_equal(dc_dataset_count(d), 2);
+  dc_dataset_free(d);
+  /* missing val/ */
+  snprintf(want, sizeof want, "%s/val: missing directory", root);
+  expect_open_error(root, 0, &conf, DC_ERR_IO, want);
+  /* val/ without classes, with an empty class, with a class train lacks */
+  mkdir_p(root, "val", NULL);
+  snprintf(want, sizeof want, "%s/val: no class directories", root);
+  expect_open_error(root, 0, &conf, DC_ERR_DATA, want);
+  mkdir_p(root, "val", "dog");
+  snprintf(want, sizeof want, "%s/val/dog: empty class directory", root);
+  expect_open_error(root, 0, &conf, DC_ERR_DATA, want);
+  snprintf(dir, sizeof dir, "%s/val/dog", root);
+  write_image(dir, "v.png", 20, 20, 1, 0, 0);
+  mkdir_p(root, "val", "zebra");
+  snprintf(dir, sizeof dir, "%s/val/zebra", root);
+  write_image(dir, "v.png", 20, 20, 1, 0, 0);
+  snprintf(want, sizeof want, "%s/val/zebra: class 'zebra' is not in %s/train", root, root);
+  expect_open_error(root, 0, &conf, DC_ERR_DATA, want);
+  /* once zebra is gone, val opens: dog only, label 1 of 2 classes */
+  snprintf(dir, sizeof dir, "rm -r '%s/val/zebra'", root);
+  assert_int_equal(system(dir), 0);
+  d = open_ok(root, 0, &conf);
+  int y = -1;
+  float x[3 * 16 * 16];
+  assert_int_equal(dc_dataset_count(d), 1);
+  assert_int_equal(dc_dataset_classes(d), 2);
+  assert_int_equal(dc_dataset_batch(d, 0, 0, 0, 1, x, &y), DC_OK);
+  assert_int_equal(y, 1);
+  dc_dataset_free(d);
+  /* bad numbers */
+  dc_imagefolder_conf bad = small_conf(20, 21, 1);
+  expect_open_error(g_root, 1, &bad, DC_ERR_ARG, "crop 21: expected an integer in [1, resize = 20]");
+  bad = small_conf(0, 0, 1);
+  expect_open_error(g_root, 1, &bad, DC_ERR_ARG, "resize 0");
+  bad = small_conf(20, 0, 1);
+  expect_open_error(g_root, 1, &bad, DC_ERR_ARG, "crop 0");
+  bad = small_conf(20, 16, 1);
+  bad.mean[1] = NAN;
+  expect_open_error(g_root, 1, &bad, DC_ERR_ARG, "mean");
+  bad = small_conf(20, 16, 1);
+  bad.scale = 0.0f;
+  expect_open_error(g_root, 1, &bad, DC_ERR_ARG, "scale");
+  free(root);
+}
+
+/* ---- experiments ----------------------------------------------------------------- */
+
+/* A tiny conv net for 3×16×16 crops and 3 classes. */
+static const char *const IMG_NET =
+    "[input]\nchannels = 3\nheight = 16\nwidth = 16\n"
+    "[conv]\nname = conv1\nnum_output = 4\nkernel = 3\nstride = 2\n"
+    "[relu]\n[maxpool]\nkernel = 2\n"
+    "[fc]\nname = ip1\nnum_output = 3\n"
+    "[softmax_loss]\n";
+
+static char *img_experiment(const char *name, const char *out, const char *data_extra,
+                            int max_iter) {
+  char text[2048];
+  snprintf(text, sizeof text,
+           "[experiment]\nnet = %s/img.net\noutput = %s/%s\nseed = 3\nthreads = 1\n"
+           "[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 16\nmean = 100, 110, 120\n"
+           "scale = 0.0078125\nloader_threads = 2\n%s"
+           "[solver]\nbase_lr = 0.01\nmomentum = 0.9\nbatch = 6\ntest_batch = 4\nmax_iter = %d\n"
+           "test_interval = 0\ndisplay = 0\nsnapshot = 0\n",
+           g_tmp, g_tmp, out, g_root, data_extra ? data_extra : "", max_iter);
+  return tu_write_file(g_tmp, name, text);
+}
+
+static dc_status run(const char *cfg, const char *resume, long stop_after) {
+  static dc_experiment e;
+  dc_failure_clear();
+  dc_status s = dc_experiment_load(cfg, &e);
+  if (s != DC_OK) return s;
+  e.stop_after = stop_after;
+  FILE *devnull = fopen("/dev/null", "w");
+  s = dc_experiment_run(&e, resume, devnull);
+  fclose(devnull);
+  return s;
+}
+
+/* Read the float data set `path` of an HDF5 file, whatever its shape; *n its size. */
+static float *read_param(const char *file, const char *path, size_t *n) {
+  dc_h5 *f;
+  if (dc_h5_open(file, &f) != DC_OK) fail_msg("%s", dc_failure_reason());
+  int nd;
+  int64_t dims[8];
+  if (dc_h5_shape(f, path, &nd, dims) != DC_OK) fail_msg("%s", dc_failure_reason());
+  size_t count = 1;
+  for (int i = 0; i < nd; i++) count *= (size_t)dims[i];
+  float *v = malloc(sizeof(float) * count);
+  assert_int_equal(dc_h5_read(f, path, DC_H5_F32, nd, dims, v), DC_OK);
+  dc_h5_close(f);
+  *n = count;
+  return v;
+}
+
+/* kind = imagenet trains a conv net in-process; stopping and resuming gives the same
+ * weights (the crops and mirrors depend on (seed, position) only). */
+static void experiment_trains_and_resumes(void **state) {
+  (void)state;
+  free(tu_write_file(g_tmp, "img.net", IMG_NET));
+  char *a = img_experiment("ia.cfg", "ia", NULL, 6);
+  char *b = img_experiment("ib.cfg", "ib", NULL, 6);
+  if (run(a, NULL, 0) != DC_OK) fail_msg("%s", dc_failure_reason());
+  assert_int_equal(run(b, NULL, 3), DC_OK);
+  char ckpt[1200], pa[1200], pb[1200];
+  snprintf(ckpt, sizeof ckpt, "%s/ib/ckpt.h5", g_tmp);
+  if (run(b, ckpt, 0) != DC_OK) fail_msg("%s", dc_failure_reason());
+  snprintf(pa, sizeof pa, "%s/ia/train.h5", g_tmp);
+  snprintf(pb, sizeof pb, "%s/ib/train.h5", g_tmp);
+  const char *names[] = {"/params/conv1/weight", "/params/conv1/bias", "/params/ip1/weight",
+                         "/params/ip1/bias"};
+  for (int i = 0; i < 4; i++) {
+    size_t na, nb;
+    float *va = read_param(pa, names[i], &na), *vb = read_param(pb, names[i], &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(va, vb, sizeof(float) * na);
+    free(va);
+    free(vb);
+  }
+  free(a);
+  free(b);
+}
+
+/* Expect the experiment to fail with status s and a message containing want. */
+static void expect_run_error(const char *cfg_text, dc_status s, const char *want) {
+  char *cfg = tu_write_file(g_tmp, "bad.cfg", cfg_text);
+  dc_status got = run(cfg, NULL, 0);
+  if (got != s || !strstr(dc_failure_reason(), want))
+    fail_msg("expected status %d with '%s', got %d: %s", s, want, got, dc_failure_reason());
+  assert_null(strchr(dc_failure_reason(), '\n'));
+  free(cfg);
+}
+
+static void experiment_errors(void **state) {
+  (void)state;
+  free(tu_write_file(g_tmp, "img.net", IMG_NET));
+  char head[1200], text[3000];
+  snprintf(head, sizeof head, "[experiment]\nnet = %s/img.net\noutput = %s/err\n", g_tmp, g_tmp);
+  const char *solver = "[solver]\nbase_lr = 0.01\nmax_iter = 2\nbatch = 2\ntest_interval = 0\n";
+  struct {
+    const char *data;
+    dc_status s;
+    const char *want;
+  } cases[] = {
+      /* imagenet keys with kind = mnist: an error naming the key, not ignored */
+      {"kind = mnist\ncrop = 16\n", DC_ERR_CFG,
+       "bad.cfg:6: [data] crop: only used with kind = imagenet (this is kind = mnist)"},
+      {"loader_threads = 2\n", DC_ERR_CFG, "[data] loader_threads: only used with kind = imagenet"},
+      {"kind = imagenet\nresize = 20\ncrop = 24\n", DC_ERR_CFG,
+       "bad.cfg:7: [data] crop: crop 24 is larger than resize = 20"},
+      {"kind = imagenet\ncrop = 300\n", DC_ERR_CFG, "crop 300 is larger than resize = 256"},
+      {"kind = imagenet\nmean = 1, 2\n", DC_ERR_CFG, "[data] mean: expected 3 numbers (B, G, R means), got 2"},
+      {"kind = imagenet\nmean = 1, 2, 3, 4\n", DC_ERR_CFG, "[data] mean"},
+      {"kind = imagenet\nmirror = maybe\n", DC_ERR_CFG, "[data] mirror"},
+      {"kind = imagenet\nloader_threads = 0\n", DC_ERR_CFG, "[data] loader_threads"},
+      {"kind = imagenet\ncropp = 16\n", DC_ERR_CFG, "unknown key 'cropp' (did you mean 'crop'?)"},
+      {"kind = imagenett\n", DC_ERR_CFG, "[data] kind"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(text, sizeof text, "%s[data]\n%s%s", head, cases[i].data, solver);
+    expect_run_error(text, cases[i].s, cases[i].want);
+  }
+  /* run-time errors: a missing tree, a data shape the net does not take, a corrupt image */
+  snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s/nowhere\nresize = 20\ncrop = 16\n%s",
+           head, g_tmp, solver);
+  expect_run_error(text, DC_ERR_IO, "nowhere/train: missing directory");
+  snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 18\n%s", head,
+           g_root, solver);
+  expect_run_error(text, DC_ERR_SHAPE, "the data is 3x18x18");
+  char *root = scratch("badrun"), dir[1200];
+  mkdir_p(root, "train", "p");
+  mkdir_p(root, "val", "p");
+  snprintf(dir, sizeof dir, "%s/train/p", root);
+  write_image(dir, "a.png", 20, 20, 0, 0, 0);
+  write_text(dir, "b.png", "garbage");
+  snprintf(dir, sizeof dir, "%s/val/p", root);
+  write_image(dir, "a.png", 20, 20, 0, 0, 0);
+  snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 16\n%s", head,
+           root, solver);
+  expect_run_error(text, DC_ERR_DATA, "/train/p/b.png: cannot decode image: ");
+  free(root);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(defaults_are_imagenet),
+      cmocka_unit_test(open_count_classes_shape),
+      cmocka_unit_test(centre_crop_exact),
+      cmocka_unit_test(mean_subtraction_and_resize),
+      cmocka_unit_test(train_crops_by_seed_and_position),
+      cmocka_unit_test(mirror_switch),
+      cmocka_unit_test(batches_are_deterministic),
+      cmocka_unit_test(parallel_matches_serial),
+      cmocka_unit_test(corrupt_image_fails_the_batch),
+      cmocka_unit_test(open_errors),
+      cmocka_unit_test(experiment_trains_and_resumes),
+      cmocka_unit_test(experiment_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
