@@ -345,6 +345,55 @@ static void mean_subtraction_and_resize(void **state) {
   dc_dataset_free(a);
 }
 
+/* Bilinear reference (OpenCV INTER_LINEAR geometry, in double) of exact-tree image
+ * (cls, idx), 16×16, resized to r×r, at output pixel (i, j), RGB channel k. */
+static double ref_resize(int cls, int idx, int r, int i, int j, int k) {
+  double f[2] = {(i + 0.5) * 16.0 / r - 0.5, (j + 0.5) * 16.0 / r - 0.5};
+  int lo[2], hi[2];
+  double w[2];
+  for (int a = 0; a < 2; a++) {
+    double fl = floor(f[a]);
+    lo[a] = (int)fl;
+    w[a] = f[a] - fl;
+    if (lo[a] < 0) lo[a] = 0, w[a] = 0;
+    if (lo[a] >= 15) lo[a] = 15, w[a] = 0;
+    hi[a] = lo[a] < 15 ? lo[a] + 1 : 15;
+  }
+  unsigned char p00[3], p01[3], p10[3], p11[3];
+  gradient_pixel(cls, idx, lo[1], lo[0], p00);
+  gradient_pixel(cls, idx, hi[1], lo[0], p01);
+  gradient_pixel(cls, idx, lo[1], hi[0], p10);
+  gradient_pixel(cls, idx, hi[1], hi[0], p11);
+  double top = p00[k] * (1 - w[1]) + p01[k] * w[1], bot = p10[k] * (1 - w[1]) + p11[k] * w[1];
+  return top * (1 - w[0]) + bot * w[0];
+}
+
+/* Resizing (up and down) is bilinear with centre-aligned pixels: within rounding of a
+ * double-precision reference. */
+static void resize_is_bilinear(void **state) {
+  (void)state;
+  const int sizes[3] = {24, 10, 7};
+  for (int t = 0; t < 3; t++) {
+    int r = sizes[t];
+    dc_imagefolder_conf conf = small_conf(r, r, 1);
+    conf.mean[0] = conf.mean[1] = conf.mean[2] = 0.0f;
+    dc_dataset *d = open_ok(g_exact, 0, &conf);
+    size_t plane = (size_t)r * r;
+    float *x = batch(d, 0, 0, 0, 2, NULL);
+    for (int s = 0; s < 2; s++)
+      for (int c = 0; c < 3; c++)
+        for (int i = 0; i < r; i++)
+          for (int j = 0; j < r; j++) {
+            double want = ref_resize(s, 5, r, i, j, 2 - c);
+            double got = x[((size_t)s * 3 + c) * plane + (size_t)i * r + j];
+            if (fabs(got - want) > 0.5 + 1e-3)
+              fail_msg("r %d sample %d c %d (%d, %d): got %g, want %g", r, s, c, i, j, got, want);
+          }
+    free(x);
+    dc_dataset_free(d);
+  }
+}
+
 /* Training crops: each is a real window (maybe flipped) of the image; the same (seed,
  * position) gives the same bytes, other positions and seeds other windows; offsets
  * cover the whole range. */
@@ -797,6 +846,7 @@ int main(void) {
       cmocka_unit_test(open_count_classes_shape),
       cmocka_unit_test(centre_crop_exact),
       cmocka_unit_test(mean_subtraction_and_resize),
+      cmocka_unit_test(resize_is_bilinear),
       cmocka_unit_test(train_crops_by_seed_and_position),
       cmocka_unit_test(mirror_switch),
       cmocka_unit_test(batches_are_deterministic),
