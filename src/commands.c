@@ -93,7 +93,9 @@ static void evaluator_close(evaluator *ev) {
 }
 
 /* The same net, test set and test settings as the experiment's training stages use
- * (experiment.c's trainer_open), so accuracies agree to the sample. */
+ * (experiment.c's trainer_open, open_data and check_fit, which are private there), so
+ * accuracies agree to the sample. MNIST is the only data kind so far; a new kind must be
+ * opened here too. */
 static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
   memset(ev, 0, sizeof *ev);
   dc_dnn_set_threads(e->threads);
@@ -485,12 +487,13 @@ static void disc(canvas *c, double cx, double cy, double radius, rgb col) {
       if (dx * dx + dy * dy <= radius * radius) put(c, (int)lround(cx) + dx, (int)lround(cy) + dy, col);
 }
 
-/* A thick line: discs stamped along it at sub-pixel steps. */
-static void thick_line(canvas *c, double x0, double y0, double x1, double y1, double radius, rgb col) {
+/* A thick line: discs stamped along it at sub-pixel steps; dashed: 8 pixels on, 5 off. */
+static void thick_line(canvas *c, double x0, double y0, double x1, double y1, double radius, int dashed, rgb col) {
   double len = hypot(x1 - x0, y1 - y0);
   int steps = (int)ceil(len * 2) + 1;
   for (int i = 0; i <= steps; i++) {
     double t = (double)i / steps;
+    if (dashed && fmod(t * len, 13.0) >= 8.0) continue;
     disc(c, x0 + t * (x1 - x0), y0 + t * (y1 - y0), radius, col);
   }
 }
@@ -660,14 +663,15 @@ dc_status dc_plot_png(const char *path, const char *title, const char *xlabel, c
   }
   for (int s = 0; s < nseries; s++) {
     rgb col = g_palette[s % 10];
+    int dashed = (s / 10) % 2; /* the colours repeat after 10 series: then dashed */
     const double *ys = y + (size_t)s * nx;
     for (int i = 1; i < nx; i++)
-      thick_line(&c, SX(x[order[i - 1]]), SY(ys[order[i - 1]]), SX(x[order[i]]), SY(ys[order[i]]), 1.2, col);
-    for (int i = 0; i < nx; i++) disc(&c, SX(x[i]), SY(ys[i]), 3.5, col);
+      thick_line(&c, SX(x[order[i - 1]]), SY(ys[order[i - 1]]), SX(x[order[i]]), SY(ys[order[i]]), 1.5, dashed, col);
+    for (int i = 0; i < nx; i++) disc(&c, SX(x[i]), SY(ys[i]), 4.0, col);
     /* legend entry, right of the frame */
     int lx = L + pw + 16, ly = T + 8 + s * 26;
-    thick_line(&c, lx, ly + FONT_H, lx + 28, ly + FONT_H, 1.2, col);
-    disc(&c, lx + 14, ly + FONT_H, 3.5, col);
+    thick_line(&c, lx, ly + FONT_H, lx + 28, ly + FONT_H, 1.5, dashed, col);
+    disc(&c, lx + 14, ly + FONT_H, 4.0, col);
     draw_text(&c, lx + 36, ly, names[s], S, 0, black);
   }
 #undef SX

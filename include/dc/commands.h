@@ -77,7 +77,8 @@ typedef struct {
  * top-1 %) and a progress line with ETA per layer to out (may be NULL); writes
  * OUTPUT/sensitivity.csv (density and top-1 as fractions) and OUTPUT/sensitivity.png
  * (dc_plot_png), creating OUTPUT when needed. res (may be NULL) gets the numbers;
- * release with dc_sensitivity_free. 1 <= n <= DC_MAX_DENSITIES. */
+ * release with dc_sensitivity_free (on failure it is left empty). 1 <= n <=
+ * DC_MAX_DENSITIES and every pct[i] in [0, 100], else DC_ERR_ARG. */
 dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const double *pct, int n, FILE *out,
                              dc_sensitivity *res);
 
@@ -85,12 +86,13 @@ dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const 
 void dc_sensitivity_free(dc_sensitivity *res);
 
 /* A line plot as an 8-bit RGB PNG written atomically to path (PATH.tmp, renamed): one
- * coloured line with point markers per series, x and y axes with tick labels and a
- * light grid, the axis labels, a title and a legend (text in stb_easy_font's bitmap
- * font). x[nx] are the abscissae (any order: each series is drawn in ascending x);
- * y[s * nx + i] the value of series s at x[i]; names[nseries] the legend entries. Axis
- * ranges come from the data, widened to round tick steps. 1 <= nx, 1 <= nseries; values
- * must be finite (else DC_ERR_ARG). */
+ * coloured line with point markers per series (ten colours, then the same ones dashed),
+ * x and y axes with tick labels and a light grid, the axis labels, a title and a legend
+ * (text in stb_easy_font's bitmap font; non-ASCII characters print as '?'). x[nx] are
+ * the abscissae (any order: each series is drawn in ascending x); y[s * nx + i] the
+ * value of series s at x[i]; names[nseries] the legend entries. Axis ranges come from
+ * the data, widened to round tick steps. 1 <= nx, 1 <= nseries and finite values, else
+ * DC_ERR_ARG; DC_ERR_IO when the file cannot be written. */
 dc_status dc_plot_png(const char *path, const char *title, const char *xlabel, const char *ylabel, const double *x,
                       int nx, const double *y, int nseries, const char *const *names);
 

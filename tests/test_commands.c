@@ -1,0 +1,529 @@
+/* test_commands.c — the dctrain subcommands as library calls (dc/commands.h), on a short
+ * full pipeline (train, prune, quantize, encode) over a toy MNIST-format data set: eval
+ * of model.dcz equals the quantize stage exactly, export reads back as identical
+ * weights, info's table, the pruning sensitivity sweep with its CSV and PNG, the plot
+ * and density-list helpers, and every error path (missing, corrupt, foreign files). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <stb/stb_image.h>
+
+#include "dc/ckpt.h"
+#include "dc/commands.h"
+#include "dc/compress.h"
+#include "dc/experiment.h"
+#include "dc/model.h"
+#include "dc/prune.h"
+#include "util_net.h"
+
+static char *g_dir;         /* toy data, net, the run */
+static char g_run[600];     /* the run's output directory */
+static char *g_cfg;         /* its experiment file */
+static dc_experiment g_exp; /* ... loaded */
+
+/* An experiment file for the toy set: extra text goes after [solver]. */
+static char *toy_experiment(const char *name, const char *out, int max_iter, const char *extra) {
+  char text[2048];
+  snprintf(text, sizeof text,
+           "[experiment]\nname = toy\nnet = %s/toy.net\noutput = %s/%s\nseed = 3\nthreads = 1\n"
+           "[data]\nkind = mnist\ndir = %s\n"
+           "[solver]\nbase_lr = 0.05\nmomentum = 0.9\nweight_decay = 0.0005\nlr_policy = inv\ngamma = 0.0001\n"
+           "power = 0.75\nbatch = 16\ntest_batch = 64\nmax_iter = %d\ntest_interval = 0\ndisplay = 0\n"
+           "snapshot = 0\n%s",
+           g_dir, g_dir, out, g_dir, max_iter, extra ? extra : "");
+  return tu_write_file(g_dir, name, text);
+}
+
+static int setup(void **state) {
+  (void)state;
+  g_dir = tu_tmpdir();
+  /* 200 test images with test_batch 64: the last batch is a padded tail of 8 */
+  tu_write_toy_mnist(g_dir, 600, 200);
+  free(tu_write_file(g_dir, "toy.net", TU_TOY_NET));
+  g_cfg = toy_experiment("run.cfg", "run", 40,
+                         "[prune]\nrounds = 1\nretrain_iters = 10\nconv1 = 50%\nip1 = 20%\nip2 = 50%\n"
+                         "[quantize]\nconv_bits = 1\nfc_bits = 1\nretrain_iters = 2\n[encode]\n");
+  snprintf(g_run, sizeof g_run, "%s/run", g_dir);
+  dc_failure_clear();
+  if (dc_experiment_load(g_cfg, &g_exp) != DC_OK) {
+    print_error("%s\n", dc_failure_reason());
+    return -1;
+  }
+  FILE *devnull = fopen("/dev/null", "w");
+  dc_status s = dc_experiment_run(&g_exp, NULL, devnull);
+  fclose(devnull);
+  if (s != DC_OK) {
+    print_error("%s\n", dc_failure_reason());
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  assert_int_equal(system(cmd), 0);
+  free(g_cfg);
+  free(g_dir);
+  return 0;
+}
+
+static void run_path(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", g_run, name); }
+
+/* top-1 and top-5 of a stage from OUTPUT/stages.csv */
+static void stage_result(const char *stage, double *top1, double *top5) {
+  char path[700], line[256];
+  run_path(path, sizeof path, "stages.csv");
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  int found = 0;
+  while (fgets(line, sizeof line, f)) {
+    size_t n = strlen(stage);
+    if (strncmp(line, stage, n) == 0 && line[n] == ',') {
+      assert_int_equal(sscanf(line + n + 1, "%lf,%lf", top1, top5), 2);
+      found = 1;
+    }
+  }
+  fclose(f);
+  if (!found) fail_msg("no stage %s in %s", stage, path);
+}
+
+static dc_net *toy_net(void) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/toy.net", g_dir);
+  dc_net *net;
+  assert_int_equal(dc_net_load(path, 8, 0, NULL, &net), DC_OK);
+  return net;
+}
+
+static void expect_fail(dc_status got, dc_status want, const char *text) {
+  if (got != want || !strstr(dc_failure_reason(), text))
+    fail_msg("expected status %d with '%s', got %d: '%s'", want, text, got, dc_failure_reason());
+  assert_null(strchr(dc_failure_reason(), '\n'));
+}
+
+static void copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_non_null(a);
+  assert_non_null(b);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  fclose(a);
+  fclose(b);
+}
+
+static long file_size(const char *path) {
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  return (long)st.st_size;
+}
+
+/* ---- eval ---- */
+
+static void eval_dcz_equals_quantize_stage(void **state) {
+  (void)state;
+  char dcz[700], qh5[700];
+  run_path(dcz, sizeof dcz, "model.dcz");
+  run_path(qh5, sizeof qh5, "quantize.h5");
+  dc_test_result r, q;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_eval(&g_exp, dcz, out, &r), DC_OK);
+  fclose(out);
+  assert_int_equal(r.samples, 200);
+  assert_non_null(strstr(text, "(200 images"));
+  assert_non_null(strstr(text, "top-1"));
+  free(text);
+  /* the quantize stage's own test, as recorded (k/200 prints exactly with 6 decimals) */
+  double top1, top5;
+  stage_result("quantize", &top1, &top5);
+  print_message("  toy quantized top-1 %.4f, eval of model.dcz %.4f\n", top1, r.top1);
+  assert_true(fabs(r.top1 - top1) < 1e-7);
+  assert_true(fabs(r.top5 - top5) < 1e-7);
+  assert_true(r.top1 > 0.5); /* it learned something: chance is 0.25 */
+  /* and the quantized weights themselves (HDF5 by content) score bit for bit the same */
+  assert_int_equal(dc_cmd_eval(&g_exp, qh5, NULL, &q), DC_OK);
+  assert_true(q.top1 == r.top1);
+  assert_true(q.top5 == r.top5);
+  assert_true(q.loss == r.loss);
+}
+
+/* ---- export ---- */
+
+static void export_reads_back_as_identical_weights(void **state) {
+  (void)state;
+  char dcz[700], h5[700], tmp[720];
+  run_path(dcz, sizeof dcz, "model.dcz");
+  run_path(h5, sizeof h5, "export.h5");
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_export(dcz, h5, NULL), DC_OK);
+  snprintf(tmp, sizeof tmp, "%s.tmp", h5);
+  assert_int_not_equal(access(tmp, F_OK), 0);
+  int is_h5;
+  assert_int_equal(dc_file_is_hdf5(h5, &is_h5), DC_OK);
+  assert_int_equal(is_h5, 1);
+
+  dc_net *a = toy_net(), *b = toy_net();
+  assert_int_equal(dc_model_decode(dcz, a, NULL), DC_OK);
+  assert_int_equal(dc_load_model(h5, b), DC_OK);
+  /* same effective weights and biases, bit for bit; the export is plain dense fp32 */
+  assert_int_equal(a->params->total, b->params->total);
+  assert_memory_equal(a->params->arena_data, b->params->arena_data, sizeof(float) * a->params->total);
+  for (int i = 0; i < b->params->count; i++) assert_int_equal(b->params->p[i].kind, DC_PARAM_DENSE);
+  /* pruned weights are exact zeros: ip1 keeps 20% */
+  dc_param *w = dc_params_find(b->params, "ip1/weight");
+  size_t nz = 0;
+  for (size_t i = 0; i < w->count; i++) nz += w->data[i] != 0.0f;
+  assert_true(nz <= (size_t)llround(0.2 * (double)w->count));
+  dc_net_free(a);
+  dc_net_free(b);
+
+  /* eval reads it like a checkpoint, with the same accuracy as the .dcz */
+  dc_test_result r1, r2;
+  assert_int_equal(dc_cmd_eval(&g_exp, dcz, NULL, &r1), DC_OK);
+  assert_int_equal(dc_cmd_eval(&g_exp, h5, NULL, &r2), DC_OK);
+  assert_true(r1.top1 == r2.top1 && r1.top5 == r2.top5);
+
+  /* an unwritable destination fails cleanly */
+  char bad[720];
+  snprintf(bad, sizeof bad, "%s/no/such/dir/x.h5", g_dir);
+  dc_failure_clear();
+  expect_fail(dc_cmd_export(dcz, bad, NULL), DC_ERR_IO, "no/such/dir/x.h5");
+}
+
+/* ---- info ---- */
+
+static void info_prints_the_layer_table(void **state) {
+  (void)state;
+  char dcz[700];
+  run_path(dcz, sizeof dcz, "model.dcz");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_info(dcz, out), DC_OK);
+  fclose(out);
+  char want[64];
+  snprintf(want, sizeof want, "3 layers, %ld bytes", file_size(dcz));
+  assert_non_null(strstr(text, want));
+  assert_non_null(strstr(text, "\nconv1 "));
+  assert_non_null(strstr(text, "\nip1 "));
+  assert_non_null(strstr(text, "\nip2 "));
+  /* ip1 keeps round(0.2 * 1024) = 205 of 1024 weights */
+  assert_non_null(strstr(text, "20.02%"));
+  /* 1-bit codebooks (so the quantized net loses a little accuracy: a non-trivial eval) */
+  dc_dcz_layer *layers;
+  int n;
+  dc_dcz_stats st = {0};
+  assert_int_equal(dc_dcz_read_stats(dcz, &layers, &n, &st), DC_OK);
+  assert_int_equal(n, 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(st.layer[i].bits, 1);
+  assert_int_equal(st.layer[1].nnz, 205);
+  assert_int_equal(st.file_bytes, (uint64_t)file_size(dcz));
+  dc_dcz_free(layers, n);
+  dc_dcz_stats_free(&st);
+  free(text);
+}
+
+/* ---- sensitivity ---- */
+
+static void sensitivity_sweep(void **state) {
+  (void)state;
+  /* 0% first: a later 100% must see the weights restored */
+  const double pct[3] = {0, 100, 50};
+  dc_sensitivity r;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_sensitivity(&g_exp, NULL, pct, 3, out, &r), DC_OK);
+  fclose(out);
+  assert_non_null(strstr(text, "[sensitivity] conv1"));
+  assert_non_null(strstr(text, "ETA"));
+  assert_int_equal(r.nlayers, 3);
+  assert_int_equal(r.ndensities, 3);
+  assert_string_equal(r.layer[0], "conv1");
+  assert_string_equal(r.layer[1], "ip1");
+  assert_string_equal(r.layer[2], "ip2");
+
+  /* the default weights are OUTPUT/train.h5: density 100% is the dense net exactly */
+  char train[700];
+  run_path(train, sizeof train, "train.h5");
+  dc_test_result dense;
+  assert_int_equal(dc_cmd_eval(&g_exp, train, NULL, &dense), DC_OK);
+  double top1, top5;
+  stage_result("train", &top1, &top5);
+  assert_true(fabs(dense.top1 - top1) < 1e-7);
+  assert_true(r.dense.top1 == dense.top1);
+  for (int l = 0; l < 3; l++) {
+    assert_true(r.top1[1 * 3 + l] == dense.top1);
+    assert_true(r.top5[1 * 3 + l] == dense.top5);
+  }
+  /* pruning a whole layer hurts (ip2 at 0%: constant logits) */
+  double worst = 1.0;
+  for (int l = 0; l < 3; l++) worst = fmin(worst, r.top1[0 * 3 + l]);
+  print_message("  dense top-1 %.3f, worst at 0%% %.3f\n", dense.top1, worst);
+  assert_true(worst < dense.top1);
+
+  /* in another order the numbers are the same (each trial starts from the same weights) */
+  const double pct2[2] = {50, 0};
+  dc_sensitivity r2;
+  assert_int_equal(dc_cmd_sensitivity(&g_exp, train, pct2, 2, NULL, &r2), DC_OK);
+  for (int l = 0; l < 3; l++) {
+    assert_true(r2.top1[0 * 3 + l] == r.top1[2 * 3 + l]);
+    assert_true(r2.top1[1 * 3 + l] == r.top1[0 * 3 + l]);
+  }
+  dc_sensitivity_free(&r2);
+
+  /* the CSV: header, one row per density, fractions */
+  char csv[700], png[700], line[256];
+  run_path(csv, sizeof csv, "sensitivity.csv");
+  run_path(png, sizeof png, "sensitivity.png");
+  FILE *f = fopen(csv, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_string_equal(line, "density,conv1,ip1,ip2\n");
+  int rows = 0;
+  while (fgets(line, sizeof line, f)) {
+    double d, v[3];
+    assert_int_equal(sscanf(line, "%lf,%lf,%lf,%lf", &d, &v[0], &v[1], &v[2]), 4);
+    assert_true(fabs(d - pct2[rows] / 100) < 1e-9); /* the second run wrote it */
+    for (int l = 0; l < 3; l++) assert_true(fabs(v[l] - r.top1[(rows == 0 ? 2 : 0) * 3 + l]) < 1e-6);
+    rows++;
+  }
+  fclose(f);
+  assert_int_equal(rows, 2);
+  /* a real PNG, RGB, plot-sized */
+  int w, h, comp;
+  assert_int_equal(stbi_info(png, &w, &h, &comp), 1);
+  assert_int_equal(comp, 3);
+  assert_true(w >= 800 && h >= 500);
+  char tmp[720];
+  snprintf(tmp, sizeof tmp, "%s.tmp", png);
+  assert_int_not_equal(access(tmp, F_OK), 0);
+  dc_sensitivity_free(&r);
+  free(text);
+}
+
+static void sensitivity_errors(void **state) {
+  (void)state;
+  const double pct[2] = {100, 50};
+  /* an experiment that never ran and names no weights */
+  static dc_experiment e;
+  char *cfg = toy_experiment("fresh.cfg", "fresh", 10, NULL);
+  assert_int_equal(dc_experiment_load(cfg, &e), DC_OK);
+  dc_failure_clear();
+  expect_fail(dc_cmd_sensitivity(&e, NULL, pct, 2, NULL, NULL), DC_ERR_ARG, "no trained weights");
+  /* missing --weights */
+  char missing[700];
+  snprintf(missing, sizeof missing, "%s/missing.h5", g_dir);
+  dc_failure_clear();
+  expect_fail(dc_cmd_sensitivity(&e, missing, pct, 2, NULL, NULL), DC_ERR_IO, "missing.h5: cannot open");
+  /* bad density lists from a caller */
+  const double bad[1] = {150};
+  dc_failure_clear();
+  expect_fail(dc_cmd_sensitivity(&g_exp, NULL, bad, 1, NULL, NULL), DC_ERR_ARG, "150");
+  dc_failure_clear();
+  expect_fail(dc_cmd_sensitivity(&g_exp, NULL, pct, 0, NULL, NULL), DC_ERR_ARG, "densities");
+  /* explicit weights into an output directory that does not exist yet: created */
+  char train[700];
+  run_path(train, sizeof train, "train.h5");
+  snprintf(e.output, sizeof e.output, "%s/new/sub", g_dir);
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_sensitivity(&e, train, pct, 2, NULL, NULL), DC_OK);
+  char png[700];
+  snprintf(png, sizeof png, "%s/new/sub/sensitivity.png", g_dir);
+  assert_int_equal(access(png, F_OK), 0);
+  free(cfg);
+}
+
+static void parse_densities(void **state) {
+  (void)state;
+  double v[DC_MAX_DENSITIES];
+  int n;
+  dc_failure_clear();
+  assert_int_equal(dc_parse_densities("100,90,5", v, DC_MAX_DENSITIES, &n), DC_OK);
+  assert_int_equal(n, 3);
+  assert_true(v[0] == 100 && v[1] == 90 && v[2] == 5);
+  assert_int_equal(dc_parse_densities(" 50% , 2.5,0", v, DC_MAX_DENSITIES, &n), DC_OK);
+  assert_int_equal(n, 3);
+  assert_true(v[0] == 50 && v[1] == 2.5 && v[2] == 0);
+  struct {
+    const char *text, *want;
+  } bad[] = {{"", "empty entry"},      {"50,,3", "empty entry"}, {"1x0", "'1x0' is not a number"},
+             {"101", "'101'"},         {"-1", "'-1'"},           {"nan", "'nan'"},
+             {"inf", "'inf'"},         {"10,", "empty entry"},   {"%", "empty entry"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    dc_failure_clear();
+    dc_status s = dc_parse_densities(bad[i].text, v, DC_MAX_DENSITIES, &n);
+    if (s != DC_ERR_ARG || !strstr(dc_failure_reason(), bad[i].want))
+      fail_msg("'%s': expected '%s', got %d '%s'", bad[i].text, bad[i].want, s, dc_failure_reason());
+  }
+  dc_failure_clear();
+  expect_fail(dc_parse_densities("1,2,3", v, 2, &n), DC_ERR_ARG, "more than 2 values");
+  /* the default list */
+  assert_true(dc_default_densities[0] == 100 && dc_default_densities[10] == 5);
+}
+
+/* ---- model loading errors ---- */
+
+static void missing_and_corrupt_models(void **state) {
+  (void)state;
+  char dcz[700], path[700], h5[700];
+  dc_test_result r;
+  run_path(dcz, sizeof dcz, "model.dcz");
+  snprintf(path, sizeof path, "%s/nope.dcz", g_dir);
+  snprintf(h5, sizeof h5, "%s/nope.h5", g_dir);
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&g_exp, path, NULL, &r), DC_ERR_IO, "nope.dcz: cannot open");
+  dc_failure_clear();
+  expect_fail(dc_cmd_info(path, NULL), DC_ERR_IO, "nope.dcz");
+  dc_failure_clear();
+  expect_fail(dc_cmd_export(path, h5, NULL), DC_ERR_IO, "nope.dcz");
+  assert_int_not_equal(access(h5, F_OK), 0);
+  int is_h5;
+  dc_failure_clear();
+  expect_fail(dc_file_is_hdf5(path, &is_h5), DC_ERR_IO, "nope.dcz: cannot open");
+
+  /* one flipped byte in the middle: the CRCs catch it everywhere */
+  char bad[700];
+  snprintf(bad, sizeof bad, "%s/flipped.dcz", g_dir);
+  copy_file(dcz, bad);
+  FILE *f = fopen(bad, "r+b");
+  long mid = file_size(bad) / 2;
+  fseek(f, mid, SEEK_SET);
+  int c = fgetc(f);
+  fseek(f, mid, SEEK_SET);
+  fputc(c ^ 0x10, f);
+  fclose(f);
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&g_exp, bad, NULL, &r), DC_ERR_FORMAT, "flipped.dcz");
+  dc_failure_clear();
+  expect_fail(dc_cmd_info(bad, NULL), DC_ERR_FORMAT, "flipped.dcz");
+  dc_failure_clear();
+  expect_fail(dc_cmd_export(bad, h5, NULL), DC_ERR_FORMAT, "flipped.dcz");
+  assert_int_not_equal(access(h5, F_OK), 0);
+
+  /* short and empty files are neither HDF5 nor .dcz */
+  char *empty = tu_write_file(g_dir, "empty.dcz", "");
+  assert_int_equal(dc_file_is_hdf5(empty, &is_h5), DC_OK);
+  assert_int_equal(is_h5, 0);
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&g_exp, empty, NULL, &r), DC_ERR_FORMAT, "empty.dcz");
+  /* the HDF5 signature followed by garbage */
+  char *fake = tu_write_file(g_dir, "fake.h5", "\x89HDF\r\n\x1a\nnot really");
+  assert_int_equal(dc_file_is_hdf5(fake, &is_h5), DC_OK);
+  assert_int_equal(is_h5, 1);
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&g_exp, fake, NULL, &r), DC_ERR_FORMAT, "fake.h5");
+  free(empty);
+  free(fake);
+}
+
+static void models_of_another_net(void **state) {
+  (void)state;
+  /* same layer names, other shapes */
+  static const char *const other_net =
+      "[input]\nchannels = 1\nheight = 8\nwidth = 8\n"
+      "[fc]\nname = ip1\nnum_output = 8\n[relu]\n[fc]\nname = ip2\nnum_output = 4\n[softmax_loss]\n";
+  dc_net *net = tu_net(other_net, 2, 0);
+  dc_net_init_params(net, 5);
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].weight) assert_int_equal(dc_quantize(net->layers[i].weight, 2, DC_KMEANS_LINEAR, 1), DC_OK);
+  char dcz[700], h5[700];
+  snprintf(dcz, sizeof dcz, "%s/other.dcz", g_dir);
+  snprintf(h5, sizeof h5, "%s/other.h5", g_dir);
+  assert_int_equal(dc_model_encode(net, 8, 5, dcz, NULL), DC_OK);
+  assert_int_equal(dc_ckpt_save(h5, net->params, NULL), DC_OK);
+  dc_net_free(net);
+  dc_test_result r;
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&g_exp, dcz, NULL, &r), DC_ERR_FORMAT, "other.dcz: layer 1 is 'ip1'");
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&g_exp, h5, NULL, &r), DC_ERR_FORMAT, "other.h5: no dataset /params/conv1/weight");
+  /* but info and export need no net */
+  assert_int_equal(dc_cmd_info(dcz, NULL), DC_OK);
+  char exp[700];
+  snprintf(exp, sizeof exp, "%s/other_export.h5", g_dir);
+  assert_int_equal(dc_cmd_export(dcz, exp, NULL), DC_OK);
+
+  /* an experiment whose net does not fit its data: 28x28 input on 8x8 images */
+  char *big = tu_write_file(g_dir, "big.net",
+                            "[input]\nchannels = 1\nheight = 28\nwidth = 28\n[fc]\nname = ip1\nnum_output = 4\n"
+                            "[softmax_loss]\n");
+  char text[1024];
+  snprintf(text, sizeof text,
+           "[experiment]\nnet = %s\noutput = %s/bigrun\n[data]\ndir = %s\n[solver]\nbase_lr = 0.01\n", big, g_dir,
+           g_dir);
+  char *cfg = tu_write_file(g_dir, "big.cfg", text);
+  static dc_experiment e;
+  assert_int_equal(dc_experiment_load(cfg, &e), DC_OK);
+  dc_failure_clear();
+  expect_fail(dc_cmd_eval(&e, dcz, NULL, &r), DC_ERR_SHAPE, "the data is 1x8x8 (CxHxW) but");
+  free(big);
+  free(cfg);
+}
+
+/* ---- the plot ---- */
+
+static void plot_edge_cases(void **state) {
+  (void)state;
+  char png[700];
+  snprintf(png, sizeof png, "%s/one.png", g_dir);
+  /* a single point: degenerate ranges are widened */
+  const double x1[1] = {50}, y1[2] = {97.5, 97.5};
+  const char *names[2] = {"a-very-long-layer-name-to-test-the-legend", "b"};
+  dc_failure_clear();
+  assert_int_equal(dc_plot_png(png, "one", "x", "y", x1, 1, y1, 2, names), DC_OK);
+  int w, h, comp;
+  assert_int_equal(stbi_info(png, &w, &h, &comp), 1);
+  assert_int_equal(comp, 3);
+  /* more series than colours, negative and fractional values, text outside ASCII */
+  double x[4] = {0.5, 0.1, 0.2, 0.3}, y[12 * 4];
+  const char *many[12];
+  for (int s = 0; s < 12; s++) {
+    many[s] = s % 2 ? "caf\xc3\xa9" : "x";
+    for (int i = 0; i < 4; i++) y[s * 4 + i] = -0.01 * s + 0.001 * i;
+  }
+  assert_int_equal(dc_plot_png(png, "many\tseries", "\x01", "y", x, 4, y, 12, many), DC_OK);
+  assert_int_equal(stbi_info(png, &w, &h, &comp), 1);
+  /* errors */
+  const double nan_y[2] = {1, NAN};
+  dc_failure_clear();
+  expect_fail(dc_plot_png(png, "t", "x", "y", x1, 1, nan_y, 2, names), DC_ERR_ARG, "not finite");
+  dc_failure_clear();
+  expect_fail(dc_plot_png(png, "t", "x", "y", x1, 0, y1, 2, names), DC_ERR_ARG, "at least one point");
+  dc_failure_clear();
+  expect_fail(dc_plot_png(png, "t", "x", "y", x1, 1, y1, 0, names), DC_ERR_ARG, "at least one point");
+  snprintf(png, sizeof png, "%s/no/such/dir/p.png", g_dir);
+  dc_failure_clear();
+  expect_fail(dc_plot_png(png, "t", "x", "y", x1, 1, y1, 2, names), DC_ERR_IO, "p.png");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(eval_dcz_equals_quantize_stage),
+      cmocka_unit_test(export_reads_back_as_identical_weights),
+      cmocka_unit_test(info_prints_the_layer_table),
+      cmocka_unit_test(sensitivity_sweep),
+      cmocka_unit_test(sensitivity_errors),
+      cmocka_unit_test(parse_densities),
+      cmocka_unit_test(missing_and_corrupt_models),
+      cmocka_unit_test(models_of_another_net),
+      cmocka_unit_test(plot_edge_cases),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
