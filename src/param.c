@@ -14,17 +14,19 @@ const char *dc_param_kind_name(dc_param_kind k) {
 }
 
 dc_param_view dc_param_view_of(dc_param *p) {
-  dc_param_view v;
+  dc_param_view v = {0};
   if (p->kind == DC_PARAM_SHARED) {
     v.value = p->codebook;
     v.grad = p->codebook_diff;
     v.history = p->codebook_history;
     v.n = (size_t)p->k;
+    v.derived = 1;
   } else {
     v.value = p->data;
     v.grad = p->diff;
     v.history = p->history;
     v.n = p->count;
+    v.mask = p->kind == DC_PARAM_MASKED ? p->mask : NULL;
   }
   return v;
 }

@@ -36,18 +36,31 @@ void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr) {
   for (int i = 0; i < ps->count; i++) {
     dc_param *p = &ps->p[i];
     if (p->lr_mult == 0.0f) continue;
-    dc_param_reduce_grad(p);
     dc_param_view v = dc_param_view_of(p);
+    if (v.derived) dc_param_reduce_grad(p);
     const float rate = (float)(lr * p->lr_mult);
     const float decay = (float)(c->weight_decay * p->decay_mult);
     const float mom = (float)c->momentum;
     float *restrict w = v.value, *restrict g = v.grad, *restrict h = v.history;
+    const uint8_t *restrict mask = v.mask;
+    if (mask) {
+      /* a pruned weight: gradient forced to 0, value and momentum already 0, so
+       * h = mom*0 + rate*(0 + decay*0) = 0 and w stays exactly 0 */
 #pragma omp parallel for simd schedule(static) if (v.n >= 16384)
-    for (size_t j = 0; j < v.n; j++) {
-      h[j] = mom * h[j] + rate * (g[j] + decay * w[j]);
-      w[j] -= h[j];
+      for (size_t j = 0; j < v.n; j++) {
+        float gj = mask[j] ? g[j] : 0.0f;
+        g[j] = gj;
+        h[j] = mom * h[j] + rate * (gj + decay * w[j]);
+        w[j] -= h[j];
+      }
+    } else {
+#pragma omp parallel for simd schedule(static) if (v.n >= 16384)
+      for (size_t j = 0; j < v.n; j++) {
+        h[j] = mom * h[j] + rate * (g[j] + decay * w[j]);
+        w[j] -= h[j];
+      }
     }
-    dc_param_sync(p);
+    if (v.derived) dc_param_sync(p);
   }
 }
 

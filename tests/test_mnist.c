@@ -26,7 +26,7 @@ static void lenet300_learns(void **state) {
   char *dir = tu_tmpdir();
   char text[2048];
   snprintf(text, sizeof text,
-           "[experiment]\nnet = %s/nets/lenet300.net\noutput = %s/run\nseed = 1\nthreads = 2\n"
+           "[experiment]\nnet = %s/nets/lenet300.net\noutput = %s/run\nseed = 1\nthreads = 1\n"
            "[data]\ndir = %s/data/mnist\n"
            "[solver]\nbase_lr = 0.01\nmomentum = 0.9\nweight_decay = 0.0005\nlr_policy = inv\n"
            "gamma = 0.0001\npower = 0.75\nbatch = 64\nmax_iter = 500\ntest_interval = 0\ndisplay = 100\n"

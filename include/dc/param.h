@@ -52,10 +52,17 @@ typedef struct dc_param {
 } dc_param;
 
 /* A flat view of what the solver updates: data/diff/history for DENSE and MASKED,
- * codebook/codebook_diff/codebook_history for SHARED. */
+ * codebook/codebook_diff/codebook_history for SHARED. One pass over it per step keeps
+ * the number of thread barriers per step small. */
 typedef struct {
   float *value, *grad, *history;
   size_t n;
+  /* MASKED: the update zeroes grad where mask is 0 in the same pass (pruned values and
+   * momenta are 0 and so stay 0); NULL otherwise. */
+  const uint8_t *mask;
+  /* SHARED: the view is not the data: call dc_param_reduce_grad() before updating it
+   * and dc_param_sync() after. */
+  int derived;
 } dc_param_view;
 
 dc_param_view dc_param_view_of(dc_param *p);
