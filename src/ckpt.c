@@ -7,7 +7,6 @@
 
 #include "dc/h5.h"
 
-#define CKPT_FORMAT "dctrain-checkpoint 1"
 
 static void shape64(const dc_param *p, int64_t *dims) {
   for (int i = 0; i < p->ndim; i++) dims[i] = p->dims[i];
@@ -20,7 +19,7 @@ static dc_status write_scalar(dc_h5 *f, const char *path, int64_t v) {
 static dc_status save_all(dc_h5 *f, dc_params *ps, const dc_ckpt_state *st) {
   char path[160];
   int64_t dims[4];
-  DC_TRY(dc_h5_write_str(f, "/meta/format", CKPT_FORMAT));
+  DC_TRY(dc_h5_write_str(f, "/meta/format", DC_CKPT_FORMAT));
   for (int i = 0; i < ps->count; i++) {
     dc_param *p = &ps->p[i];
     shape64(p, dims);
@@ -125,8 +124,8 @@ static dc_status load_all(dc_h5 *f, const char *file, dc_params *ps, dc_ckpt_sta
   char *format = NULL;
   if (dc_h5_exists(f, "/meta/format")) {
     DC_TRY(dc_h5_read_str(f, "/meta/format", &format));
-    int ok = strcmp(format, CKPT_FORMAT) == 0;
-    if (!ok) dc_fail(DC_ERR_FORMAT, "%s: unsupported checkpoint format '%s' (expected '%s')", file, format, CKPT_FORMAT);
+    int ok = strcmp(format, DC_CKPT_FORMAT) == 0;
+    if (!ok) dc_fail(DC_ERR_FORMAT, "%s: unsupported checkpoint format '%s' (expected '%s')", file, format, DC_CKPT_FORMAT);
     free(format);
     if (!ok) return DC_ERR_FORMAT;
   }

@@ -27,9 +27,6 @@
 #include "dc/prune.h"
 #include "dc/report.h"
 
-/* Must match CKPT_FORMAT in ckpt.c: an exported file is a weights-only checkpoint. */
-#define EXPORT_FORMAT "dctrain-checkpoint 1"
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -156,7 +153,7 @@ dc_status dc_cmd_info(const char *path, FILE *out) {
 /* ---- export ---- */
 
 static dc_status export_layers(dc_h5 *f, const dc_dcz_layer *layers, int n, uint64_t *kept, uint64_t *total) {
-  DC_TRY(dc_h5_write_str(f, "/meta/format", EXPORT_FORMAT));
+  DC_TRY(dc_h5_write_str(f, "/meta/format", DC_CKPT_FORMAT));
   for (int l = 0; l < n; l++) {
     const dc_dcz_layer *d = &layers[l];
     int64_t dims[4];

@@ -18,6 +18,9 @@
 #include "dc/error.h"
 #include "dc/net.h"
 
+/* The /meta/format string of checkpoints and exported weights. */
+#define DC_CKPT_FORMAT "dctrain-checkpoint 1"
+
 typedef struct {
   int64_t iter;       /* global training iterations done (all stages) */
   uint64_t seed;      /* the run's seed: data order and dropout derive from (seed, iter) */
