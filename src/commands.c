@@ -89,27 +89,15 @@ static void evaluator_close(evaluator *ev) {
   memset(ev, 0, sizeof *ev);
 }
 
-/* The same net, test set and test settings as the experiment's training stages use
- * (experiment.c's trainer_open, open_data and check_fit, which are private there), so
- * accuracies agree to the sample. MNIST is the only data kind so far; a new kind must be
- * opened here too. */
+/* The same net, test set and test settings as the experiment's training stages use,
+ * so accuracies agree to the sample. */
 static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
   memset(ev, 0, sizeof *ev);
   dc_dnn_set_threads(e->threads);
   DC_TRY(dc_net_load(e->net, e->test_batch, 0, NULL, &ev->net));
   dc_net_init_params(ev->net, e->seed);
-  DC_TRY(dc_mnist_open(e->data_dir, 0, (float)e->scale, &ev->test));
-  int count = dc_dataset_count(ev->test);
-  if (e->test_limit > 0) dc_dataset_limit(ev->test, (int)(e->test_limit < count ? e->test_limit : count));
-  int c, h, w;
-  dc_dataset_shape(ev->test, &c, &h, &w);
-  dc_shape in = ev->net->input;
-  if (c != in.c || h != in.h || w != in.w)
-    return dc_fail(DC_ERR_SHAPE, "%s: the data is %dx%dx%d (CxHxW) but %s's [input] is %dx%dx%d", e->path, c, h, w,
-                   e->net, in.c, in.h, in.w);
-  if (dc_dataset_classes(ev->test) > ev->net->classes)
-    return dc_fail(DC_ERR_SHAPE, "%s: the data has %d classes but %s outputs %d", e->path,
-                   dc_dataset_classes(ev->test), e->net, ev->net->classes);
+  DC_TRY(dc_experiment_open_data(e, 0, &ev->test));
+  DC_TRY(dc_experiment_check_fit(e, ev->test, ev->net));
   dc_trainer *t = &ev->t;
   t->test_net = ev->net;
   t->test_set = ev->test;

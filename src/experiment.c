@@ -341,7 +341,7 @@ static dc_status make_dirs(const char *dir) {
   return DC_OK;
 }
 
-static dc_status open_data(const dc_experiment *e, int train, dc_dataset **out) {
+dc_status dc_experiment_open_data(const dc_experiment *e, int train, dc_dataset **out) {
   if (e->data_kind == DC_DATA_IMAGENET) {
     dc_imagefolder_conf c;
     dc_imagefolder_defaults(&c);
@@ -360,17 +360,17 @@ static dc_status open_data(const dc_experiment *e, int train, dc_dataset **out) 
   return DC_OK;
 }
 
-static dc_status check_fit(const dc_experiment *e, dc_trainer *t) {
+dc_status dc_experiment_check_fit(const dc_experiment *e, const dc_dataset *d, const dc_net *net) {
   int c, h, w;
-  dc_dataset_shape(t->train_set, &c, &h, &w);
-  dc_shape in = t->train_net->input;
+  dc_dataset_shape(d, &c, &h, &w);
+  dc_shape in = net->input;
   if (c != in.c || h != in.h || w != in.w)
     return dc_fail(DC_ERR_SHAPE, "%s: the data is %dx%dx%d (CxHxW) but %s's [input] is %dx%dx%d", e->path, c, h, w,
                    e->net, in.c, in.h, in.w);
-  int classes = dc_dataset_classes(t->train_set);
-  if (classes > t->train_net->classes)
+  int classes = dc_dataset_classes(d);
+  if (classes > net->classes)
     return dc_fail(DC_ERR_SHAPE, "%s: the data has %d classes but %s outputs %d", e->path, classes, e->net,
-                   t->train_net->classes);
+                   net->classes);
   return DC_OK;
 }
 
@@ -398,9 +398,9 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   t->stop_after = e->stop_after;
   DC_TRY(dc_net_load(e->net, e->batch, DC_NET_TRAIN, NULL, &t->train_net));
   DC_TRY(dc_net_load(e->net, e->test_batch, 0, t->train_net->params, &t->test_net));
-  DC_TRY(open_data(e, 1, &t->train_set));
-  DC_TRY(open_data(e, 0, &t->test_set));
-  DC_TRY(check_fit(e, t));
+  DC_TRY(dc_experiment_open_data(e, 1, &t->train_set));
+  DC_TRY(dc_experiment_open_data(e, 0, &t->test_set));
+  DC_TRY(dc_experiment_check_fit(e, t->train_set, t->train_net));
   int nl = e->batch > e->test_batch ? e->batch : e->test_batch;
   t->labels = calloc((size_t)nl, sizeof(int));
   if (!t->labels) return dc_fail(DC_ERR_NOMEM, "out of memory");

@@ -85,6 +85,15 @@ typedef struct {
 /* Parse and validate an experiment file; every error names file:line. */
 dc_status dc_experiment_load(const char *path, dc_experiment *e);
 
+struct dc_dataset;
+struct dc_net;
+
+/* Open the experiment's training (train != 0) or test set as [data] says, limits applied. */
+dc_status dc_experiment_open_data(const dc_experiment *e, int train, struct dc_dataset **out);
+
+/* The data set must fit the net: its input shape, and no more classes than it outputs. */
+dc_status dc_experiment_check_fit(const dc_experiment *e, const struct dc_dataset *d, const struct dc_net *net);
+
 /* Run it. resume: a checkpoint to continue from (NULL: start fresh). out: progress
  * lines (stdout). */
 dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out);
