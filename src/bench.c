@@ -4,18 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "backend/dnn.h"
 #include "dc/net.h"
 #include "dc/rng.h"
 #include "dc/solver.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -44,15 +38,15 @@ static dc_status step(bench_ctx *b, int64_t iter) {
 /* Median images/s over 5 repeats of about `seconds` / 5 each. */
 static dc_status measure(bench_ctx *b, double seconds, double *ips) {
   int64_t it = 0;
-  double t0 = now_s();
-  while (now_s() - t0 < 0.3 || it < 3) DC_TRY(step(b, it++)); /* warm-up */
-  double per = (now_s() - t0) / (double)it;
+  double t0 = dc_now();
+  while (dc_now() - t0 < 0.3 || it < 3) DC_TRY(step(b, it++)); /* warm-up */
+  double per = (dc_now() - t0) / (double)it;
   long n = (long)(seconds / 5 / per) + 1;
   double r[5];
   for (int k = 0; k < 5; k++) {
-    double s = now_s();
+    double s = dc_now();
     for (long i = 0; i < n; i++) DC_TRY(step(b, it++));
-    r[k] = (double)n * b->net->batch / (now_s() - s);
+    r[k] = (double)n * b->net->batch / (dc_now() - s);
   }
   qsort(r, 5, sizeof r[0], cmp_double);
   *ips = r[2];
@@ -99,9 +93,9 @@ dc_status dc_bench(const char *net_path, int batch, int threads, double seconds,
   b.train = 1;
   train->profile = profile;
   long n = (long)(seconds / 5 * train_ips / batch) + 1;
-  double t0 = now_s();
+  double t0 = dc_now();
   for (long i = 0; i < n && s == DC_OK; i++) s = step(&b, i);
-  double total = now_s() - t0;
+  double total = dc_now() - t0;
   train->profile = NULL;
   if (s != DC_OK) goto done_p;
   struct rusage ru;

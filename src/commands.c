@@ -7,8 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <stb/stb_image_write.h>
@@ -26,30 +24,7 @@
 #include "dc/model.h"
 #include "dc/prune.h"
 #include "dc/report.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* mkdir -p */
-static dc_status make_dirs(const char *dir) {
-  char buf[512];
-  if (strlen(dir) >= sizeof buf) return dc_fail(DC_ERR_ARG, "%s: path too long", dir);
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return dc_fail(DC_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  return DC_OK;
-}
+#include "util.h"
 
 /* ---- loading a model ---- */
 
@@ -352,7 +327,7 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
             e->name, nl, r->ndensities, r->dense.samples, 100 * r->dense.top1);
     fflush(out);
   }
-  double t0 = now_s();
+  double t0 = dc_now();
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *layer = &net->layers[i];
     if (!layer->weight) continue;
@@ -375,7 +350,7 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
     param_copy_free(&saved);
     DC_TRY(s);
     if (out) {
-      double el = now_s() - t0, eta = el / (l + 1) * (nl - l - 1);
+      double el = dc_now() - t0, eta = el / (l + 1) * (nl - l - 1);
       char el_s[32], eta_s[32];
       dc_format_duration(el, el_s, sizeof el_s);
       dc_format_duration(eta, eta_s, sizeof eta_s);
@@ -410,7 +385,7 @@ dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const 
   char csv[600], png[600];
   snprintf(csv, sizeof csv, "%.570s/sensitivity.csv", e->output);
   snprintf(png, sizeof png, "%.570s/sensitivity.png", e->output);
-  if (s == DC_OK) s = make_dirs(e->output);
+  if (s == DC_OK) s = dc_make_dirs(e->output);
   if (s == DC_OK) s = write_csv(csv, r);
   if (s == DC_OK) {
     double *y = malloc(sizeof(double) * (size_t)(n * r->nlayers));

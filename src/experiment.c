@@ -5,8 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "backend/dnn.h"
 #include "dc/cfg.h"
@@ -17,6 +15,7 @@
 #include "dc/rng.h"
 #include "dc/report.h"
 #include "dc/train.h"
+#include "util.h"
 
 static const char *const g_sections[] = {"experiment", "data", "solver", "prune", "quantize", "encode"};
 #define NSECTIONS ((int)(sizeof g_sections / sizeof g_sections[0]))
@@ -324,23 +323,6 @@ dc_status dc_experiment_load(const char *path, dc_experiment *e) {
   return st;
 }
 
-/* mkdir -p */
-static dc_status make_dirs(const char *dir) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return dc_fail(DC_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  return DC_OK;
-}
-
 dc_status dc_experiment_open_data(const dc_experiment *e, int train, dc_dataset **out) {
   if (e->data_kind == DC_DATA_IMAGENET) {
     dc_imagefolder_conf c;
@@ -404,7 +386,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   int nl = e->batch > e->test_batch ? e->batch : e->test_batch;
   t->labels = calloc((size_t)nl, sizeof(int));
   if (!t->labels) return dc_fail(DC_ERR_NOMEM, "out of memory");
-  DC_TRY(make_dirs(e->output));
+  DC_TRY(dc_make_dirs(e->output));
   snprintf(t->ckpt_path, sizeof t->ckpt_path, "%.511s/ckpt.h5", e->output);
   dc_net_init_params(t->train_net, e->seed);
   if (resume) {
@@ -533,12 +515,6 @@ static void print_densities(dc_net *net, FILE *out) {
   }
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Encode, then prove it lossless: decode into the net and require the same test
  * accuracy, sample for sample, and the same weights bit for bit. */
 static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats *stats) {
@@ -638,10 +614,10 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
       fprintf(out, "resuming from %s: stage %s, iteration %ld\n", resume,
               t.state.stage < nstages ? stages[t.state.stage].label : "(done)", (long)t.state.stage_iter);
   }
-  double t_run = now_s();
+  double t_run = dc_now();
   while (st == DC_OK && t.state.stage < nstages) {
     const stage *sg = &stages[t.state.stage];
-    double t0 = now_s();
+    double t0 = dc_now();
     st = run_stage(e, &t, sg, dropout0, &stats);
     if (st != DC_OK || t.stopped) break;
     dc_stage_result *r = &results[nresults < DC_MAX_STAGES ? nresults++ : DC_MAX_STAGES - 1];
@@ -649,7 +625,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     r->top1 = t.last.top1;
     r->top5 = t.last.top5;
     r->loss = t.last.loss;
-    r->seconds = now_s() - t0;
+    r->seconds = dc_now() - t0;
     r->nonzero = r->total = 0;
     for (int i = 0; i < t.train_net->nlayers; i++)
       if (t.train_net->layers[i].weight) {
@@ -674,7 +650,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
   }
   if (st == DC_OK && !t.stopped && out) {
     char took[32];
-    dc_format_duration(now_s() - t_run, took, sizeof took);
+    dc_format_duration(dc_now() - t_run, took, sizeof took);
     fprintf(out, "dctrain: %s finished in %s; report: %s/report.md\n", e->name, took, e->output);
   }
   dc_dcz_stats_free(&stats);

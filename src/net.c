@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dc/cfg.h"
 #include "layers/layers.h"
+#include "util.h"
 
 /* A weighted layer's params before the arena exists. */
 typedef struct {
@@ -319,24 +319,18 @@ void dc_net_init_params(dc_net *net, uint64_t seed) {
   for (int i = 0; i < net->params->count; i++) dc_param_fill(&net->params->p[i], seed);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss) {
   DC_ASSERT(!pass->train || net->train);
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
-    double t0 = net->profile ? now_s() : 0.0;
+    double t0 = net->profile ? dc_now() : 0.0;
     layer_layout *ll = &net->layouts[i];
     if (ll->convert) {
       void *r[2] = {ll->prev_out, l->in_data};
       DC_TRY(dc_op_run(&ll->to, r));
     }
     DC_TRY(dc_layer_kind_of(l->type)->forward(l, pass));
-    if (net->profile) net->profile[i] += now_s() - t0;
+    if (net->profile) net->profile[i] += dc_now() - t0;
   }
   if (loss) *loss = net->layers[net->nlayers - 1].loss;
   return DC_OK;
@@ -346,14 +340,14 @@ dc_status dc_net_backward(dc_net *net, const dc_pass *pass) {
   DC_ASSERT(net->train);
   for (int i = net->nlayers - 1; i >= 0; i--) {
     dc_layer *l = &net->layers[i];
-    double t0 = net->profile ? now_s() : 0.0;
+    double t0 = net->profile ? dc_now() : 0.0;
     layer_layout *ll = &net->layouts[i];
     DC_TRY(dc_layer_kind_of(l->type)->backward(l, pass));
     if (ll->convert && ll->prev_diff) {
       void *r[2] = {l->in_diff, ll->prev_diff};
       DC_TRY(dc_op_run(&ll->back, r));
     }
-    if (net->profile) net->profile[net->nlayers + i] += now_s() - t0;
+    if (net->profile) net->profile[net->nlayers + i] += dc_now() - t0;
   }
   return DC_OK;
 }

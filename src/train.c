@@ -1,15 +1,9 @@
 /* train.c — the training loop and test pass; see dc/train.h. */
 #include "dc/train.h"
+#include "util.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void dc_format_duration(double s, char *buf, size_t cap) {
   long t = (long)(s + 0.5);
@@ -77,7 +71,7 @@ static dc_status test_and_report(dc_trainer *t, const char *label) {
 dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const char *label) {
   dc_net *net = t->train_net;
   dc_pass pass = {.train = 1, .labels = t->labels, .seed = t->seed};
-  double t0 = now_s(), t_disp = t0;
+  double t0 = dc_now(), t_disp = t0;
   long start = (long)t->state.stage_iter, disp_from = start;
   double loss_acc = 0.0;
   int nloss = 0;
@@ -102,7 +96,7 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
     nloss++;
     long done = it + 1;
     if (t->display > 0 && (done % t->display == 0 || done == iters)) {
-      double now = now_s();
+      double now = dc_now();
       double ips = (double)(done - disp_from) * t->batch / (now - t_disp);
       double eta = (double)(iters - done) * t->batch / (ips > 0 ? ips : 1);
       char eta_s[32];
@@ -133,14 +127,14 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
     if (saved) DC_TRY(dc_trainer_snapshot(t));
     if (tested || saved) {
       /* images/s and ETA measure training only */
-      t_disp = now_s();
+      t_disp = dc_now();
       disp_from = done;
     }
   }
   DC_TRY(test_and_report(t, label));
   if (t->out) {
     char took[32];
-    dc_format_duration(now_s() - t0, took, sizeof took);
+    dc_format_duration(dc_now() - t0, took, sizeof took);
     fprintf(t->out, "[%s] done: %ld iterations in %s\n", label, iters - start, took);
   }
   return DC_OK;
