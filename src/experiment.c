@@ -579,6 +579,7 @@ static dc_status run_stage(const dc_experiment *e, dc_trainer *t, const stage *s
   if (sg->kind != STAGE_TRAIN) {
     if (e->prune.enabled && e->prune.adjust_dropout) adjust_dropout(net, dropout0, t->out);
     if (t->out && fresh) print_densities(net, t->out);
+    if (t->out) fflush(t->out);
   }
   float saved[2 * DC_MAX_LAYER_SETTINGS + 64];
   DC_ASSERT(net->params->count <= (int)(sizeof saved / sizeof saved[0]));
@@ -646,6 +647,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
       fprintf(out, "== stage %s done in %s: test top-1 %.2f%%, %.2f%% of weights kept%s%s\n", sg->label, took,
               100 * r->top1, r->total ? 100.0 * (double)r->nonzero / (double)r->total : 0.0,
               sg->kind != STAGE_ENCODE ? "; weights " : "", sg->kind != STAGE_ENCODE ? path : "");
+      fflush(out);
     }
   }
   if (st == DC_OK && !t.stopped && out) {

@@ -136,6 +136,7 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
     char took[32];
     dc_format_duration(dc_now() - t0, took, sizeof took);
     fprintf(t->out, "[%s] done: %ld iterations in %s\n", label, iters - start, took);
+    fflush(t->out);
   }
   return DC_OK;
 }
