@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/dnn.h"
 #include "dc/cfg.h"
@@ -29,6 +30,18 @@ static dc_status copy_str(dc_cfg_section *s, const char *key, const char *def, c
   return DC_OK;
 }
 
+/* A file the experiment names must be readable: say which key named it and where
+ * relative paths start from (a run started from another directory is the usual cause). */
+static dc_status check_readable(dc_cfg_section *s, const char *key, const char *path) {
+  if (access(path, R_OK) == 0) return DC_OK;
+  int err = errno;
+  char cwd[512];
+  if (path[0] != '/' && getcwd(cwd, sizeof cwd))
+    return dc_cfg_key_error(s, key, "cannot open '%s': %s (relative paths start from the current directory, %s)",
+                            path, strerror(err), cwd);
+  return dc_cfg_key_error(s, key, "cannot open '%s': %s", path, strerror(err));
+}
+
 static dc_status parse_experiment(dc_cfg_section *s, dc_experiment *e) {
   long v;
   const char *base = strrchr(e->path, '/');
@@ -39,10 +52,12 @@ static dc_status parse_experiment(dc_cfg_section *s, dc_experiment *e) {
   DC_TRY(copy_str(s, "name", defname, e->name, sizeof e->name));
   DC_TRY(dc_cfg_require(s, "net"));
   DC_TRY(copy_str(s, "net", "", e->net, sizeof e->net));
+  DC_TRY(check_readable(s, "net", e->net));
   char defout[600];
   snprintf(defout, sizeof defout, "runs/%s", e->name);
   DC_TRY(copy_str(s, "output", defout, e->output, sizeof e->output));
   DC_TRY(copy_str(s, "weights", "", e->weights, sizeof e->weights));
+  if (e->weights[0]) DC_TRY(check_readable(s, "weights", e->weights));
   DC_TRY(dc_cfg_int_range(s, "seed", 1, 0, INT64_MAX / 2, &v));
   e->seed = (uint64_t)v;
   DC_TRY(dc_cfg_int_range(s, "threads", 2, 1, 1024, &v));

@@ -217,7 +217,12 @@ static void experiment_errors(void **state) {
   snprintf(text, sizeof text, "[experiment]\n%s[solver]\nbase_lr = 0.01\nlr_policy = step\n", net);
   expect_error(text, DC_ERR_CFG, "stepsize");
   snprintf(text, sizeof text, "[experiment]\nnet = %s/missing.net\n[solver]\nbase_lr = 0.01\n", g_dir);
-  expect_error(text, DC_ERR_IO, "missing.net: cannot open");
+  expect_error(text, DC_ERR_CFG, "bad.cfg:2: [experiment] net: cannot open '");
+  expect_error(text, DC_ERR_CFG, "missing.net': No such file or directory");
+  snprintf(text, sizeof text, "[experiment]\nnet = missing.net\n[solver]\nbase_lr = 0.01\n");
+  expect_error(text, DC_ERR_CFG, "relative paths start from the current directory");
+  snprintf(text, sizeof text, "[experiment]\n%sweights = %s/none.h5\n[solver]\nbase_lr = 0.01\n", net, g_dir);
+  expect_error(text, DC_ERR_CFG, "bad.cfg:4: [experiment] weights: cannot open '");
   snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s/nowhere\n[solver]\nbase_lr = 0.01\n", net, g_dir);
   expect_error(text, DC_ERR_IO, "nowhere");
   snprintf(text, sizeof text, "[solver]\nbase_lr = 0.01\n");
