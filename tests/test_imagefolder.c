@@ -724,18 +724,6 @@ static char *img_experiment(const char *name, const char *out, const char *data_
   return tu_write_file(g_tmp, name, text);
 }
 
-static dc_status run(const char *cfg, const char *resume, long stop_after) {
-  static dc_experiment e;
-  dc_failure_clear();
-  dc_status s = dc_experiment_load(cfg, &e);
-  if (s != DC_OK) return s;
-  e.stop_after = stop_after;
-  FILE *devnull = fopen("/dev/null", "w");
-  s = dc_experiment_run(&e, resume, devnull);
-  fclose(devnull);
-  return s;
-}
-
 /* Read the float data set `path` of an HDF5 file, whatever its shape; *n its size. */
 static float *read_param(const char *file, const char *path, size_t *n) {
   dc_h5 *f;
@@ -759,11 +747,11 @@ static void experiment_trains_and_resumes(void **state) {
   free(tu_write_file(g_tmp, "img.net", IMG_NET));
   char *a = img_experiment("ia.cfg", "ia", NULL, 6);
   char *b = img_experiment("ib.cfg", "ib", NULL, 6);
-  if (run(a, NULL, 0) != DC_OK) fail_msg("%s", dc_failure_reason());
-  assert_int_equal(run(b, NULL, 3), DC_OK);
+  if (tu_run(a, NULL, 0, NULL) != DC_OK) fail_msg("%s", dc_failure_reason());
+  assert_int_equal(tu_run(b, NULL, 3, NULL), DC_OK);
   char ckpt[1200], pa[1200], pb[1200];
   snprintf(ckpt, sizeof ckpt, "%s/ib/ckpt.h5", g_tmp);
-  if (run(b, ckpt, 0) != DC_OK) fail_msg("%s", dc_failure_reason());
+  if (tu_run(b, ckpt, 0, NULL) != DC_OK) fail_msg("%s", dc_failure_reason());
   snprintf(pa, sizeof pa, "%s/ia/train.h5", g_tmp);
   snprintf(pb, sizeof pb, "%s/ib/train.h5", g_tmp);
   const char *names[] = {"/params/conv1/weight", "/params/conv1/bias", "/params/ip1/weight",
@@ -778,16 +766,6 @@ static void experiment_trains_and_resumes(void **state) {
   }
   free(a);
   free(b);
-}
-
-/* Expect the experiment to fail with status s and a message containing want. */
-static void expect_run_error(const char *cfg_text, dc_status s, const char *want) {
-  char *cfg = tu_write_file(g_tmp, "bad.cfg", cfg_text);
-  dc_status got = run(cfg, NULL, 0);
-  if (got != s || !strstr(dc_failure_reason(), want))
-    fail_msg("expected status %d with '%s', got %d: %s", s, want, got, dc_failure_reason());
-  assert_null(strchr(dc_failure_reason(), '\n'));
-  free(cfg);
 }
 
 static void experiment_errors(void **state) {
@@ -817,15 +795,15 @@ static void experiment_errors(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     snprintf(text, sizeof text, "%s[data]\n%s%s", head, cases[i].data, solver);
-    expect_run_error(text, cases[i].s, cases[i].want);
+    tu_expect_run_error(g_tmp, text, cases[i].s, cases[i].want);
   }
   /* run-time errors: a missing tree, a data shape the net does not take, a corrupt image */
   snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s/nowhere\nresize = 20\ncrop = 16\n%s",
            head, g_tmp, solver);
-  expect_run_error(text, DC_ERR_IO, "nowhere/train: missing directory");
+  tu_expect_run_error(g_tmp, text, DC_ERR_IO, "nowhere/train: missing directory");
   snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 18\n%s", head,
            g_root, solver);
-  expect_run_error(text, DC_ERR_SHAPE, "the data is 3x18x18");
+  tu_expect_run_error(g_tmp, text, DC_ERR_SHAPE, "the data is 3x18x18");
   char *root = scratch("badrun"), dir[1200];
   mkdir_p(root, "train", "p");
   mkdir_p(root, "val", "p");
@@ -836,7 +814,7 @@ static void experiment_errors(void **state) {
   write_image(dir, "a.png", 20, 20, 0, 0, 0);
   snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 16\n%s", head,
            root, solver);
-  expect_run_error(text, DC_ERR_DATA, "/train/p/b.png: cannot decode image: ");
+  tu_expect_run_error(g_tmp, text, DC_ERR_DATA, "/train/p/b.png: cannot decode image: ");
   free(root);
 }
 

@@ -20,6 +20,7 @@
 #include "dc/param.h"
 #include "dc/rng.h"
 #include "dc/solver.h"
+#include "util_net.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /* The out-of-memory tests ask malloc for an impossible size; ASan must return NULL
@@ -29,34 +30,6 @@ const char *__asan_default_options(void) { return "allocator_may_return_null=1";
 #endif
 
 /* ------------------------------------------------------------------ helpers */
-
-/* A DENSE 1-D parameter of n floats named `name`, data/diff/history zeroed. */
-static dc_param make(const char *name, size_t n) {
-  dc_param p;
-  memset(&p, 0, sizeof p);
-  snprintf(p.name, sizeof p.name, "%s", name);
-  p.kind = DC_PARAM_DENSE;
-  p.ndim = 1;
-  p.dims[0] = (int)n;
-  p.count = n;
-  p.fan_in = (int)n;
-  p.lr_mult = 1.0f;
-  p.decay_mult = 1.0f;
-  p.data = dc_alloc(sizeof(float) * n);
-  p.diff = dc_alloc(sizeof(float) * n);
-  p.history = dc_alloc(sizeof(float) * n);
-  assert_non_null(p.data);
-  assert_non_null(p.diff);
-  assert_non_null(p.history);
-  return p;
-}
-
-static void unmake(dc_param *p) {
-  dc_param_release(p);
-  dc_free(p->data);
-  dc_free(p->diff);
-  dc_free(p->history);
-}
 
 /* Uniform in [lo, hi) from a stream of (seed, stream). */
 static void fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, float lo, float hi) {
@@ -95,7 +68,7 @@ static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
 static void test_dense_view_and_grad(void **state) {
   (void)state;
-  dc_param p = make("fc1/weight", 37);
+  dc_param p = tu_param("fc1/weight", 37);
   fill_uniform(p.data, p.count, 1, 1, -1, 1);
   fill_uniform(p.diff, p.count, 1, 2, -1, 1);
   fill_uniform(p.history, p.count, 1, 3, -1, 1);
@@ -119,7 +92,7 @@ static void test_dense_view_and_grad(void **state) {
   assert_string_equal(dc_param_kind_name(DC_PARAM_MASKED), "masked");
   assert_string_equal(dc_param_kind_name(DC_PARAM_SHARED), "shared");
   assert_string_equal(dc_param_kind_name((dc_param_kind)7), "?");
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ MASKED */
@@ -127,7 +100,7 @@ static void test_dense_view_and_grad(void **state) {
 static void test_mask_zeroes_pruned_keeps_rest(void **state) {
   (void)state;
   enum { N = 300 };
-  dc_param p = make("conv1/weight", N);
+  dc_param p = tu_param("conv1/weight", N);
   fill_uniform(p.data, N, 2, 1, -1, 1);
   fill_uniform(p.diff, N, 2, 2, -1, 1);
   fill_uniform(p.history, N, 2, 3, -1, 1);
@@ -193,7 +166,7 @@ static void test_mask_zeroes_pruned_keeps_rest(void **state) {
     if (!keep2[i]) assert_true(is_pos_zero(p.data[i]));
   }
   assert_int_equal(dc_param_nonzero(&p), kept2);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* The paper's retraining invariant: a pruned weight stays exactly 0 (value, gradient and
@@ -201,7 +174,7 @@ static void test_mask_zeroes_pruned_keeps_rest(void **state) {
 static void test_masked_stays_zero_through_training(void **state) {
   (void)state;
   enum { N = 257, STEPS = 1000 };
-  dc_param p = make("fc2/weight", N);
+  dc_param p = tu_param("fc2/weight", N);
   fill_uniform(p.data, N, 5, 1, -1, 1);
   fill_uniform(p.history, N, 5, 2, -0.1f, 0.1f);
   uint8_t keep[N];
@@ -236,7 +209,7 @@ static void test_masked_stays_zero_through_training(void **state) {
       assert_false(is_pos_zero(p.history[i]));
     }
   assert_int_equal(p.kind, DC_PARAM_MASKED);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ SHARED */
@@ -244,7 +217,7 @@ static void test_masked_stays_zero_through_training(void **state) {
 static void test_shared_expand_and_view(void **state) {
   (void)state;
   enum { N = 64 };
-  dc_param p = make("fc3/weight", N);
+  dc_param p = tu_param("fc3/weight", N);
   fill_uniform(p.data, N, 9, 1, -1, 1);
   fill_uniform(p.history, N, 9, 2, -1, 1);
   uint8_t keep[N];
@@ -281,20 +254,20 @@ static void test_shared_expand_and_view(void **state) {
   assert_ptr_equal(v.grad, p.codebook_diff);
   assert_ptr_equal(v.history, p.codebook_history);
   assert_int_equal(v.n, 4);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 static void test_shared_from_dense_all_kept(void **state) {
   (void)state;
   enum { N = 10 };
-  dc_param p = make("fc4/weight", N);
+  dc_param p = tu_param("fc4/weight", N);
   const float cb[2] = {-1.0f, 2.0f};
   const uint8_t index[N] = {0, 1, 1, 0, 1, 0, 0, 0, 1, 1};
   assert_int_equal(dc_param_set_shared(&p, 1, cb, index), DC_OK);
   assert_int_equal(p.kind, DC_PARAM_SHARED);
   assert_int_equal(dc_param_nonzero(&p), N);
   for (int i = 0; i < N; i++) assert_true(p.data[i] == cb[index[i]]);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* dL/dc_k = sum of dL/dw_i over kept i with index[i] == k; pruned gradients are ignored
@@ -302,7 +275,7 @@ static void test_shared_from_dense_all_kept(void **state) {
 static void test_shared_reduce_grad(void **state) {
   (void)state;
   enum { N = 500, BITS = 3, K = 1 << BITS };
-  dc_param p = make("conv2/weight", N);
+  dc_param p = tu_param("conv2/weight", N);
   uint8_t keep[N], index[N];
   random_keep(keep, N, 12, 60);
   assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
@@ -325,7 +298,7 @@ static void test_shared_reduce_grad(void **state) {
   /* twice gives the same: reduce_grad recomputes from diff */
   dc_param_reduce_grad(&p);
   for (int j = 0; j < K; j++) assert_float_equal(p.codebook_diff[j], want[j], 1e-4);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* A step moves centroids only: indices and mask are fixed, data is re-expanded, and the
@@ -333,7 +306,7 @@ static void test_shared_reduce_grad(void **state) {
 static void test_shared_solver_step(void **state) {
   (void)state;
   enum { N = 40, K = 4 };
-  dc_param p = make("fc5/weight", N);
+  dc_param p = tu_param("fc5/weight", N);
   uint8_t keep[N], index[N];
   random_keep(keep, N, 15, 70);
   assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
@@ -378,14 +351,14 @@ static void test_shared_solver_step(void **state) {
     }
   }
   for (int j = 0; j < K; j++) assert_true(fabs(p.codebook[j] - cb[j]) > 1e-3);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 static void test_shared_every_bit_width(void **state) {
   (void)state;
   enum { N = 600 };
   for (int bits = 1; bits <= 8; bits++) {
-    dc_param p = make("fc6/weight", N);
+    dc_param p = tu_param("fc6/weight", N);
     int k = 1 << bits;
     float cb[256];
     uint8_t index[N];
@@ -402,7 +375,7 @@ static void test_shared_every_bit_width(void **state) {
       int users = N / k + (j < N % k ? 1 : 0);
       assert_float_equal(p.codebook_diff[j], (double)users, 0);
     }
-    unmake(&p);
+    tu_param_free(&p);
   }
 }
 
@@ -410,7 +383,7 @@ static void test_shared_every_bit_width(void **state) {
 static void test_shared_reshare(void **state) {
   (void)state;
   enum { N = 32 };
-  dc_param p = make("fc7/weight", N);
+  dc_param p = tu_param("fc7/weight", N);
   float cb[32];
   uint8_t index[N];
   for (int j = 0; j < 32; j++) cb[j] = (float)j;
@@ -422,14 +395,14 @@ static void test_shared_reshare(void **state) {
   assert_int_equal(p.k, 32);
   for (int i = 0; i < N; i++) assert_true(p.data[i] == (float)(N - 1 - i));
   for (int j = 0; j < 32; j++) assert_true(is_pos_zero(p.codebook_history[j]));
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* A SHARED param pruned further keeps its codebook and only loses the pruned entries. */
 static void test_shared_then_mask(void **state) {
   (void)state;
   enum { N = 100, K = 8 };
-  dc_param p = make("fc8/weight", N);
+  dc_param p = tu_param("fc8/weight", N);
   float cb[K];
   uint8_t index[N], keep[N];
   for (int j = 0; j < K; j++) cb[j] = 0.1f * (float)(j + 1);
@@ -462,7 +435,7 @@ static void test_shared_then_mask(void **state) {
   for (int i = 0; i < N; i++)
     if (keep[i]) want[index[i]] += 1.0f;
   for (int j = 0; j < K; j++) assert_true(p.codebook_diff[j] == want[j]);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* The centroid gradient against central differences of f(codebook) = sum_i r_i * data_i,
@@ -470,7 +443,7 @@ static void test_shared_then_mask(void **state) {
 static void test_shared_centroid_gradcheck(void **state) {
   (void)state;
   enum { N = 200, BITS = 4, K = 1 << BITS };
-  dc_param p = make("fc9/weight", N);
+  dc_param p = tu_param("fc9/weight", N);
   uint8_t keep[N], index[N];
   random_keep(keep, N, 19, 60);
   assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
@@ -506,7 +479,7 @@ static void test_shared_centroid_gradcheck(void **state) {
     used += fabs(a) > 1e-3;
   }
   assert_true(used >= K / 2); /* not a vacuous comparison of zeros */
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ back to DENSE, release */
@@ -520,7 +493,7 @@ static void test_make_dense_and_release(void **state) {
   const float cb[4] = {1, 2, 3, 4};
 
   /* MASKED -> DENSE: values kept (pruned stay 0 but may now grow) */
-  dc_param p = make("fc10/weight", N);
+  dc_param p = tu_param("fc10/weight", N);
   fill_uniform(p.data, N, 21, 0, 0.5f, 1);
   assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
   float before[N];
@@ -558,7 +531,7 @@ static void test_make_dense_and_release(void **state) {
   assert_null(p.mask);
   assert_null(p.codebook);
   dc_param_release(&p);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ fillers */
@@ -566,7 +539,7 @@ static void test_make_dense_and_release(void **state) {
 static void test_fill_xavier(void **state) {
   (void)state;
   enum { N = 10000 };
-  dc_param p = make("conv1/weight", N);
+  dc_param p = tu_param("conv1/weight", N);
   p.fan_in = 75; /* e.g. 3 x 5 x 5 */
   p.filler.kind = DC_FILL_XAVIER;
   dc_param_fill(&p, 42);
@@ -581,13 +554,13 @@ static void test_fill_xavier(void **state) {
   mean /= N;
   assert_true(lo < -0.98 * s && hi > 0.98 * s); /* the whole range is used */
   assert_true(fabs(mean) < 0.05 * s);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 static void test_fill_gaussian_and_constant(void **state) {
   (void)state;
   enum { N = 10000 };
-  dc_param p = make("fc1/weight", N);
+  dc_param p = tu_param("fc1/weight", N);
   p.filler.kind = DC_FILL_GAUSSIAN;
   p.filler.std = 0.01f;
   dc_param_fill(&p, 7);
@@ -603,13 +576,13 @@ static void test_fill_gaussian_and_constant(void **state) {
   p.filler.value = 0.25f;
   dc_param_fill(&p, 7);
   for (int i = 0; i < N; i++) assert_true(p.data[i] == 0.25f);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 static void test_fill_seeding(void **state) {
   (void)state;
   enum { N = 100 };
-  dc_param a = make("conv1/weight", N), b = make("conv1/weight", N), c = make("conv2/weight", N);
+  dc_param a = tu_param("conv1/weight", N), b = tu_param("conv1/weight", N), c = tu_param("conv2/weight", N);
   a.filler.kind = b.filler.kind = c.filler.kind = DC_FILL_XAVIER;
   dc_param_fill(&a, 1234);
   dc_param_fill(&b, 1234);
@@ -622,16 +595,16 @@ static void test_fill_seeding(void **state) {
   differ = 0;
   for (int i = 0; i < N; i++) differ += a.data[i] != b.data[i];
   assert_true(differ > N - 3);
-  unmake(&a);
-  unmake(&b);
-  unmake(&c);
+  tu_param_free(&a);
+  tu_param_free(&b);
+  tu_param_free(&c);
 }
 
 /* Filling a MASKED param keeps its pruned weights at 0. */
 static void test_fill_masked(void **state) {
   (void)state;
   enum { N = 80 };
-  dc_param p = make("fc2/weight", N);
+  dc_param p = tu_param("fc2/weight", N);
   uint8_t keep[N];
   random_keep(keep, N, 22, 50);
   assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
@@ -639,7 +612,7 @@ static void test_fill_masked(void **state) {
   p.filler.value = 1.0f;
   dc_param_fill(&p, 3);
   for (int i = 0; i < N; i++) assert_true(keep[i] ? p.data[i] == 1.0f : is_pos_zero(p.data[i]));
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ out of memory */

@@ -68,21 +68,8 @@ static char *experiment(const char *name, int train_iters, const char *stages) {
   return tu_write_file(g_dir, file, text);
 }
 
-/* Load and run cfg (resume: NULL or a checkpoint), progress lines into `out` (NULL: dropped). */
-static dc_status run(const char *cfg, const char *resume, long stop_after, FILE *out) {
-  static dc_experiment e;
-  dc_failure_clear();
-  dc_status s = dc_experiment_load(cfg, &e);
-  if (s != DC_OK) return s;
-  e.stop_after = stop_after;
-  FILE *devnull = out ? NULL : fopen("/dev/null", "w");
-  s = dc_experiment_run(&e, resume, out ? out : devnull);
-  if (devnull) fclose(devnull);
-  return s;
-}
-
 static void run_ok(const char *cfg, const char *resume, long stop_after, FILE *out) {
-  if (run(cfg, resume, stop_after, out) != DC_OK) fail_msg("%s: %s", cfg, dc_failure_reason());
+  if (tu_run(cfg, resume, stop_after, out) != DC_OK) fail_msg("%s: %s", cfg, dc_failure_reason());
 }
 
 static const char *out_path(const char *run_name, const char *file) {
@@ -349,7 +336,7 @@ static void resume_matches_uninterrupted(void **state) {
   cfg = experiment("fewer", 40, "");
   char ckpt[700];
   snprintf(ckpt, sizeof ckpt, "%s", out_path("ref", "ckpt.h5"));
-  dc_status s = run(cfg, ckpt, 0, NULL);
+  dc_status s = tu_run(cfg, ckpt, 0, NULL);
   if (s != DC_ERR_ARG || !strstr(dc_failure_reason(), "ckpt.h5: at stage 5 but"))
     fail_msg("expected a stage-count error, got %d: %s", s, dc_failure_reason());
   assert_non_null(strstr(dc_failure_reason(), "fewer.cfg has only 1 stages"));
@@ -431,7 +418,7 @@ static void quality_schedule_and_freeze(void **state) {
  * containing `want` (and `want2` when not NULL). */
 static void stage_error(const char *stages, const char *want, const char *want2) {
   char *cfg = experiment("bad", 10, stages);
-  dc_status s = run(cfg, NULL, 0, NULL);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
   free(cfg);
   const char *why = dc_failure_reason();
   if (s != DC_ERR_CFG || !strstr(why, want) || (want2 && !strstr(why, want2)))
@@ -444,7 +431,7 @@ static void stage_error(const char *stages, const char *want, const char *want2)
  * (either is a fair place to point at) and the required order. */
 static void order_error(const char *stages, const char *either, const char *or_this) {
   char *cfg = experiment("bad", 10, stages);
-  dc_status s = run(cfg, NULL, 0, NULL);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
   free(cfg);
   const char *why = dc_failure_reason();
   if (s != DC_ERR_CFG || (!strstr(why, either) && !strstr(why, or_this)) || !strstr(why, "order"))

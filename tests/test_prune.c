@@ -30,33 +30,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-/* A DENSE 1-D parameter of n floats (data/diff/history from dc_alloc, zeroed). */
-static dc_param make(const char *name, size_t n) {
-  dc_param p;
-  memset(&p, 0, sizeof p);
-  snprintf(p.name, sizeof p.name, "%s", name);
-  p.kind = DC_PARAM_DENSE;
-  p.ndim = 1;
-  p.dims[0] = (int)n;
-  p.count = n;
-  p.fan_in = (int)n;
-  p.lr_mult = p.decay_mult = 1.0f;
-  p.data = dc_alloc(sizeof(float) * n);
-  p.diff = dc_alloc(sizeof(float) * n);
-  p.history = dc_alloc(sizeof(float) * n);
-  assert_non_null(p.data);
-  assert_non_null(p.diff);
-  assert_non_null(p.history);
-  return p;
-}
-
-static void unmake(dc_param *p) {
-  dc_param_release(p);
-  dc_free(p->data);
-  dc_free(p->diff);
-  dc_free(p->history);
-}
-
 /* The mask dc_prune_density should produce, computed the slow obvious way: repeatedly
  * pick the not-yet-chosen candidate (kept in `prev`, or every index when prev is NULL)
  * with the largest |x|, the lower index winning ties. */
@@ -89,7 +62,7 @@ static void density_keeps_largest_ties_lower_index(void **state) {
   enum { N = 100 };
   const double densities[] = {0.37, 0.5, 0.08, 0.9, 0.0};
   for (size_t c = 0; c < sizeof densities / sizeof densities[0]; c++) {
-    dc_param p = make("fc1/weight", N);
+    dc_param p = tu_param("fc1/weight", N);
     float x[N];
     uint8_t want[N];
     tied_values(x, N);
@@ -104,7 +77,7 @@ static void density_keeps_largest_ties_lower_index(void **state) {
       if (want[i]) assert_true(p.data[i] == x[i]); /* kept values untouched */
       else assert_true(p.data[i] == 0.0f && p.history[i] == 0.0f);
     }
-    unmake(&p);
+    tu_param_free(&p);
   }
   /* round(), not floor(): 0.25 · 10 = 2.5 keeps 3; 0.34 · 10 = 3.4 keeps 3; 0.36 · 10 keeps 4 */
   const struct {
@@ -112,21 +85,21 @@ static void density_keeps_largest_ties_lower_index(void **state) {
     size_t keep;
   } rounding[] = {{0.25, 3}, {0.34, 3}, {0.36, 4}, {0.04, 0}, {0.05, 1}};
   for (size_t c = 0; c < sizeof rounding / sizeof rounding[0]; c++) {
-    dc_param p = make("fc1/weight", 10);
+    dc_param p = tu_param("fc1/weight", 10);
     for (int i = 0; i < 10; i++) p.data[i] = (float)(i + 1);
     assert_int_equal(dc_prune_density(&p, rounding[c].d), DC_OK);
     if (dc_param_nonzero(&p) != rounding[c].keep)
       fail_msg("density %g of 10: kept %zu, want %zu", rounding[c].d, dc_param_nonzero(&p), rounding[c].keep);
     /* the largest ones: indices 10-keep .. 9 */
     for (int i = 0; i < 10; i++) assert_int_equal(p.mask[i], (size_t)i >= 10 - rounding[c].keep);
-    unmake(&p);
+    tu_param_free(&p);
   }
 }
 
 static void density_masks_nest(void **state) {
   (void)state;
   enum { N = 500 };
-  dc_param p = make("ip1/weight", N);
+  dc_param p = tu_param("ip1/weight", N);
   tu_fill(p.data, N, 5, -1, 1);
   dc_rng r;
   dc_rng_seed(&r, 5, 1);
@@ -161,13 +134,13 @@ static void density_masks_nest(void **state) {
     assert_memory_equal(p.data, before, sizeof before);
     assert_int_equal(p.kind, DC_PARAM_MASKED);
   }
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 static void density_one_on_dense(void **state) {
   (void)state;
   enum { N = 64 };
-  dc_param p = make("conv1/weight", N);
+  dc_param p = tu_param("conv1/weight", N);
   tu_fill(p.data, N, 6, -1, 1);
   p.data[3] = 0.0f; /* an exact zero weight is still "kept" at density 1 */
   float before[N];
@@ -183,7 +156,7 @@ static void density_one_on_dense(void **state) {
   assert_int_equal(dc_prune_density(&p, 0.0), DC_OK);
   assert_int_equal(dc_param_nonzero(&p), 0);
   for (int i = 0; i < N; i++) assert_true(p.data[i] == 0.0f);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ quality */
@@ -191,7 +164,7 @@ static void density_one_on_dense(void **state) {
 static void quality_threshold_is_q_std_of_kept(void **state) {
   (void)state;
   enum { N = 400 };
-  dc_param p = make("ip2/weight", N);
+  dc_param p = tu_param("ip2/weight", N);
   tu_fill(p.data, N, 8, -0.3f, 0.5f); /* non-zero mean: a std about 0 would differ */
   /* prune first so the std must skip pruned entries (whose data are now 0) */
   assert_int_equal(dc_prune_density(&p, 0.6), DC_OK);
@@ -234,7 +207,7 @@ static void quality_threshold_is_q_std_of_kept(void **state) {
   memcpy(before_mask, p.mask, N);
   assert_int_equal(dc_prune_quality(&p, 0.0), DC_OK);
   assert_memory_equal(p.mask, before_mask, N);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ quantize */
@@ -244,7 +217,7 @@ static void quantize_clusters_kept_weights_only(void **state) {
   enum { N = 300 };
   for (int bits = 1; bits <= 8; bits++) {
     for (int init = 0; init < 3; init++) {
-      dc_param p = make("ip1/weight", N);
+      dc_param p = tu_param("ip1/weight", N);
       tu_fill(p.data, N, 10 + (uint64_t)bits, -1, 1);
       /* the pruned half holds the small magnitudes: their zeros would pull the centroids */
       assert_int_equal(dc_prune_density(&p, 0.5), DC_OK);
@@ -287,16 +260,16 @@ static void quantize_clusters_kept_weights_only(void **state) {
         assert_int_equal(dc_kmeans_1d(before, N, k, DC_KMEANS_LINEAR, 99, 1000, all, aa), DC_OK);
         assert_memory_not_equal(all, want, sizeof(float) * (size_t)k);
       }
-      unmake(&p);
+      tu_param_free(&p);
     }
   }
   /* a DENSE parameter quantizes with every weight kept */
-  dc_param p = make("ip2/weight", 50);
+  dc_param p = tu_param("ip2/weight", 50);
   tu_fill(p.data, 50, 3, -1, 1);
   assert_int_equal(dc_quantize(&p, 2, DC_KMEANS_LINEAR, 1), DC_OK);
   assert_int_equal(p.kind, DC_PARAM_SHARED);
   assert_int_equal(dc_param_nonzero(&p), 50);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ centroid gradient */

@@ -15,33 +15,15 @@
 
 #include "dc/param.h"
 #include "dc/solver.h"
+#include "util_net.h"
 
 /* ------------------------------------------------------------------ helpers */
 
 static dc_param make(const char *name, size_t n, float lr_mult, float decay_mult) {
-  dc_param p;
-  memset(&p, 0, sizeof p);
-  snprintf(p.name, sizeof p.name, "%s", name);
-  p.kind = DC_PARAM_DENSE;
-  p.ndim = 1;
-  p.dims[0] = (int)n;
-  p.count = n;
+  dc_param p = tu_param(name, n);
   p.lr_mult = lr_mult;
   p.decay_mult = decay_mult;
-  p.data = dc_alloc(sizeof(float) * n);
-  p.diff = dc_alloc(sizeof(float) * n);
-  p.history = dc_alloc(sizeof(float) * n);
-  assert_non_null(p.data);
-  assert_non_null(p.diff);
-  assert_non_null(p.history);
   return p;
-}
-
-static void unmake(dc_param *p) {
-  dc_param_release(p);
-  dc_free(p->data);
-  dc_free(p->diff);
-  dc_free(p->history);
 }
 
 static dc_solver_conf conf(dc_lr_policy policy) {
@@ -215,7 +197,7 @@ static void test_step_by_hand(void **state) {
   assert_memory_equal(p[2].data, w0, sizeof w0);
   assert_memory_equal(p[2].history, fh, sizeof fh);
   assert_memory_equal(p[2].diff, g2, sizeof g2);
-  for (int k = 0; k < 3; k++) unmake(&p[k]);
+  for (int k = 0; k < 3; k++) tu_param_free(&p[k]);
 }
 
 /* A frozen MASKED or SHARED param is untouched as well (no gradient reduction either). */
@@ -243,8 +225,8 @@ static void test_frozen_other_kinds(void **state) {
   assert_memory_equal(s.codebook, cb, sizeof cb);
   assert_true(s.codebook_diff[0] == 0 && s.codebook_diff[1] == 0);
   assert_true(s.codebook_history[0] == 0 && s.codebook_history[1] == 0);
-  unmake(&m);
-  unmake(&s);
+  tu_param_free(&m);
+  tu_param_free(&s);
 }
 
 /* momentum 0, no decay: plain SGD, w -= lr * lr_mult * g. */
@@ -263,7 +245,7 @@ static void test_plain_sgd(void **state) {
   dc_solver_step(&c, &ps, 0.0); /* lr 0 with momentum 0: nothing moves */
   assert_float_equal(p.data[0], 0.75, 1e-7);
   assert_float_equal(p.data[1], -1.5, 1e-7);
-  unmake(&p);
+  tu_param_free(&p);
 }
 
 /* ------------------------------------------------------------------ reset */
@@ -312,7 +294,7 @@ static void test_reset_zeroes_every_history(void **state) {
   p[0].diff[0] = 1.0f;
   dc_solver_step(&c, &ps, 0.1);
   assert_float_equal(p[0].history[0], 0.1 * (1.0 + 0.001 * w), 1e-6);
-  for (int k = 0; k < 3; k++) unmake(&p[k]);
+  for (int k = 0; k < 3; k++) tu_param_free(&p[k]);
 }
 
 int main(void) {

@@ -51,18 +51,6 @@ static char *toy_experiment(const char *name, const char *out, int max_iter, con
   return tu_write_file(g_dir, name, text);
 }
 
-static dc_status run(const char *cfg, const char *resume, long stop_after) {
-  static dc_experiment e;
-  dc_failure_clear();
-  dc_status s = dc_experiment_load(cfg, &e);
-  if (s != DC_OK) return s;
-  e.stop_after = stop_after;
-  FILE *devnull = fopen("/dev/null", "w");
-  s = dc_experiment_run(&e, resume, devnull);
-  fclose(devnull);
-  return s;
-}
-
 static float *read_param(const char *file, const char *path, size_t n) {
   dc_h5 *f;
   assert_int_equal(dc_h5_open(file, &f), DC_OK);
@@ -81,7 +69,7 @@ static float *read_param(const char *file, const char *path, size_t n) {
 static void learns_toy(void **state) {
   (void)state;
   char *cfg = toy_experiment("learn.cfg", "learn", 300, NULL);
-  assert_int_equal(run(cfg, NULL, 0), DC_OK);
+  assert_int_equal(tu_run(cfg, NULL, 0, NULL), DC_OK);
   /* the run wrote its log, checkpoint and dense weights */
   char path[600];
   struct stat st;
@@ -111,13 +99,13 @@ static void resume_is_bit_identical(void **state) {
   (void)state;
   char *cfg_a = toy_experiment("a.cfg", "a", 60, NULL);
   char *cfg_b = toy_experiment("b.cfg", "b", 60, NULL);
-  assert_int_equal(run(cfg_a, NULL, 0), DC_OK);
-  assert_int_equal(run(cfg_b, NULL, 25), DC_OK); /* "killed" after 25 iterations */
+  assert_int_equal(tu_run(cfg_a, NULL, 0, NULL), DC_OK);
+  assert_int_equal(tu_run(cfg_b, NULL, 25, NULL), DC_OK); /* "killed" after 25 iterations */
   char ckpt[600], a[600], b[600];
   snprintf(ckpt, sizeof ckpt, "%s/b/ckpt.h5", g_dir);
   snprintf(b, sizeof b, "%s/b/train.h5", g_dir);
   assert_int_not_equal(access(b, F_OK), 0); /* not finished yet */
-  assert_int_equal(run(cfg_b, ckpt, 0), DC_OK);
+  assert_int_equal(tu_run(cfg_b, ckpt, 0, NULL), DC_OK);
   snprintf(a, sizeof a, "%s/a/train.h5", g_dir);
   const char *names[] = {"/params/conv1/weight", "/params/conv1/bias", "/params/ip1/weight",
                          "/params/ip1/bias",     "/params/ip2/weight", "/params/ip2/bias"};
@@ -193,48 +181,37 @@ static void checkpoint_round_trip_all_kinds(void **state) {
   dc_net_free(net);
 }
 
-/* Expect the experiment at `text` to fail with status s and a message containing want. */
-static void expect_error(const char *text, dc_status s, const char *want) {
-  char *cfg = tu_write_file(g_dir, "bad.cfg", text);
-  dc_status got = run(cfg, NULL, 0);
-  if (got != s || !strstr(dc_failure_reason(), want))
-    fail_msg("expected status %d with '%s', got %d: %s", s, want, got, dc_failure_reason());
-  /* one line, naming the file or a field */
-  assert_null(strchr(dc_failure_reason(), '\n'));
-  free(cfg);
-}
-
 static void experiment_errors(void **state) {
   (void)state;
   char text[2048], net[600];
   snprintf(net, sizeof net, "net = %s/toy.net\noutput = %s/err\n", g_dir, g_dir);
   snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s\n[solver]\nbase_lr = 0.01\nbase_lrr = 1\n", net, g_dir);
-  expect_error(text, DC_ERR_CFG, "bad.cfg:8: [solver] unknown key 'base_lrr' (did you mean 'base_lr'?)");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "bad.cfg:8: [solver] unknown key 'base_lrr' (did you mean 'base_lr'?)");
   snprintf(text, sizeof text, "[experiment]\n%s[dat]\n[solver]\nbase_lr = 0.01\n", net);
-  expect_error(text, DC_ERR_CFG, "bad.cfg:4: [dat] unknown section (did you mean [data]?)");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "bad.cfg:4: [dat] unknown section (did you mean [data]?)");
   snprintf(text, sizeof text, "[experiment]\n%s[solver]\nbase_lr = 0.01\nlr_policy = stepp\n", net);
-  expect_error(text, DC_ERR_CFG, "lr_policy");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "lr_policy");
   snprintf(text, sizeof text, "[experiment]\n%s[solver]\nbase_lr = 0.01\nlr_policy = step\n", net);
-  expect_error(text, DC_ERR_CFG, "stepsize");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "stepsize");
   snprintf(text, sizeof text, "[experiment]\nnet = %s/missing.net\n[solver]\nbase_lr = 0.01\n", g_dir);
-  expect_error(text, DC_ERR_CFG, "bad.cfg:2: [experiment] net: cannot open '");
-  expect_error(text, DC_ERR_CFG, "missing.net': No such file or directory");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "bad.cfg:2: [experiment] net: cannot open '");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "missing.net': No such file or directory");
   snprintf(text, sizeof text, "[experiment]\nnet = missing.net\n[solver]\nbase_lr = 0.01\n");
-  expect_error(text, DC_ERR_CFG, "relative paths start from the current directory");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "relative paths start from the current directory");
   snprintf(text, sizeof text, "[experiment]\n%sweights = %s/none.h5\n[solver]\nbase_lr = 0.01\n", net, g_dir);
-  expect_error(text, DC_ERR_CFG, "bad.cfg:4: [experiment] weights: cannot open '");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "bad.cfg:4: [experiment] weights: cannot open '");
   snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s/nowhere\n[solver]\nbase_lr = 0.01\n", net, g_dir);
-  expect_error(text, DC_ERR_IO, "nowhere");
+  tu_expect_run_error(g_dir, text, DC_ERR_IO, "nowhere");
   snprintf(text, sizeof text, "[solver]\nbase_lr = 0.01\n");
-  expect_error(text, DC_ERR_CFG, "missing section [experiment]");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "missing section [experiment]");
   snprintf(text, sizeof text, "[experiment]\n%s[data]\ndir = %s\n[solver]\nbase_lr = 0.01\nbatch = 0\n", net, g_dir);
-  expect_error(text, DC_ERR_CFG, "bad.cfg:8: [solver] batch");
+  tu_expect_run_error(g_dir, text, DC_ERR_CFG, "bad.cfg:8: [solver] batch");
   /* diverging training: a NaN/Inf loss stops the run with a clear message */
   snprintf(text, sizeof text,
            "[experiment]\n%s[data]\ndir = %s\n[solver]\nbase_lr = 100000\nmax_iter = 200\ndisplay = 0\n"
            "test_interval = 0\nsnapshot = 0\n",
            net, g_dir);
-  expect_error(text, DC_ERR_NUMERIC, "diverged");
+  tu_expect_run_error(g_dir, text, DC_ERR_NUMERIC, "diverged");
 }
 
 static void net_errors(void **state) {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "dc/cfg.h"
+#include "dc/experiment.h"
 #include "dc/rng.h"
 
 dc_net *tu_net(const char *text, int batch, int flags) {
@@ -166,4 +167,52 @@ char *tu_write_file(const char *dir, const char *name, const char *text) {
   fputs(text, f);
   fclose(f);
   return path;
+}
+
+dc_status tu_run(const char *cfg, const char *resume, long stop_after, FILE *out) {
+  static dc_experiment e;
+  dc_failure_clear();
+  dc_status s = dc_experiment_load(cfg, &e);
+  if (s != DC_OK) return s;
+  e.stop_after = stop_after;
+  FILE *devnull = out ? NULL : fopen("/dev/null", "w");
+  s = dc_experiment_run(&e, resume, out ? out : devnull);
+  if (devnull) fclose(devnull);
+  return s;
+}
+
+void tu_expect_run_error(const char *dir, const char *text, dc_status s, const char *want) {
+  char *cfg = tu_write_file(dir, "bad.cfg", text);
+  dc_status got = tu_run(cfg, NULL, 0, NULL);
+  if (got != s || !strstr(dc_failure_reason(), want))
+    fail_msg("expected status %d with '%s', got %d: %s", s, want, got, dc_failure_reason());
+  /* one line, naming the file or a field */
+  assert_null(strchr(dc_failure_reason(), '\n'));
+  free(cfg);
+}
+
+dc_param tu_param(const char *name, size_t n) {
+  dc_param p;
+  memset(&p, 0, sizeof p);
+  snprintf(p.name, sizeof p.name, "%s", name);
+  p.kind = DC_PARAM_DENSE;
+  p.ndim = 1;
+  p.dims[0] = (int)n;
+  p.count = n;
+  p.fan_in = (int)n;
+  p.lr_mult = p.decay_mult = 1.0f;
+  p.data = dc_alloc(sizeof(float) * n);
+  p.diff = dc_alloc(sizeof(float) * n);
+  p.history = dc_alloc(sizeof(float) * n);
+  assert_non_null(p.data);
+  assert_non_null(p.diff);
+  assert_non_null(p.history);
+  return p;
+}
+
+void tu_param_free(dc_param *p) {
+  dc_param_release(p);
+  dc_free(p->data);
+  dc_free(p->diff);
+  dc_free(p->history);
 }

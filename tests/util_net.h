@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "dc/net.h"
 
 /* Build a net from net-file text; fails the test (cmocka) with the reason on error. */
@@ -27,6 +29,18 @@ void tu_write_toy_mnist(const char *dir, int ntrain, int ntest);
 char *tu_tmpdir(void);
 /* Write text to dir/name; returns the path (caller frees). */
 char *tu_write_file(const char *dir, const char *name, const char *text);
+
+/* Load experiment file cfg and run it in-process (resume: NULL or a checkpoint;
+ * stop_after as dc_experiment.stop_after); progress into out (NULL: dropped). Clears the
+ * failure reason first, so dc_failure_reason() tells why it failed. */
+dc_status tu_run(const char *cfg, const char *resume, long stop_after, FILE *out);
+/* Write cfg text to dir/bad.cfg, run it, and fail the test unless the run fails with
+ * status s and a one-line reason containing want. */
+void tu_expect_run_error(const char *dir, const char *text, dc_status s, const char *want);
+/* A DENSE 1-D parameter of n floats: data/diff/history zeroed from dc_alloc, lr_mult and
+ * decay_mult 1, fan_in n. Release with tu_param_free. */
+dc_param tu_param(const char *name, size_t n);
+void tu_param_free(dc_param *p);
 
 /* A net for the toy data: conv -> relu -> maxpool -> fc -> dropout -> fc -> loss. */
 extern const char *const TU_TOY_NET;
