@@ -113,74 +113,93 @@ static int bad_arg(const char *cmd, const char *fmt, ...) {
   return 2;
 }
 
-static int is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+/* One option of a command: a string, an integer in [lo, hi] or a number in (0, hi]. */
+typedef enum { OPT_STR, OPT_LONG, OPT_DOUBLE } opt_kind;
+typedef struct {
+  const char *name; /* "--threads" */
+  opt_kind kind;
+  void *out;        /* const char **, long * or double * */
+  long lo, hi;
+} opt;
 
-/* The value after option argv[*i], advancing *i; NULL when missing (error printed). */
-static const char *opt_value(const char *cmd, int argc, char **argv, int *i) {
-  if (*i + 1 >= argc) {
-    bad_arg(cmd, "%s needs a value", argv[*i]);
-    return NULL;
+/* Parse argv against opts[]; the other arguments are positionals, at most maxpos of
+ * them into pos[] (`what` names them in messages). Returns -1 to go on, else the exit
+ * status: 0 after printing usage for --help, 2 after a one-line error. */
+static int parse_args(const char *cmd, const char *usage, int argc, char **argv, const opt *opts, int nopts,
+                      const char **pos, int maxpos, int *npos, const char *what) {
+  *npos = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (a[0] != '-' || a[1] == '\0') {
+      if (*npos == maxpos) return bad_arg(cmd, "too many arguments at '%s' (expected %s)", a, what);
+      pos[(*npos)++] = a;
+      continue;
+    }
+    const opt *o = NULL;
+    for (int k = 0; k < nopts && !o; k++)
+      if (!strcmp(a, opts[k].name)) o = &opts[k];
+    if (!o) return bad_arg(cmd, "unknown option '%s'", a);
+    if (i + 1 >= argc) return bad_arg(cmd, "%s needs a value", a);
+    const char *v = argv[++i];
+    char *end;
+    if (o->kind == OPT_STR) {
+      *(const char **)o->out = v;
+    } else if (o->kind == OPT_LONG) {
+      long n = strtol(v, &end, 10);
+      if (*end || end == v || n < o->lo || n > o->hi)
+        return bad_arg(cmd, "%s: expected an integer in [%ld, %ld], got '%s'", a, o->lo, o->hi, v);
+      *(long *)o->out = n;
+    } else {
+      double d = strtod(v, &end);
+      if (*end || end == v || !(d > 0.0 && d <= (double)o->hi))
+        return bad_arg(cmd, "%s: expected a number in (0, %ld], got '%s'", a, o->hi, v);
+      *(double *)o->out = d;
+    }
   }
-  return argv[++*i];
+  if (*npos < maxpos) return bad_arg(cmd, "missing %s", what);
+  return -1;
 }
 
-/* An integer in [lo, hi]; 0 when fine, else the exit status 2 (error printed). */
-static int parse_long(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out) {
-  char *end;
-  long n = strtol(v, &end, 10);
-  if (*end || end == v || n < lo || n > hi)
-    return bad_arg(cmd, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, v);
-  *out = n;
-  return 0;
+/* Apply --threads and --output overrides to a loaded experiment. */
+static int override(const char *cmd, dc_experiment *e, long threads, const char *output) {
+  if (threads) e->threads = (int)threads;
+  if (output) {
+    if (strlen(output) >= sizeof e->output) return bad_arg(cmd, "--output: path too long");
+    snprintf(e->output, sizeof e->output, "%s", output);
+  }
+  return -1;
 }
+
+#define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- train (the default) ---- */
 
 static int cmd_train(const char *cmd, int argc, char **argv) {
-  const char *cfg = NULL, *resume = NULL, *output = NULL;
+  const char *cfg, *resume = NULL, *output = NULL;
   long threads = 0, stop_after = 0;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int rc;
-    if (is_help(a)) {
-      fputs(USAGE, stdout);
-      return 0;
-    } else if (!strcmp(a, "--version")) {
+  int n, rc;
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "--version")) {
       printf("dctrain %s\n", DC_VERSION);
       return 0;
-    } else if (!strcmp(a, "--resume") || !strcmp(a, "--output")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if (!strcmp(a, "--resume")) resume = v;
-      else output = v;
-    } else if (!strcmp(a, "--threads")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if ((rc = parse_long(cmd, a, v, 1, 1024, &threads))) return rc;
-    } else if (!strcmp(a, "--stop-after")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if ((rc = parse_long(cmd, a, v, 1, 1L << 40, &stop_after))) return rc;
-    } else if (a[0] == '-') {
-      return bad_arg(cmd, "unknown option '%s'", a);
-    } else if (cfg) {
-      return bad_arg(cmd, "one experiment at a time ('%s' and '%s')", cfg, a);
-    } else {
-      cfg = a;
     }
-  }
-  if (!cfg) {
+  if (argc == 0) {
     fputs(USAGE, stderr);
     return 2;
   }
+  const opt opts[] = {{"--resume", OPT_STR, &resume, 0, 0},
+                      {"--output", OPT_STR, &output, 0, 0},
+                      {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--stop-after", OPT_LONG, &stop_after, 1, 1L << 40}};
+  if ((rc = parse_args(cmd, USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
   static dc_experiment e;
   if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
-  if (threads) e.threads = (int)threads;
+  if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   e.stop_after = stop_after;
-  if (output) {
-    if (strlen(output) >= sizeof e.output) return die("--output: path too long");
-    snprintf(e.output, sizeof e.output, "%s", output);
-  }
   if (dc_experiment_run(&e, resume, stdout) != DC_OK) return die(dc_failure_reason());
   return 0;
 }
@@ -188,33 +207,16 @@ static int cmd_train(const char *cmd, int argc, char **argv) {
 /* ---- eval ---- */
 
 static int cmd_eval(const char *cmd, int argc, char **argv) {
-  const char *model = NULL, *data = NULL;
+  const char *model, *data = NULL;
   long threads = 0;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int rc;
-    if (is_help(a)) {
-      fputs(EVAL_USAGE, stdout);
-      return 0;
-    } else if (!strcmp(a, "--data")) {
-      if (!(data = opt_value(cmd, argc, argv, &i))) return 2;
-    } else if (!strcmp(a, "--threads")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if ((rc = parse_long(cmd, a, v, 1, 1024, &threads))) return rc;
-    } else if (a[0] == '-') {
-      return bad_arg(cmd, "unknown option '%s'", a);
-    } else if (model) {
-      return bad_arg(cmd, "one model at a time ('%s' and '%s')", model, a);
-    } else {
-      model = a;
-    }
-  }
-  if (!model) return bad_arg(cmd, "missing MODEL (a .dcz or .h5 file)");
+  int n, rc;
+  const opt opts[] = {{"--data", OPT_STR, &data, 0, 0}, {"--threads", OPT_LONG, &threads, 1, 1024}};
+  if ((rc = parse_args(cmd, EVAL_USAGE, argc, argv, opts, NOPTS(opts), &model, 1, &n, "MODEL (a .dcz or .h5 file)")) >= 0)
+    return rc;
   if (!data) return bad_arg(cmd, "missing --data EXPERIMENT.cfg (it gives the net and the test set)");
   static dc_experiment e;
   if (dc_experiment_load(data, &e) != DC_OK) return die(dc_failure_reason());
-  if (threads) e.threads = (int)threads;
+  if ((rc = override(cmd, &e, threads, NULL)) >= 0) return rc;
   dc_test_result r;
   if (dc_cmd_eval(&e, model, stdout, &r) != DC_OK) return die(dc_failure_reason());
   return 0;
@@ -222,35 +224,18 @@ static int cmd_eval(const char *cmd, int argc, char **argv) {
 
 /* ---- info, export ---- */
 
-/* Exactly `want` positional arguments into pos[]; 0 when fine, -1 for --help printed. */
-static int positionals(const char *cmd, const char *usage, int argc, char **argv, int want, const char **pos,
-                       const char *what) {
-  int n = 0;
-  for (int i = 0; i < argc; i++) {
-    if (is_help(argv[i])) {
-      fputs(usage, stdout);
-      return -1;
-    }
-    if (argv[i][0] == '-' && argv[i][1] != '\0') return bad_arg(cmd, "unknown option '%s'", argv[i]);
-    if (n == want) return bad_arg(cmd, "unexpected argument '%s' (expected %s)", argv[i], what);
-    pos[n++] = argv[i];
-  }
-  if (n < want) return bad_arg(cmd, "expected %s", what);
-  return 0;
-}
-
 static int cmd_info(const char *cmd, int argc, char **argv) {
   const char *pos[1];
-  int rc = positionals(cmd, INFO_USAGE, argc, argv, 1, pos, "MODEL.dcz");
-  if (rc) return rc < 0 ? 0 : rc;
+  int n, rc;
+  if ((rc = parse_args(cmd, INFO_USAGE, argc, argv, NULL, 0, pos, 1, &n, "MODEL.dcz")) >= 0) return rc;
   if (dc_cmd_info(pos[0], stdout) != DC_OK) return die(dc_failure_reason());
   return 0;
 }
 
 static int cmd_export(const char *cmd, int argc, char **argv) {
   const char *pos[2];
-  int rc = positionals(cmd, EXPORT_USAGE, argc, argv, 2, pos, "MODEL.dcz OUT.h5");
-  if (rc) return rc < 0 ? 0 : rc;
+  int n, rc;
+  if ((rc = parse_args(cmd, EXPORT_USAGE, argc, argv, NULL, 0, pos, 2, &n, "MODEL.dcz OUT.h5")) >= 0) return rc;
   if (dc_cmd_export(pos[0], pos[1], stdout) != DC_OK) return die(dc_failure_reason());
   return 0;
 }
@@ -258,47 +243,25 @@ static int cmd_export(const char *cmd, int argc, char **argv) {
 /* ---- sensitivity ---- */
 
 static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
-  const char *cfg = NULL, *weights = NULL, *output = NULL;
-  double pct[DC_MAX_DENSITIES];
-  int n = (int)(sizeof dc_default_densities / sizeof dc_default_densities[0]);
-  memcpy(pct, dc_default_densities, sizeof dc_default_densities);
+  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL;
   long threads = 0;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int rc;
-    if (is_help(a)) {
-      fputs(SENSITIVITY_USAGE, stdout);
-      return 0;
-    } else if (!strcmp(a, "--weights")) {
-      if (!(weights = opt_value(cmd, argc, argv, &i))) return 2;
-    } else if (!strcmp(a, "--output")) {
-      if (!(output = opt_value(cmd, argc, argv, &i))) return 2;
-    } else if (!strcmp(a, "--densities")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if (dc_parse_densities(v, pct, DC_MAX_DENSITIES, &n) != DC_OK) return bad_arg(cmd, "%s", dc_failure_reason());
-    } else if (!strcmp(a, "--threads")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if ((rc = parse_long(cmd, a, v, 1, 1024, &threads))) return rc;
-    } else if (a[0] == '-') {
-      return bad_arg(cmd, "unknown option '%s'", a);
-    } else if (cfg) {
-      return bad_arg(cmd, "one experiment at a time ('%s' and '%s')", cfg, a);
-    } else {
-      cfg = a;
-    }
-  }
-  if (!cfg) return bad_arg(cmd, "missing EXPERIMENT.cfg");
+  int n, rc;
+  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
+                      {"--output", OPT_STR, &output, 0, 0},
+                      {"--densities", OPT_STR, &densities, 0, 0},
+                      {"--threads", OPT_LONG, &threads, 1, 1024}};
+  if ((rc = parse_args(cmd, SENSITIVITY_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0)
+    return rc;
+  double pct[DC_MAX_DENSITIES];
+  int npct = NOPTS(dc_default_densities);
+  memcpy(pct, dc_default_densities, sizeof dc_default_densities);
+  if (densities && dc_parse_densities(densities, pct, DC_MAX_DENSITIES, &npct) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
   static dc_experiment e;
   if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
-  if (threads) e.threads = (int)threads;
-  if (output) {
-    if (strlen(output) >= sizeof e.output) return bad_arg(cmd, "--output: path too long");
-    snprintf(e.output, sizeof e.output, "%s", output);
-  }
+  if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   dc_sensitivity r;
-  if (dc_cmd_sensitivity(&e, weights, pct, n, stdout, &r) != DC_OK) return die(dc_failure_reason());
+  if (dc_cmd_sensitivity(&e, weights, pct, npct, stdout, &r) != DC_OK) return die(dc_failure_reason());
   dc_sensitivity_free(&r);
   return 0;
 }
@@ -306,37 +269,14 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
 /* ---- bench ---- */
 
 static int cmd_bench(const char *cmd, int argc, char **argv) {
-  const char *net = NULL;
+  const char *net;
   long batch = 64, threads = 2;
   double seconds = 3.0;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int rc;
-    if (is_help(a)) {
-      fputs(BENCH_USAGE, stdout);
-      return 0;
-    } else if (!strcmp(a, "--batch") || !strcmp(a, "--threads")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if ((rc = parse_long(cmd, a, v, 1, !strcmp(a, "--batch") ? 1 << 16 : 1024,
-                           !strcmp(a, "--batch") ? &batch : &threads)))
-        return rc;
-    } else if (!strcmp(a, "--seconds")) {
-      const char *v = opt_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      char *end;
-      seconds = strtod(v, &end);
-      if (*end || end == v || !(seconds > 0.0 && seconds <= 3600.0))
-        return bad_arg(cmd, "--seconds: expected a number in (0, 3600], got '%s'", v);
-    } else if (a[0] == '-') {
-      return bad_arg(cmd, "unknown option '%s'", a);
-    } else if (net) {
-      return bad_arg(cmd, "one net at a time ('%s' and '%s')", net, a);
-    } else {
-      net = a;
-    }
-  }
-  if (!net) return bad_arg(cmd, "missing NET.net");
+  int n, rc;
+  const opt opts[] = {{"--batch", OPT_LONG, &batch, 1, 1 << 16},
+                      {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--seconds", OPT_DOUBLE, &seconds, 0, 3600}};
+  if ((rc = parse_args(cmd, BENCH_USAGE, argc, argv, opts, NOPTS(opts), &net, 1, &n, "NET.net")) >= 0) return rc;
   if (dc_bench(net, (int)batch, (int)threads, seconds, stdout) != DC_OK) return die(dc_failure_reason());
   return 0;
 }
