@@ -1,0 +1,90 @@
+/* test_cli.c — the dctrain command as a user meets it: exit status 0 for help, 2 for bad
+ * arguments, 1 for failures, and every error one line on stderr naming what is wrong.
+ * Runs the built binary ($DC_DCTRAIN, set by ctest). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+/* Run "dctrain ARGS" from the source directory; return its exit status and put its
+ * stderr in err. */
+static int run(const char *args, char *err, size_t cap) {
+  const char *bin = getenv("DC_DCTRAIN"), *src = getenv("DC_SOURCE_DIR");
+  assert_non_null(bin);
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1 >/dev/null", src ? src : ".", bin, args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(err, 1, cap - 1, p);
+  err[n] = '\0';
+  int status = pclose(p);
+  assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+static void expect(const char *args, int status, const char *want) {
+  char err[4096];
+  int got = run(args, err, sizeof err);
+  if (got != status || !strstr(err, want))
+    fail_msg("dctrain %s: expected exit %d and '%s', got exit %d: %s", args, status, want, got, err);
+  /* one line */
+  char *nl = strchr(err, '\n');
+  if (status != 0 && nl && nl[1] != '\0') fail_msg("dctrain %s: more than one line: %s", args, err);
+}
+
+static void help_and_version(void **state) {
+  (void)state;
+  char out[4096];
+  const char *bin = getenv("DC_DCTRAIN");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' --help", bin);
+  FILE *p = popen(cmd, "r");
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  assert_int_equal(pclose(p), 0);
+  const char *commands[] = {"eval", "info", "export", "sensitivity", "bench", "--resume", "--stop-after"};
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) assert_non_null(strstr(out, commands[i]));
+  expect("--version", 0, "");
+  expect("eval --help", 0, "");
+  expect("sensitivity --help", 0, "");
+}
+
+static void bad_arguments_exit_2(void **state) {
+  (void)state;
+  char err[8192];
+  assert_int_equal(run("", err, sizeof err), 2); /* no arguments: the usage, on stderr */
+  assert_non_null(strstr(err, "usage: dctrain"));
+  expect("a.cfg b.cfg", 2, "too many arguments at 'b.cfg'");
+  expect("--threads 0 x.cfg", 2, "--threads: expected an integer in [1, 1024], got '0'");
+  expect("--bogus x.cfg", 2, "unknown option '--bogus'");
+  expect("--resume", 2, "--resume needs a value");
+  expect("evl x", 2, "unknown command 'evl' (did you mean 'eval'?)");
+  expect("eval", 2, "dctrain eval: missing MODEL");
+  expect("eval m.dcz", 2, "missing --data EXPERIMENT.cfg");
+  expect("export a.dcz", 2, "missing MODEL.dcz OUT.h5");
+  expect("bench nets/lenet300.net --seconds 0", 2, "--seconds: expected a number in (0, 3600]");
+  expect("sensitivity experiments/lenet5.cfg --densities 200", 2, "--densities");
+}
+
+static void failures_exit_1(void **state) {
+  (void)state;
+  expect("nope.cfg", 1, "dctrain: nope.cfg: cannot open: No such file or directory");
+  expect("info nope.dcz", 1, "nope.dcz");
+  expect("info nets/lenet5.net", 1, "nets/lenet5.net");
+  expect("bench nets/nope.net", 1, "nets/nope.net: cannot open");
+  expect("eval nets/lenet5.net --data experiments/lenet5.cfg", 1, "nets/lenet5.net");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(help_and_version),
+      cmocka_unit_test(bad_arguments_exit_2),
+      cmocka_unit_test(failures_exit_1),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
