@@ -294,7 +294,21 @@ static const subcommand g_commands[] = {
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 
+/* OpenMP's default is to spin ~300,000 times at every barrier before sleeping. When
+ * another OpenMP process (a second run, a parallel test) shares the cores, each barrier
+ * then waits for a descheduled partner: two LeNet-300-100 benches side by side on 2
+ * cores ran at 10,000 images/s each, against 30,000 with 3,000 spins and no loss when
+ * alone (122,000). libgomp reads the setting only at start-up, so when the user has set
+ * neither GOMP_SPINCOUNT nor OMP_WAIT_POLICY, dctrain sets it and restarts itself. */
+static void tune_openmp_waiting(char **argv) {
+  if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;
+  if (setenv("GOMP_SPINCOUNT", "3000", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  /* no /proc (or exec refused): carry on with the default */
+}
+
 int main(int argc, char **argv) {
+  tune_openmp_waiting(argv);
   if (argc >= 2) {
     const char *a = argv[1];
     for (int i = 0; i < NCOMMANDS; i++)
