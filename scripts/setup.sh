@@ -25,5 +25,9 @@ fi
 
 echo "setup: building into build/ (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^-- ' || true
-test -x build/dctrain || { echo "setup: build failed" >&2; exit 1; }
+if ! cmake --build build -j"$(nproc)" > build.log 2>&1; then
+  grep -vE '^\[ *[0-9]+%\]' build.log >&2
+  echo "build failed (full log: build.log)" >&2
+  exit 1
+fi
+

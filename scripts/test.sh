@@ -13,7 +13,11 @@ echo "test: ctest in build/"
 
 echo "test: AddressSanitizer + UBSan build in build-asan/"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDC_SANITIZE=ON >/dev/null
-cmake --build build-asan -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^-- ' || true
+if ! cmake --build build-asan -j"$(nproc)" > build-asan.log 2>&1; then
+  grep -vE '^\[ *[0-9]+%\]' build-asan.log >&2
+  echo "build failed (full log: build-asan.log)" >&2
+  exit 1
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && DC_SANITIZED=1 ctest --output-on-failure -j2)
