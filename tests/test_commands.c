@@ -19,6 +19,7 @@
 
 #include "dc/ckpt.h"
 #include "dc/commands.h"
+#include "dc/plot.h"
 #include "dc/compress.h"
 #include "dc/experiment.h"
 #include "dc/model.h"
