@@ -236,12 +236,14 @@ static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experi
   DC_TRY(dc_cfg_int_range(s, "rounds", 1, 1, 1000, &v));
   c->rounds = (int)v;
   DC_TRY(dc_cfg_int_range(s, "retrain_iters", 1000, 0, 1L << 40, &c->retrain_iters));
+  DC_TRY(dc_cfg_int_range(s, "final_retrain_iters", c->retrain_iters, 0, 1L << 40, &c->final_retrain_iters));
   DC_TRY(dc_cfg_float_range(s, "base_lr", e->solver.base_lr / 10, 0.0, 1e6, &c->lr));
   DC_TRY(dc_cfg_enum(s, "freeze", g_freeze, 3, DC_FREEZE_NONE, &freeze));
   c->freeze = (dc_freeze)freeze;
   DC_TRY(dc_cfg_bool(s, "adjust_dropout", 1, &c->adjust_dropout));
-  static const char *const opts[] = {"mode", "rounds", "retrain_iters", "base_lr", "freeze", "adjust_dropout"};
-  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 6, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER,
+  static const char *const opts[] = {"mode",    "rounds", "retrain_iters", "final_retrain_iters",
+                                     "base_lr", "freeze", "adjust_dropout"};
+  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 7, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER,
                           c->layer, &c->nlayers));
   for (int i = 0; c->mode == DC_PRUNE_DENSITY && i < c->nlayers; i++)
     if (c->layer[i].value <= 0.0)
@@ -577,7 +579,7 @@ static dc_status run_stage(const dc_experiment *e, dc_trainer *t, const stage *s
         dc_solver_reset(net->params);
       }
       retrain.base_lr = e->prune.lr;
-      retrain.max_iter = iters = e->prune.retrain_iters;
+      retrain.max_iter = iters = sg->round == e->prune.rounds ? e->prune.final_retrain_iters : e->prune.retrain_iters;
       freeze = e->prune.freeze;
       break;
     case STAGE_QUANTIZE:

@@ -522,6 +522,34 @@ static void dropout_rescaled_after_pruning(void **state) {
   free(text);
 }
 
+/* The last pruning round retrains final_retrain_iters, the others retrain_iters: read
+ * the iterations each stage reached from the log (display = 0, so only test lines; each
+ * stage ends with one at its last iteration). */
+static void final_round_retrains_longer(void **state) {
+  (void)state;
+  char *cfg = experiment("final", 20,
+                         "[prune]\nrounds = 3\nretrain_iters = 7\nfinal_retrain_iters = 13\nip1 = 30%\n");
+  run_ok(cfg, NULL, 0, NULL);
+  char path[600], line[256];
+  snprintf(path, sizeof path, "%s/final/log.csv", g_dir);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  long last[4] = {-1, -1, -1, -1};
+  while (fgets(line, sizeof line, f)) {
+    char stage[32];
+    long it;
+    if (sscanf(line, "%31[^,],%ld,", stage, &it) != 2 || !strstr(line, ",test,")) continue;
+    if (!strcmp(stage, "train")) last[0] = it;
+    else if (!strncmp(stage, "prune", 5)) last[atoi(stage + 5)] = it;
+  }
+  fclose(f);
+  assert_int_equal(last[0], 20);
+  assert_int_equal(last[1], 7);
+  assert_int_equal(last[2], 7);
+  assert_int_equal(last[3], 13);
+  free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_pipeline),
@@ -529,6 +557,7 @@ int main(void) {
       cmocka_unit_test(quality_schedule_and_freeze),
       cmocka_unit_test(stage_cfg_errors),
       cmocka_unit_test(dropout_rescaled_after_pruning),
+      cmocka_unit_test(final_round_retrains_longer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -28,6 +28,7 @@ typedef struct {
   dc_prune_mode mode;
   int rounds;            /* prune + retrain cycles */
   long retrain_iters;    /* per round */
+  long final_retrain_iters; /* the last round's (default retrain_iters) */
   double lr;             /* retraining base_lr (default [solver] base_lr / 10) */
   dc_freeze freeze;      /* keep these layers fixed while the others retrain */
   int adjust_dropout;    /* D_r = D_o * sqrt(C_r / C_o) */
