@@ -46,10 +46,8 @@ static char *toy_experiment(const char *name, const char *out, int max_iter, con
 
 static int setup(void **state) {
   (void)state;
-  g_dir = tu_tmpdir();
   /* 200 test images with test_batch 64: the last batch is a padded tail of 8 */
-  tu_write_toy_mnist(g_dir, 600, 200);
-  free(tu_write_file(g_dir, "toy.net", TU_TOY_NET));
+  g_dir = tu_toy_dir();
   g_cfg = toy_experiment("run.cfg", "run", 40,
                          "[prune]\nrounds = 1\nretrain_iters = 10\nconv1 = 50%\nip1 = 20%\nip2 = 50%\n"
                          "[quantize]\nconv_bits = 1\nfc_bits = 1\nretrain_iters = 2\n[encode]\n");
@@ -71,11 +69,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  assert_int_equal(system(cmd), 0);
   free(g_cfg);
-  free(g_dir);
+  tu_rmdir(g_dir);
   return 0;
 }
 

@@ -23,18 +23,13 @@ static char *g_dir; /* toy data + net */
 
 static int setup(void **state) {
   (void)state;
-  g_dir = tu_tmpdir();
-  tu_write_toy_mnist(g_dir, 600, 200);
-  free(tu_write_file(g_dir, "toy.net", TU_TOY_NET));
+  g_dir = tu_toy_dir();
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  assert_int_equal(system(cmd), 0);
-  free(g_dir);
+  tu_rmdir(g_dir);
   return 0;
 }
 

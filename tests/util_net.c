@@ -158,6 +158,20 @@ char *tu_tmpdir(void) {
   return strdup(d);
 }
 
+char *tu_toy_dir(void) {
+  char *dir = tu_tmpdir();
+  tu_write_toy_mnist(dir, 600, 200);
+  free(tu_write_file(dir, "toy.net", TU_TOY_NET));
+  return dir;
+}
+
+void tu_rmdir(char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+  free(dir);
+}
+
 char *tu_write_file(const char *dir, const char *name, const char *text) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *path = malloc(n);

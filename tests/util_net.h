@@ -27,6 +27,11 @@ double tu_gradcheck(dc_net *net, const int *labels, float eps, int samples, doub
 void tu_write_toy_mnist(const char *dir, int ntrain, int ntest);
 /* A fresh temporary directory (mkdtemp); caller frees the string. */
 char *tu_tmpdir(void);
+/* A fresh temporary directory holding the toy data set (600 train, 200 test images)
+ * and TU_TOY_NET as toy.net; remove it with tu_rmdir. */
+char *tu_toy_dir(void);
+/* rm -rf dir, then free the string. */
+void tu_rmdir(char *dir);
 /* Write text to dir/name; returns the path (caller frees). */
 char *tu_write_file(const char *dir, const char *name, const char *text);
 
