@@ -102,14 +102,16 @@ dc_status dc_bench(const char *net_path, int batch, int threads, double seconds,
   getrusage(RUSAGE_SELF, &ru);
   fprintf(out, "%s: batch %d, %d threads: train %.0f images/s, inference %.0f images/s, peak RSS %.1f MiB\n", name,
           batch, threads, train_ips, infer_ips, (double)ru.ru_maxrss / 1024.0);
-  fprintf(out, "  per training step (%.3f ms):\n  %-14s %-12s %10s %10s %7s\n", 1e3 * total / n, "layer", "kind",
-          "fwd ms", "bwd ms", "share");
+  fprintf(out, "  per training step (%.3f ms):\n  %-14s %-12s %10s %10s %7s  %s\n", 1e3 * total / n, "layer", "kind",
+          "fwd ms", "bwd ms", "share", "implementation");
   double layers = 0;
   for (int i = 0; i < train->nlayers; i++) {
     double f = profile[i] / n, bw = profile[train->nlayers + i] / n;
     layers += f + bw;
-    fprintf(out, "  %-14s %-12s %10.3f %10.3f %6.1f%%\n", train->layers[i].name,
-            dc_layer_type_name(train->layers[i].type), 1e3 * f, 1e3 * bw, 100 * (f + bw) / (total / n));
+    char impl[96];
+    dc_layer_describe(&train->layers[i], impl, sizeof impl);
+    fprintf(out, "  %-14s %-12s %10.3f %10.3f %6.1f%%  %s\n", train->layers[i].name,
+            dc_layer_type_name(train->layers[i].type), 1e3 * f, 1e3 * bw, 100 * (f + bw) / (total / n), impl);
   }
   fprintf(out, "  %-14s %-12s %21.3f %6.1f%%\n", "(other)", "data/solver", 1e3 * (total / n - layers),
           100 * (total / n - layers) / (total / n));

@@ -302,6 +302,42 @@ static void dropout_semantics(void **state) {
   dc_net_free(net);
 }
 
+/* No layer of the shipped nets may fall back to oneDNN's reference kernels, forward or
+ * backward: they are hundreds of times slower (the conv backward-data weight layout once
+ * did, silently). */
+static void no_reference_kernels(void **state) {
+  (void)state;
+  const char *src = getenv("DC_SOURCE_DIR");
+  const char *nets[] = {"lenet5.net", "lenet300.net"};
+  for (int k = 0; k < 2; k++) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/nets/%s", src ? src : ".", nets[k]);
+    dc_net *net;
+    dc_failure_clear();
+    if (dc_net_load(path, 64, DC_NET_TRAIN, NULL, &net) != DC_OK) fail_msg("%s", dc_failure_reason());
+    for (int i = 0; i < net->nlayers; i++) {
+      char impl[128];
+      dc_layer_describe(&net->layers[i], impl, sizeof impl);
+      if (!strncmp(impl, "ref", 3) || strstr(impl, "ref kernel")) fail_msg("%s %s: %s", nets[k], net->layers[i].name, impl);
+    }
+    dc_net_free(net);
+  }
+  /* AlexNet's kinds at a small size: grouped conv, LRN, overlapping pooling */
+  dc_net *net = tu_net("[input]\nchannels = 3\nheight = 35\nwidth = 35\n"
+                       "[conv]\nname = c1\nnum_output = 32\nkernel = 5\nstride = 2\n[relu]\n[lrn]\n"
+                       "[maxpool]\nkernel = 3\nstride = 2\n"
+                       "[conv]\nname = c2\nnum_output = 64\nkernel = 3\npad = 1\ngroup = 2\n[relu]\n[lrn]\n"
+                       "[maxpool]\nkernel = 3\nstride = 2\n[fc]\nname = f\nnum_output = 10\n[softmax_loss]\n",
+                       16, DC_NET_TRAIN);
+  for (int i = 0; i < net->nlayers; i++) {
+    char impl[128];
+    dc_layer_describe(&net->layers[i], impl, sizeof impl);
+    print_message("  %-10s %s\n", net->layers[i].name, impl);
+    if (!strncmp(impl, "ref", 3) || strstr(impl, "ref kernel")) fail_msg("%s: %s", net->layers[i].name, impl);
+  }
+  dc_net_free(net);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(grad_conv),       cmocka_unit_test(grad_conv_groups), cmocka_unit_test(grad_fc),
@@ -309,6 +345,7 @@ int main(void) {
       cmocka_unit_test(grad_dropout),    cmocka_unit_test(grad_softmax_loss), cmocka_unit_test(grad_stack),
       cmocka_unit_test(ref_conv_all),    cmocka_unit_test(ref_fc),           cmocka_unit_test(ref_pool),
       cmocka_unit_test(ref_lrn),         cmocka_unit_test(dropout_semantics),
+      cmocka_unit_test(no_reference_kernels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

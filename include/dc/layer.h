@@ -52,6 +52,11 @@ const char *dc_layer_type_name(dc_layer_type t);
 /* The type whose section name is `name` ("conv", "fc", ...); -1 if none. */
 int dc_layer_type_from_name(const char *name);
 
+/* What the layer runs on: oneDNN's implementation name for its forward primitive (e.g.
+ * "jit:avx512_core"), flagged when a backward primitive fell back to a slow reference
+ * kernel; "C" for layers written in plain C. */
+void dc_layer_describe(const dc_layer *l, char *buf, size_t cap);
+
 /* Dropout ratio can change at run time (pruning retrains rescale it). */
 float dc_dropout_ratio(const dc_layer *l);
 void dc_dropout_set_ratio(dc_layer *l, float ratio);

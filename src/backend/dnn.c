@@ -2,6 +2,7 @@
 #include "backend/dnn.h"
 
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 #include <xmmintrin.h>
 
@@ -91,6 +92,19 @@ dnnl_memory_desc_t dc_op_md(const dc_op *op, int arg) {
   const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(op->pd, dnnl_query_exec_arg_md, arg);
   DC_ASSERT(md != NULL);
   return *md;
+}
+
+const char *dc_op_impl(const dc_op *op) {
+  const char *name = NULL;
+  if (!op->pd || dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success || !name)
+    return "";
+  return name;
+}
+
+void dc_op_describe(char *buf, size_t cap, const dc_op *fwd, const dc_op *const *others, int n) {
+  int ref = 0;
+  for (int i = 0; i < n; i++) ref |= strncmp(dc_op_impl(others[i]), "ref", 3) == 0;
+  snprintf(buf, cap, "%s%s", dc_op_impl(fwd), ref ? " (ref kernel in backward)" : "");
 }
 
 dnnl_memory_desc_t dc_dnn_nchw(int n, int c, int h, int w) {

@@ -44,6 +44,13 @@ static inline int dc_dnn_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory
   return dnnl_memory_desc_equal(a, b);
 }
 
+/* oneDNN's name for the implementation it chose (e.g. "jit:avx512_core", "ref:any");
+ * "" for an op never created. */
+const char *dc_op_impl(const dc_op *op);
+/* Append to buf "name" of op (a forward op), then " (ref kernel in backward)" if any of
+ * the n other ops uses one of oneDNN's slow reference kernels. */
+void dc_op_describe(char *buf, size_t cap, const dc_op *fwd, const dc_op *const *others, int n);
+
 /* Bytes the primitive needs for argument `arg` (e.g. DNNL_ARG_WORKSPACE); 0 if none. */
 size_t dc_op_arg_bytes(const dc_op *op, int arg);
 /* Bind ptrs[i] to args[i] and execute on the stream, waiting for completion. */

@@ -180,5 +180,11 @@ static void conv_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
+static void conv_describe(const dc_layer *l, char *buf, size_t cap) {
+  const conv_priv *c = l->priv;
+  const dc_op *bwd[2] = {&c->bwd_data, &c->bwd_weights};
+  dc_op_describe(buf, cap, &c->fwd, bwd, 2);
+}
+
 const dc_layer_kind dc_conv_kind = {"conv", 1, conv_parse, conv_shape, conv_setup,
-                                    conv_forward, conv_backward, conv_destroy};
+                                    conv_forward, conv_backward, conv_destroy, conv_describe};

@@ -94,4 +94,11 @@ static void fc_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
-const dc_layer_kind dc_fc_kind = {"fc", 1, fc_parse, fc_shape, fc_setup, fc_forward, fc_backward, fc_destroy};
+static void fc_describe(const dc_layer *l, char *buf, size_t cap) {
+  const fc_priv *f = l->priv;
+  const dc_op *bwd[2] = {&f->bwd_data, &f->bwd_weights};
+  dc_op_describe(buf, cap, &f->fwd, bwd, 2);
+}
+
+const dc_layer_kind dc_fc_kind = {"fc",       1,           fc_parse,   fc_shape,   fc_setup,
+                                  fc_forward, fc_backward, fc_destroy, fc_describe};

@@ -24,6 +24,12 @@ int dc_layer_type_from_name(const char *name) {
   return -1;
 }
 
+void dc_layer_describe(const dc_layer *l, char *buf, size_t cap) {
+  const dc_layer_kind *k = dc_layer_kind_of(l->type);
+  if (k->describe && l->priv) k->describe(l, buf, cap);
+  else snprintf(buf, cap, "C");
+}
+
 static const char *const g_fillers[] = {"constant", "xavier", "gaussian"};
 
 static dc_status parse_filler(dc_cfg_section *s, const char *prefix, dc_fill_kind def, dc_filler *f) {

@@ -38,6 +38,8 @@ typedef struct {
   /* Reads out_diff; writes in_diff (when non-NULL) and the params' diff. */
   dc_status (*backward)(dc_layer *l, const dc_pass *pass);
   void (*destroy)(dc_layer *l);
+  /* Which oneDNN implementations the layer runs on, for profiles (NULL: plain C). */
+  void (*describe)(const dc_layer *l, char *buf, size_t cap);
 } dc_layer_kind;
 
 extern const dc_layer_kind dc_conv_kind, dc_fc_kind, dc_maxpool_kind, dc_avgpool_kind,

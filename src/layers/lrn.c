@@ -87,4 +87,11 @@ static void lrn_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
-const dc_layer_kind dc_lrn_kind = {"lrn", 0, lrn_parse, lrn_shape, lrn_setup, lrn_forward, lrn_backward, lrn_destroy};
+static void lrn_describe(const dc_layer *l, char *buf, size_t cap) {
+  const lrn_priv *p = l->priv;
+  const dc_op *bwd[1] = {&p->bwd};
+  dc_op_describe(buf, cap, &p->fwd, bwd, 1);
+}
+
+const dc_layer_kind dc_lrn_kind = {"lrn",       0,            lrn_parse,   lrn_shape,   lrn_setup,
+                                   lrn_forward, lrn_backward, lrn_destroy, lrn_describe};

@@ -109,7 +109,13 @@ static void pool_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
+static void pool_describe(const dc_layer *l, char *buf, size_t cap) {
+  const pool_priv *p = l->priv;
+  const dc_op *bwd[1] = {&p->bwd};
+  dc_op_describe(buf, cap, &p->fwd, bwd, 1);
+}
+
 const dc_layer_kind dc_maxpool_kind = {"maxpool", 0, maxpool_parse, pool_shape, pool_setup,
-                                       pool_forward, pool_backward, pool_destroy};
+                                       pool_forward, pool_backward, pool_destroy, pool_describe};
 const dc_layer_kind dc_avgpool_kind = {"avgpool", 0, avgpool_parse, pool_shape, pool_setup,
-                                       pool_forward, pool_backward, pool_destroy};
+                                       pool_forward, pool_backward, pool_destroy, pool_describe};

@@ -64,4 +64,4 @@ static void relu_destroy(dc_layer *l) {
 }
 
 const dc_layer_kind dc_relu_kind = {"relu", 0, relu_parse, relu_shape, relu_setup,
-                                    relu_forward, relu_backward, relu_destroy};
+                                    relu_forward, relu_backward, relu_destroy, NULL};
