@@ -382,6 +382,36 @@ static void trainer_close(dc_trainer *t) {
   if (t->log) fclose(t->log);
 }
 
+/* A run killed after its last checkpoint logged iterations it will now redo: keep only
+ * the header and the lines up to iteration `iter` (third column), atomically. */
+static dc_status trim_log(const char *path, int64_t iter) {
+  FILE *in = fopen(path, "r");
+  if (!in) return DC_OK; /* no log yet: the resumed run starts one */
+  char tmp[640], line[512];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *out = fopen(tmp, "w");
+  if (!out) {
+    fclose(in);
+    return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  }
+  int first = 1;
+  while (fgets(line, sizeof line, in)) {
+    long long it;
+    char stage[64];
+    long stage_iter;
+    int keep = first || sscanf(line, "%63[^,],%ld,%lld,", stage, &stage_iter, &it) != 3 || it <= iter;
+    if (keep) fputs(line, out);
+    first = 0;
+  }
+  fclose(in);
+  int bad = ferror(out);
+  if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
+    remove(tmp);
+    return dc_fail(DC_ERR_IO, "%s: cannot rewrite: %s", path, strerror(errno));
+  }
+  return DC_OK;
+}
+
 static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *out, dc_trainer *t) {
   memset(t, 0, sizeof *t);
   t->out = out;
@@ -416,6 +446,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   }
   char logpath[600];
   snprintf(logpath, sizeof logpath, "%.580s/log.csv", e->output);
+  if (resume) DC_TRY(trim_log(logpath, t->state.iter));
   t->log = fopen(logpath, resume ? "a" : "w");
   if (!t->log) return dc_fail(DC_ERR_IO, "%s: cannot open for writing: %s", logpath, strerror(errno));
   if (!resume) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s\n");

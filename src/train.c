@@ -113,14 +113,6 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       loss_acc = 0.0;
       nloss = 0;
     }
-    if (t->stop_after > 0 && t->state.iter >= t->stop_after) {
-      DC_TRY(dc_trainer_snapshot(t));
-      t->stopped = 1;
-      if (t->out)
-        fprintf(t->out, "[%s] stopped at iteration %ld as asked; continue with --resume %s\n", label,
-                (long)t->state.iter, t->ckpt_path);
-      return DC_OK;
-    }
     int tested = t->test_interval > 0 && done % t->test_interval == 0 && done != iters;
     int saved = t->snapshot > 0 && done % t->snapshot == 0 && done != iters;
     if (tested) DC_TRY(test_and_report(t, label));
@@ -129,6 +121,15 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       /* images/s and ETA measure training only */
       t_disp = dc_now();
       disp_from = done;
+    }
+    /* stop after this iteration's tests, like an uninterrupted run at this point */
+    if (t->stop_after > 0 && t->state.iter >= t->stop_after) {
+      DC_TRY(dc_trainer_snapshot(t));
+      t->stopped = 1;
+      if (t->out)
+        fprintf(t->out, "[%s] stopped at iteration %ld as asked; continue with --resume %s\n", label,
+                (long)t->state.iter, t->ckpt_path);
+      return DC_OK;
     }
   }
   DC_TRY(test_and_report(t, label));

@@ -115,6 +115,57 @@ static void resume_is_bit_identical(void **state) {
   free(cfg_b);
 }
 
+/* The (stage, iteration, phase) columns of a log, one string per line after the header. */
+static int log_keys(const char *path, char keys[][64], int max) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[512];
+  int n = 0;
+  assert_non_null(fgets(line, sizeof line, f)); /* header */
+  while (n < max && fgets(line, sizeof line, f)) {
+    char *c = line;
+    for (int commas = 0; *c && commas < 4; c++) commas += *c == ',';
+    snprintf(keys[n++], 64, "%.*s", (int)(c - line), line);
+  }
+  fclose(f);
+  return n;
+}
+
+/* A run killed after its last checkpoint had logged iterations past it: after resuming,
+ * log.csv reads as if the run had never stopped. */
+static void resume_trims_the_log(void **state) {
+  (void)state;
+  char text[2048], path[600];
+  const char *names[2] = {"la", "lb"};
+  for (int k = 0; k < 2; k++) {
+    snprintf(text, sizeof text,
+             "[experiment]\nnet = %s/toy.net\noutput = %s/%s\nseed = 7\nthreads = 1\n[data]\ndir = %s\n"
+             "[solver]\nbase_lr = 0.05\nbatch = 16\ntest_batch = 64\nmax_iter = 40\ntest_interval = 10\n"
+             "display = 5\nsnapshot = 0\n",
+             g_dir, g_dir, names[k], g_dir);
+    snprintf(path, sizeof path, "%s.cfg", names[k]);
+    free(tu_write_file(g_dir, path, text));
+  }
+  char cfg_a[600], cfg_b[600], ckpt[600], log_a[600], log_b[600];
+  snprintf(cfg_a, sizeof cfg_a, "%s/la.cfg", g_dir);
+  snprintf(cfg_b, sizeof cfg_b, "%s/lb.cfg", g_dir);
+  snprintf(ckpt, sizeof ckpt, "%s/lb/ckpt.h5", g_dir);
+  snprintf(log_a, sizeof log_a, "%s/la/log.csv", g_dir);
+  snprintf(log_b, sizeof log_b, "%s/lb/log.csv", g_dir);
+  assert_int_equal(tu_run(cfg_a, NULL, 0, NULL), DC_OK);
+  assert_int_equal(tu_run(cfg_b, NULL, 20, NULL), DC_OK);
+  /* what a kill after iteration 25 would leave behind */
+  FILE *f = fopen(log_b, "a");
+  fputs("train,25,25,train,0.5,0.05,,,1000.0\n", f);
+  fclose(f);
+  assert_int_equal(tu_run(cfg_b, ckpt, 0, NULL), DC_OK);
+  static char ka[64][64], kb[64][64];
+  int na = log_keys(log_a, ka, 64), nb = log_keys(log_b, kb, 64);
+  assert_int_equal(na, nb);
+  for (int i = 0; i < na; i++) assert_string_equal(ka[i], kb[i]);
+  assert_true(na >= 12); /* 8 progress lines, 4 tests */
+}
+
 static void checkpoint_round_trip_all_kinds(void **state) {
   (void)state;
   dc_net *net = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
@@ -250,6 +301,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(learns_toy),
       cmocka_unit_test(resume_is_bit_identical),
+      cmocka_unit_test(resume_trims_the_log),
       cmocka_unit_test(checkpoint_round_trip_all_kinds),
       cmocka_unit_test(experiment_errors),
       cmocka_unit_test(net_errors),
