@@ -2,7 +2,6 @@
 #include "dc/experiment.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,11 +10,9 @@
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
 #include "dc/data.h"
-#include "dc/model.h"
-#include "dc/prune.h"
-#include "dc/rng.h"
-#include "dc/report.h"
 #include "dc/train.h"
+#include "dc/report.h"
+#include "stages.h"
 #include "util.h"
 
 static const char *const g_sections[] = {"experiment", "data", "solver", "prune", "quantize", "encode"};
@@ -453,196 +450,12 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   return DC_OK;
 }
 
-/* ---- stages ---- */
-
-typedef enum { STAGE_TRAIN, STAGE_PRUNE, STAGE_QUANTIZE, STAGE_ENCODE } stage_kind;
-
-typedef struct {
-  stage_kind kind;
-  int round; /* prune: 1..rounds */
-  char label[32];
-} stage;
-
-static int build_stages(const dc_experiment *e, stage *st) {
-  int n = 0;
-  st[n++] = (stage){STAGE_TRAIN, 0, "train"};
-  for (int r = 1; e->prune.enabled && r <= e->prune.rounds && n < DC_MAX_STAGES - 2; r++) {
-    st[n] = (stage){STAGE_PRUNE, r, ""};
-    snprintf(st[n].label, sizeof st[n].label, "prune%d", r);
-    n++;
-  }
-  if (e->quantize.enabled) st[n++] = (stage){STAGE_QUANTIZE, 0, "quantize"};
-  if (e->encode.enabled) st[n++] = (stage){STAGE_ENCODE, 0, "encode"};
-  return n;
-}
-
-static const dc_layer_setting *setting_for(const dc_layer_setting *s, int n, const char *layer) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(s[i].layer, layer) == 0) return &s[i];
-  return NULL;
-}
-
-/* Prune round r of R: density targets approach the final ones geometrically
- * (d_r = d^(r/R)); quality thresholds ramp linearly (q_r = q·r/R) against the std of the
- * weights still kept. */
-static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r) {
-  const dc_prune_conf *c = &e->prune;
-  for (int i = 0; i < net->nlayers; i++) {
-    dc_layer *l = &net->layers[i];
-    if (!l->weight) continue;
-    const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
-    if (!ls) continue;
-    double f = (double)r / c->rounds;
-    if (c->mode == DC_PRUNE_DENSITY) DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
-    else DC_TRY(dc_prune_quality(l->weight, ls->value * f));
-  }
-  return DC_OK;
-}
-
-static dc_status apply_quantize(const dc_experiment *e, dc_net *net) {
-  const dc_quantize_conf *c = &e->quantize;
-  for (int i = 0; i < net->nlayers; i++) {
-    dc_layer *l = &net->layers[i];
-    if (!l->weight) continue;
-    const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
-    int bits = ls ? (int)ls->value : l->type == DC_LAYER_CONV ? c->conv_bits : c->fc_bits;
-    DC_TRY(dc_quantize(l->weight, bits, (dc_kmeans_init)c->init, e->seed ^ dc_hash_str(l->name)));
-  }
-  return DC_OK;
-}
-
-/* Han et al. 2015: a pruned layer retrains with less dropout, D_r = D_o·sqrt(C_r/C_o),
- * C being the connections of the weighted layer whose input the dropout thins (the next
- * weighted layer). Recomputed from the masks, so a resumed run gets the same ratios. */
-static void adjust_dropout(dc_net *net, const float *original, FILE *out) {
-  for (int i = 0; i < net->nlayers; i++) {
-    dc_layer *l = &net->layers[i];
-    if (l->type != DC_LAYER_DROPOUT) continue;
-    float ratio = original[i];
-    for (int j = i + 1; j < net->nlayers; j++)
-      if (net->layers[j].weight) {
-        dc_param *w = net->layers[j].weight;
-        ratio = (float)(original[i] * sqrt((double)dc_param_nonzero(w) / (double)w->count));
-        break;
-      }
-    if (ratio != dc_dropout_ratio(l)) {
-      dc_dropout_set_ratio(l, ratio);
-      if (out) fprintf(out, "  %s: dropout ratio %.3f (was %.3f)\n", l->name, ratio, original[i]);
-    }
-  }
-}
-
-/* Freeze conv or fc layers for a retraining stage: lr_mult 0 (restored after). */
-static void set_frozen(dc_net *net, dc_freeze which, float *saved, int restore) {
-  int k = 0;
-  for (int i = 0; i < net->nlayers; i++) {
-    dc_layer *l = &net->layers[i];
-    dc_param *ps[2] = {l->weight, l->bias};
-    int frozen = (which == DC_FREEZE_CONV && l->type == DC_LAYER_CONV) || (which == DC_FREEZE_FC && l->type == DC_LAYER_FC);
-    for (int j = 0; j < 2; j++) {
-      if (!ps[j]) continue;
-      if (restore) ps[j]->lr_mult = saved[k];
-      else {
-        saved[k] = ps[j]->lr_mult;
-        if (frozen) ps[j]->lr_mult = 0.0f;
-      }
-      k++;
-    }
-  }
-}
-
-static void print_densities(dc_net *net, FILE *out) {
-  if (!out) return;
-  for (int i = 0; i < net->nlayers; i++) {
-    dc_param *w = net->layers[i].weight;
-    if (!w) continue;
-    fprintf(out, "  %-10s %9zu weights, %6.2f%% kept", net->layers[i].name, w->count,
-            100.0 * (double)dc_param_nonzero(w) / (double)w->count);
-    if (w->kind == DC_PARAM_SHARED) fprintf(out, ", %d-bit codebook", w->bits);
-    fprintf(out, "\n");
-  }
-}
-
-/* Encode, then prove it lossless: decode into the net and require the same test
- * accuracy, sample for sample, and the same weights bit for bit. */
-static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats *stats) {
-  char path[600];
-  snprintf(path, sizeof path, "%.580s/model.dcz", e->output);
-  dc_params *ps = t->train_net->params;
-  dc_test_result before, after;
-  DC_TRY(dc_test(t, &before));
-  float *keep = malloc(sizeof(float) * ps->total);
-  if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory");
-  memcpy(keep, ps->arena_data, sizeof(float) * ps->total);
-  dc_status s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
-  if (s == DC_OK) s = dc_model_decode(path, t->train_net, stats);
-  if (s == DC_OK && memcmp(keep, ps->arena_data, sizeof(float) * ps->total) != 0)
-    s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights differ from the encoded ones (a bug: please report)", path);
-  free(keep);
-  DC_TRY(s);
-  DC_TRY(dc_test(t, &after));
-  if (before.top1 != after.top1 || before.top5 != after.top5)
-    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
-                   before.top1);
-  t->last = after;
-  if (t->out) {
-    fprintf(t->out, "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
-                    "(identical to the quantized net)\n",
-            path, (unsigned long long)stats->file_bytes, stats->ratio, (unsigned long long)stats->dense_bytes,
-            100 * after.top1);
-  }
-  return DC_OK;
-}
-
-static dc_status run_stage(const dc_experiment *e, dc_trainer *t, const stage *sg, const float *dropout0,
-                           dc_dcz_stats *stats) {
-  dc_net *net = t->train_net;
-  int fresh = t->state.stage_iter == 0;
-  dc_solver_conf retrain = e->solver;
-  long iters = e->solver.max_iter;
-  dc_freeze freeze = DC_FREEZE_NONE;
-  switch (sg->kind) {
-    case STAGE_TRAIN:
-      break;
-    case STAGE_PRUNE:
-      if (fresh) {
-        DC_TRY(apply_prune(e, net, sg->round));
-        dc_solver_reset(net->params);
-      }
-      retrain.base_lr = e->prune.lr;
-      retrain.max_iter = iters = sg->round == e->prune.rounds ? e->prune.final_retrain_iters : e->prune.retrain_iters;
-      freeze = e->prune.freeze;
-      break;
-    case STAGE_QUANTIZE:
-      if (fresh) {
-        DC_TRY(apply_quantize(e, net));
-        dc_solver_reset(net->params);
-      }
-      retrain.base_lr = e->quantize.lr;
-      retrain.max_iter = iters = e->quantize.retrain_iters;
-      break;
-    case STAGE_ENCODE:
-      return run_encode(e, t, stats);
-  }
-  if (sg->kind != STAGE_TRAIN) {
-    if (e->prune.enabled && e->prune.adjust_dropout) adjust_dropout(net, dropout0, t->out);
-    if (t->out && fresh) print_densities(net, t->out);
-    if (t->out) fflush(t->out);
-  }
-  float saved[2 * DC_MAX_LAYER_SETTINGS + 64];
-  DC_ASSERT(net->params->count <= (int)(sizeof saved / sizeof saved[0]));
-  set_frozen(net, freeze, saved, 0);
-  dc_status s = dc_train(t, &retrain, iters, sg->label);
-  set_frozen(net, freeze, saved, 1);
-  return s;
-}
-
 dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out) {
   dc_dnn_set_threads(e->threads);
   dc_trainer t;
-  static stage stages[DC_MAX_STAGES];
+  static dc_stage stages[DC_MAX_STAGES];
   static dc_stage_result results[DC_MAX_STAGES];
-  int nresults = 0, nstages = build_stages(e, stages);
+  int nresults = 0, nstages = dc_stages_build(e, stages);
   dc_dcz_stats stats = {0};
   float *dropout0 = NULL;
   dc_status st = trainer_open(e, resume, out, &t);
@@ -665,9 +478,9 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
   }
   double t_run = dc_now();
   while (st == DC_OK && t.state.stage < nstages) {
-    const stage *sg = &stages[t.state.stage];
+    const dc_stage *sg = &stages[t.state.stage];
     double t0 = dc_now();
-    st = run_stage(e, &t, sg, dropout0, &stats);
+    st = dc_stage_run(e, &t, sg, dropout0, &stats);
     if (st != DC_OK || t.stopped) break;
     dc_stage_result *r = &results[nresults < DC_MAX_STAGES ? nresults++ : DC_MAX_STAGES - 1];
     snprintf(r->label, sizeof r->label, "%s", sg->label);
@@ -686,7 +499,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     st = dc_trainer_snapshot(&t);
     char path[600];
     snprintf(path, sizeof path, "%.500s/%s.h5", e->output, sg->label);
-    if (st == DC_OK && sg->kind != STAGE_ENCODE) st = dc_ckpt_save(path, t.train_net->params, NULL);
+    if (st == DC_OK && sg->kind != DC_STAGE_ENCODE) st = dc_ckpt_save(path, t.train_net->params, NULL);
     if (st == DC_OK) st = dc_stage_results_save(e->output, results, nresults);
     if (st == DC_OK) st = dc_report_write(e->output, e->name, t.train_net, results, nresults, stats.layer ? &stats : NULL);
     if (st == DC_OK && out) {
@@ -694,7 +507,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
       dc_format_duration(r->seconds, took, sizeof took);
       fprintf(out, "== stage %s done in %s: test top-1 %.2f%%, %.2f%% of weights kept%s%s\n", sg->label, took,
               100 * r->top1, r->total ? 100.0 * (double)r->nonzero / (double)r->total : 0.0,
-              sg->kind != STAGE_ENCODE ? "; weights " : "", sg->kind != STAGE_ENCODE ? path : "");
+              sg->kind != DC_STAGE_ENCODE ? "; weights " : "", sg->kind != DC_STAGE_ENCODE ? path : "");
       fflush(out);
     }
   }

@@ -1,0 +1,186 @@
+/* stages.c — what each stage of an experiment does to the net before its (re)training:
+ * dense training, a pruning round, weight sharing, encoding; see stages.h. */
+#include "stages.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dc/model.h"
+#include "dc/prune.h"
+#include "dc/rng.h"
+
+int dc_stages_build(const dc_experiment *e, dc_stage *st) {
+  int n = 0;
+  st[n++] = (dc_stage){DC_STAGE_TRAIN, 0, "train"};
+  for (int r = 1; e->prune.enabled && r <= e->prune.rounds && n < DC_MAX_STAGES - 2; r++) {
+    st[n] = (dc_stage){DC_STAGE_PRUNE, r, ""};
+    snprintf(st[n].label, sizeof st[n].label, "prune%d", r);
+    n++;
+  }
+  if (e->quantize.enabled) st[n++] = (dc_stage){DC_STAGE_QUANTIZE, 0, "quantize"};
+  if (e->encode.enabled) st[n++] = (dc_stage){DC_STAGE_ENCODE, 0, "encode"};
+  return n;
+}
+
+static const dc_layer_setting *setting_for(const dc_layer_setting *s, int n, const char *layer) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(s[i].layer, layer) == 0) return &s[i];
+  return NULL;
+}
+
+/* Prune round r of R: density targets approach the final ones geometrically
+ * (d_r = d^(r/R)); quality thresholds ramp linearly (q_r = q·r/R) against the std of the
+ * weights still kept. */
+static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r) {
+  const dc_prune_conf *c = &e->prune;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (!l->weight) continue;
+    const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
+    if (!ls) continue;
+    double f = (double)r / c->rounds;
+    if (c->mode == DC_PRUNE_DENSITY) DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
+    else DC_TRY(dc_prune_quality(l->weight, ls->value * f));
+  }
+  return DC_OK;
+}
+
+static dc_status apply_quantize(const dc_experiment *e, dc_net *net) {
+  const dc_quantize_conf *c = &e->quantize;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (!l->weight) continue;
+    const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
+    int bits = ls ? (int)ls->value : l->type == DC_LAYER_CONV ? c->conv_bits : c->fc_bits;
+    DC_TRY(dc_quantize(l->weight, bits, (dc_kmeans_init)c->init, e->seed ^ dc_hash_str(l->name)));
+  }
+  return DC_OK;
+}
+
+/* Han et al. 2015: a pruned layer retrains with less dropout, D_r = D_o·sqrt(C_r/C_o),
+ * C being the connections of the weighted layer whose input the dropout thins (the next
+ * weighted layer). Recomputed from the masks, so a resumed run gets the same ratios. */
+static void adjust_dropout(dc_net *net, const float *original, FILE *out) {
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (l->type != DC_LAYER_DROPOUT) continue;
+    float ratio = original[i];
+    for (int j = i + 1; j < net->nlayers; j++)
+      if (net->layers[j].weight) {
+        dc_param *w = net->layers[j].weight;
+        ratio = (float)(original[i] * sqrt((double)dc_param_nonzero(w) / (double)w->count));
+        break;
+      }
+    if (ratio != dc_dropout_ratio(l)) {
+      dc_dropout_set_ratio(l, ratio);
+      if (out) fprintf(out, "  %s: dropout ratio %.3f (was %.3f)\n", l->name, ratio, original[i]);
+    }
+  }
+}
+
+/* Freeze conv or fc layers for a retraining stage: lr_mult 0 (restored after). */
+static void set_frozen(dc_net *net, dc_freeze which, float *saved, int restore) {
+  int k = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    dc_param *ps[2] = {l->weight, l->bias};
+    int frozen = (which == DC_FREEZE_CONV && l->type == DC_LAYER_CONV) || (which == DC_FREEZE_FC && l->type == DC_LAYER_FC);
+    for (int j = 0; j < 2; j++) {
+      if (!ps[j]) continue;
+      if (restore) ps[j]->lr_mult = saved[k];
+      else {
+        saved[k] = ps[j]->lr_mult;
+        if (frozen) ps[j]->lr_mult = 0.0f;
+      }
+      k++;
+    }
+  }
+}
+
+static void print_densities(dc_net *net, FILE *out) {
+  if (!out) return;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *w = net->layers[i].weight;
+    if (!w) continue;
+    fprintf(out, "  %-10s %9zu weights, %6.2f%% kept", net->layers[i].name, w->count,
+            100.0 * (double)dc_param_nonzero(w) / (double)w->count);
+    if (w->kind == DC_PARAM_SHARED) fprintf(out, ", %d-bit codebook", w->bits);
+    fprintf(out, "\n");
+  }
+}
+
+/* Encode, then prove it lossless: decode into the net and require the same test
+ * accuracy, sample for sample, and the same weights bit for bit. */
+static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats *stats) {
+  char path[600];
+  snprintf(path, sizeof path, "%.580s/model.dcz", e->output);
+  dc_params *ps = t->train_net->params;
+  dc_test_result before, after;
+  DC_TRY(dc_test(t, &before));
+  float *keep = malloc(sizeof(float) * ps->total);
+  if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  memcpy(keep, ps->arena_data, sizeof(float) * ps->total);
+  dc_status s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
+  if (s == DC_OK) s = dc_model_decode(path, t->train_net, stats);
+  if (s == DC_OK && memcmp(keep, ps->arena_data, sizeof(float) * ps->total) != 0)
+    s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights differ from the encoded ones (a bug: please report)", path);
+  free(keep);
+  DC_TRY(s);
+  DC_TRY(dc_test(t, &after));
+  if (before.top1 != after.top1 || before.top5 != after.top5)
+    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
+                   before.top1);
+  t->last = after;
+  if (t->out) {
+    fprintf(t->out, "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
+                    "(identical to the quantized net)\n",
+            path, (unsigned long long)stats->file_bytes, stats->ratio, (unsigned long long)stats->dense_bytes,
+            100 * after.top1);
+  }
+  return DC_OK;
+}
+
+dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg, const float *dropout0,
+                           dc_dcz_stats *stats) {
+  dc_net *net = t->train_net;
+  int fresh = t->state.stage_iter == 0;
+  dc_solver_conf retrain = e->solver;
+  long iters = e->solver.max_iter;
+  dc_freeze freeze = DC_FREEZE_NONE;
+  switch (sg->kind) {
+    case DC_STAGE_TRAIN:
+      break;
+    case DC_STAGE_PRUNE:
+      if (fresh) {
+        DC_TRY(apply_prune(e, net, sg->round));
+        dc_solver_reset(net->params);
+      }
+      retrain.base_lr = e->prune.lr;
+      retrain.max_iter = iters = sg->round == e->prune.rounds ? e->prune.final_retrain_iters : e->prune.retrain_iters;
+      freeze = e->prune.freeze;
+      break;
+    case DC_STAGE_QUANTIZE:
+      if (fresh) {
+        DC_TRY(apply_quantize(e, net));
+        dc_solver_reset(net->params);
+      }
+      retrain.base_lr = e->quantize.lr;
+      retrain.max_iter = iters = e->quantize.retrain_iters;
+      break;
+    case DC_STAGE_ENCODE:
+      return run_encode(e, t, stats);
+  }
+  if (sg->kind != DC_STAGE_TRAIN) {
+    if (e->prune.enabled && e->prune.adjust_dropout) adjust_dropout(net, dropout0, t->out);
+    if (t->out && fresh) print_densities(net, t->out);
+    if (t->out) fflush(t->out);
+  }
+  float saved[2 * DC_MAX_LAYER_SETTINGS + 64];
+  DC_ASSERT(net->params->count <= (int)(sizeof saved / sizeof saved[0]));
+  set_frozen(net, freeze, saved, 0);
+  dc_status s = dc_train(t, &retrain, iters, sg->label);
+  set_frozen(net, freeze, saved, 1);
+  return s;
+}
+
