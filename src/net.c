@@ -185,12 +185,12 @@ static dc_status setup_layers(dc_net *net) {
     layer_layout *ll = &net->layouts[i];
     ll->lay.in = ll->lay.want = prev;
     /* backward-data primitives are made only when a gradient must flow into the input */
-    l->in_diff = net->train && (i > 0 || net->input_grad) ? (float *)1 : NULL;
+    l->in_grad = net->train && (i > 0 || net->input_grad);
     DC_TRY(dc_layer_kind_of(l->type)->setup(l, net->train, &ll->lay));
     ll->convert = !dc_dnn_md_equal(&ll->lay.in, &ll->lay.want);
     if (ll->convert) {
       DC_TRY(dc_op_create_reorder(&ll->to, &ll->lay.in, &ll->lay.want, l->name));
-      if (l->in_diff) DC_TRY(dc_op_create_reorder(&ll->back, &ll->lay.want, &ll->lay.in, l->name));
+      if (l->in_grad) DC_TRY(dc_op_create_reorder(&ll->back, &ll->lay.want, &ll->lay.in, l->name));
     }
     prev = ll->lay.out;
   }
@@ -217,7 +217,7 @@ static dc_status alloc_activations(dc_net *net) {
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     layer_layout *ll = &net->layouts[i];
-    int grad = l->in_diff != NULL;
+    int grad = l->in_grad;
     ll->prev_out = prev;
     ll->prev_diff = grad ? prev_diff : NULL;
     if (ll->convert) {

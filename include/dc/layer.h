@@ -41,8 +41,9 @@ typedef struct dc_layer {
   dc_shape in, out;
   dc_param *weight;    /* NULL for layers without parameters */
   dc_param *bias;      /* NULL when absent (bias_term = false) */
+  int in_grad;         /* backward must compute in_diff (known before buffers exist) */
   float *in_data, *in_diff;   /* views into the net's activation arenas */
-  float *out_data, *out_diff; /* (in_diff is NULL for the first layer) */
+  float *out_data, *out_diff; /* (in_diff is NULL when in_grad is 0) */
   double loss;         /* softmax_loss: mean loss of the last forward */
   void *priv;          /* kind-specific options and oneDNN primitives */
 } dc_layer;

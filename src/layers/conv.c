@@ -89,7 +89,7 @@ static dc_status conv_setup(dc_layer *l, int train, dc_layout *lay) {
     if (!c->wbuf) return DC_ERR_NOMEM;
   }
   if (!train) return DC_OK;
-  if (l->in_diff) {
+  if (l->in_grad) {
     /* backward-data kernels often want the weights in another blocking (a forward
      * layout here can leave only oneDNN's slow reference kernel) */
     dnnl_memory_desc_t wb = dc_dnn_any(wnd, wd);

@@ -54,7 +54,7 @@ static dc_status fc_setup(dc_layer *l, int train, dc_layout *lay) {
   int fargs[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
   DC_TRY(dc_op_create(&f->fwd, &d, NULL, fargs, f->bias_term ? 4 : 3, l->name));
   if (!train) return DC_OK;
-  if (l->in_diff) {
+  if (l->in_grad) {
     s = dnnl_inner_product_backward_data_desc_init(&d, &src, &wmd, &dst);
     if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "fc %s: bad descriptor (status %d)", l->name, (int)s);
     int bargs[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};

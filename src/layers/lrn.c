@@ -55,7 +55,7 @@ static dc_status lrn_setup(dc_layer *l, int train, dc_layout *lay) {
     p->workspace = dc_alloc(ws);
     if (!p->workspace) return DC_ERR_NOMEM;
   }
-  if (!train || !l->in_diff) return DC_OK;
+  if (!train || !l->in_grad) return DC_OK;
   s = dnnl_lrn_backward_desc_init(&d, dnnl_lrn_across_channels, &md, &md, p->local_size, p->alpha, p->beta, p->k);
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "lrn %s: bad descriptor (status %d)", l->name, (int)s);
   int bargs[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE};

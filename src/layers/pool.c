@@ -77,7 +77,7 @@ static dc_status pool_setup(dc_layer *l, int train, dc_layout *lay) {
     p->workspace = dc_alloc(dc_op_arg_bytes(&p->fwd, DNNL_ARG_WORKSPACE));
     if (!p->workspace) return DC_ERR_NOMEM;
   }
-  if (!train || !l->in_diff) return DC_OK;
+  if (!train || !l->in_grad) return DC_OK;
   s = dnnl_pooling_backward_desc_init(&d, p->alg, &src, &dst, strides, kernel, pad_l, pad_r);
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "pool %s: bad descriptor (status %d)", l->name, (int)s);
   int bargs[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE};
