@@ -30,6 +30,18 @@ void dc_layer_describe(const dc_layer *l, char *buf, size_t cap) {
   else snprintf(buf, cap, "C");
 }
 
+void dc_fwd_bwd_release(dc_fwd_bwd *fb) {
+  dc_op_destroy(&fb->fwd);
+  dc_op_destroy(&fb->bwd);
+  dc_free(fb->workspace);
+  fb->workspace = NULL;
+}
+
+void dc_fwd_bwd_describe(const dc_fwd_bwd *fb, char *buf, size_t cap) {
+  const dc_op *bwd[1] = {&fb->bwd};
+  dc_op_describe(buf, cap, &fb->fwd, bwd, 1);
+}
+
 static const char *const g_fillers[] = {"constant", "xavier", "gaussian"};
 
 static dc_status parse_filler(dc_cfg_section *s, const char *prefix, dc_fill_kind def, dc_filler *f) {

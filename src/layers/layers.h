@@ -47,6 +47,15 @@ extern const dc_layer_kind dc_conv_kind, dc_fc_kind, dc_maxpool_kind, dc_avgpool
 
 const dc_layer_kind *dc_layer_kind_of(dc_layer_type t);
 
+/* A layer kind built on one forward and one backward primitive that share a workspace
+ * (pooling, LRN). */
+typedef struct {
+  dc_op fwd, bwd;
+  void *workspace; /* what forward keeps for backward (e.g. max pooling's argmax); NULL if none */
+} dc_fwd_bwd;
+void dc_fwd_bwd_release(dc_fwd_bwd *fb);
+void dc_fwd_bwd_describe(const dc_fwd_bwd *fb, char *buf, size_t cap);
+
 /* Shared by conv and fc: weight_filler (xavier|gaussian|constant), weight_std,
  * weight_value, bias_filler, bias_std, bias_value, lr_mult, decay_mult, bias_lr_mult,
  * bias_decay_mult, bias_term. */

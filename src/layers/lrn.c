@@ -9,8 +9,7 @@
 typedef struct {
   int local_size;
   float alpha, beta, k;
-  dc_op fwd, bwd;
-  void *workspace;
+  dc_fwd_bwd ops;
 } lrn_priv;
 
 static dc_status lrn_parse(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b) {
@@ -47,50 +46,46 @@ static dc_status lrn_setup(dc_layer *l, int train, dc_layout *lay) {
                                                p->beta, p->k);
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "lrn %s: bad descriptor (status %d)", l->name, (int)s);
   int fargs[3] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
-  DC_TRY(dc_op_create(&p->fwd, &d, NULL, fargs, 2, l->name));
-  size_t ws = train ? dc_op_arg_bytes(&p->fwd, DNNL_ARG_WORKSPACE) : 0;
+  DC_TRY(dc_op_create(&p->ops.fwd, &d, NULL, fargs, 2, l->name));
+  size_t ws = train ? dc_op_arg_bytes(&p->ops.fwd, DNNL_ARG_WORKSPACE) : 0;
   if (ws) {
-    dc_op_destroy(&p->fwd);
-    DC_TRY(dc_op_create(&p->fwd, &d, NULL, fargs, 3, l->name));
-    p->workspace = dc_alloc(ws);
-    if (!p->workspace) return DC_ERR_NOMEM;
+    dc_op_destroy(&p->ops.fwd);
+    DC_TRY(dc_op_create(&p->ops.fwd, &d, NULL, fargs, 3, l->name));
+    p->ops.workspace = dc_alloc(ws);
+    if (!p->ops.workspace) return DC_ERR_NOMEM;
   }
   if (!train || !l->in_grad) return DC_OK;
   s = dnnl_lrn_backward_desc_init(&d, dnnl_lrn_across_channels, &md, &md, p->local_size, p->alpha, p->beta, p->k);
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "lrn %s: bad descriptor (status %d)", l->name, (int)s);
   int bargs[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE};
-  return dc_op_create(&p->bwd, &d, p->fwd.pd, bargs, ws ? 4 : 3, l->name);
+  return dc_op_create(&p->ops.bwd, &d, p->ops.fwd.pd, bargs, ws ? 4 : 3, l->name);
 }
 
 static dc_status lrn_forward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   lrn_priv *p = l->priv;
-  void *ptrs[3] = {l->in_data, l->out_data, p->workspace};
-  return dc_op_run(&p->fwd, ptrs);
+  void *ptrs[3] = {l->in_data, l->out_data, p->ops.workspace};
+  return dc_op_run(&p->ops.fwd, ptrs);
 }
 
 static dc_status lrn_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   lrn_priv *p = l->priv;
   if (!l->in_diff) return DC_OK;
-  void *ptrs[4] = {l->in_data, l->out_diff, l->in_diff, p->workspace};
-  return dc_op_run(&p->bwd, ptrs);
+  void *ptrs[4] = {l->in_data, l->out_diff, l->in_diff, p->ops.workspace};
+  return dc_op_run(&p->ops.bwd, ptrs);
 }
 
 static void lrn_destroy(dc_layer *l) {
   lrn_priv *p = l->priv;
   if (!p) return;
-  dc_op_destroy(&p->fwd);
-  dc_op_destroy(&p->bwd);
-  dc_free(p->workspace);
+  dc_fwd_bwd_release(&p->ops);
   free(p);
   l->priv = NULL;
 }
 
 static void lrn_describe(const dc_layer *l, char *buf, size_t cap) {
-  const lrn_priv *p = l->priv;
-  const dc_op *bwd[1] = {&p->bwd};
-  dc_op_describe(buf, cap, &p->fwd, bwd, 1);
+  dc_fwd_bwd_describe(&((const lrn_priv *)l->priv)->ops, buf, cap);
 }
 
 const dc_layer_kind dc_lrn_kind = {"lrn",       0,            lrn_parse,   lrn_shape,   lrn_setup,

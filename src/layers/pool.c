@@ -10,8 +10,7 @@
 typedef struct {
   int kernel, stride, pad, pad_r_h, pad_r_w;
   dnnl_alg_kind_t alg;
-  dc_op fwd, bwd;
-  void *workspace; /* max pooling, training: argmax kept for backward */
+  dc_fwd_bwd ops; /* workspace: max pooling's argmax, when training */
 } pool_priv;
 
 static dc_status pool_parse_alg(dc_layer *l, dc_cfg_section *s, dnnl_alg_kind_t alg) {
@@ -70,49 +69,45 @@ static dc_status pool_setup(dc_layer *l, int train, dc_layout *lay) {
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "pool %s: bad descriptor (status %d)", l->name, (int)s);
   int with_ws = train && p->alg == dnnl_pooling_max;
   int fargs[3] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
-  DC_TRY(dc_op_create(&p->fwd, &d, NULL, fargs, with_ws ? 3 : 2, l->name));
+  DC_TRY(dc_op_create(&p->ops.fwd, &d, NULL, fargs, with_ws ? 3 : 2, l->name));
   lay->want = lay->in;
-  lay->out = dst = dc_op_md(&p->fwd, DNNL_ARG_DST);
+  lay->out = dst = dc_op_md(&p->ops.fwd, DNNL_ARG_DST);
   if (with_ws) {
-    p->workspace = dc_alloc(dc_op_arg_bytes(&p->fwd, DNNL_ARG_WORKSPACE));
-    if (!p->workspace) return DC_ERR_NOMEM;
+    p->ops.workspace = dc_alloc(dc_op_arg_bytes(&p->ops.fwd, DNNL_ARG_WORKSPACE));
+    if (!p->ops.workspace) return DC_ERR_NOMEM;
   }
   if (!train || !l->in_grad) return DC_OK;
   s = dnnl_pooling_backward_desc_init(&d, p->alg, &src, &dst, strides, kernel, pad_l, pad_r);
   if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "pool %s: bad descriptor (status %d)", l->name, (int)s);
   int bargs[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE};
-  return dc_op_create(&p->bwd, &d, p->fwd.pd, bargs, with_ws ? 3 : 2, l->name);
+  return dc_op_create(&p->ops.bwd, &d, p->ops.fwd.pd, bargs, with_ws ? 3 : 2, l->name);
 }
 
 static dc_status pool_forward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   pool_priv *p = l->priv;
-  void *ptrs[3] = {l->in_data, l->out_data, p->workspace};
-  return dc_op_run(&p->fwd, ptrs);
+  void *ptrs[3] = {l->in_data, l->out_data, p->ops.workspace};
+  return dc_op_run(&p->ops.fwd, ptrs);
 }
 
 static dc_status pool_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   pool_priv *p = l->priv;
   if (!l->in_diff) return DC_OK;
-  void *ptrs[3] = {l->out_diff, l->in_diff, p->workspace};
-  return dc_op_run(&p->bwd, ptrs);
+  void *ptrs[3] = {l->out_diff, l->in_diff, p->ops.workspace};
+  return dc_op_run(&p->ops.bwd, ptrs);
 }
 
 static void pool_destroy(dc_layer *l) {
   pool_priv *p = l->priv;
   if (!p) return;
-  dc_op_destroy(&p->fwd);
-  dc_op_destroy(&p->bwd);
-  dc_free(p->workspace);
+  dc_fwd_bwd_release(&p->ops);
   free(p);
   l->priv = NULL;
 }
 
 static void pool_describe(const dc_layer *l, char *buf, size_t cap) {
-  const pool_priv *p = l->priv;
-  const dc_op *bwd[1] = {&p->bwd};
-  dc_op_describe(buf, cap, &p->fwd, bwd, 1);
+  dc_fwd_bwd_describe(&((const pool_priv *)l->priv)->ops, buf, cap);
 }
 
 const dc_layer_kind dc_maxpool_kind = {"maxpool", 0, maxpool_parse, pool_shape, pool_setup,
