@@ -10,8 +10,10 @@
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
 #include "dc/data.h"
+#include "dc/dist.h"
 #include "dc/train.h"
 #include "dc/report.h"
+#include "gradsync.h"
 #include "stages.h"
 #include "util.h"
 
@@ -411,7 +413,9 @@ static dc_status trim_log(const char *path, int64_t iter) {
 
 static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *out, dc_trainer *t) {
   memset(t, 0, sizeof *t);
-  t->out = out;
+  int rank = dc_dist_rank(), size = dc_dist_size();
+  /* rank 0 alone prints and writes; every rank reads the data */
+  t->out = rank == 0 ? out : NULL;
   t->batch = e->batch;
   t->test_batch = e->test_batch;
   t->seed = e->seed;
@@ -422,7 +426,14 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   t->snapshot = e->snapshot;
   t->state.seed = e->seed;
   t->stop_after = e->stop_after;
-  DC_TRY(dc_net_load(e->net, e->batch, DC_NET_TRAIN, NULL, &t->train_net));
+  t->overlap = 1;
+  if (e->batch < size)
+    return dc_fail(DC_ERR_ARG, "%s: batch = %d is smaller than the %d ranks of the job: each rank needs a sample",
+                   e->path, e->batch, size);
+  /* this rank's share of every global batch: samples [B*r/size, B*(r+1)/size) */
+  t->shard_first = (int)((int64_t)e->batch * rank / size);
+  int local = (int)((int64_t)e->batch * (rank + 1) / size) - t->shard_first;
+  DC_TRY(dc_net_load(e->net, local, DC_NET_TRAIN, NULL, &t->train_net));
   DC_TRY(dc_net_load(e->net, e->test_batch, 0, t->train_net->params, &t->test_net));
   DC_TRY(dc_experiment_open_data(e, 1, &t->train_set));
   DC_TRY(dc_experiment_open_data(e, 0, &t->test_set));
@@ -430,17 +441,24 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   int nl = e->batch > e->test_batch ? e->batch : e->test_batch;
   t->labels = calloc((size_t)nl, sizeof(int));
   if (!t->labels) return dc_fail(DC_ERR_NOMEM, "out of memory");
-  DC_TRY(dc_make_dirs(e->output));
+  if (rank == 0) DC_TRY(dc_make_dirs(e->output));
   snprintf(t->ckpt_path, sizeof t->ckpt_path, "%.511s/ckpt.h5", e->output);
   dc_net_init_params(t->train_net, e->seed);
-  if (resume) {
-    DC_TRY(dc_ckpt_load(resume, t->train_net->params, &t->state));
-    if (t->state.seed != e->seed)
-      return dc_fail(DC_ERR_ARG, "%s: saved with seed %llu but %s says seed = %llu", resume,
-                     (unsigned long long)t->state.seed, e->path, (unsigned long long)e->seed);
-  } else if (e->weights[0]) {
-    DC_TRY(dc_ckpt_load(e->weights, t->train_net->params, NULL));
+  /* rank 0 reads the files and hands the result to the others */
+  dc_status st = DC_OK;
+  if (rank == 0 && resume) {
+    st = dc_ckpt_load(resume, t->train_net->params, &t->state);
+    if (st == DC_OK && t->state.seed != e->seed)
+      st = dc_fail(DC_ERR_ARG, "%s: saved with seed %llu but %s says seed = %llu", resume,
+                   (unsigned long long)t->state.seed, e->path, (unsigned long long)e->seed);
+  } else if (rank == 0 && e->weights[0]) {
+    st = dc_ckpt_load(e->weights, t->train_net->params, NULL);
   }
+  DC_TRY(st);
+  t->have_ckpt = resume != NULL;
+  DC_TRY(dc_params_bcast(t->train_net->params));
+  DC_TRY(dc_dist_bcast(&t->state, sizeof t->state));
+  if (rank != 0) return DC_OK;
   char logpath[600];
   snprintf(logpath, sizeof logpath, "%.580s/log.csv", e->output);
   if (resume) DC_TRY(trim_log(logpath, t->state.iter));
@@ -450,7 +468,8 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   return DC_OK;
 }
 
-dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out) {
+dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out, int *stopped) {
+  if (stopped) *stopped = 0;
   dc_dnn_set_threads(e->threads);
   dc_trainer t;
   static dc_stage stages[DC_MAX_STAGES];
@@ -459,7 +478,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
   dc_dcz_stats stats = {0};
   float *dropout0 = NULL;
   dc_status st = trainer_open(e, resume, out, &t);
-  if (st == DC_OK && resume) st = dc_stage_results_load(e->output, results, DC_MAX_STAGES, &nresults);
+  if (st == DC_OK && resume && dc_dist_rank() == 0) st = dc_stage_results_load(e->output, results, DC_MAX_STAGES, &nresults);
   if (st == DC_OK && t.state.stage > nstages)
     st = dc_fail(DC_ERR_ARG, "%s: at stage %ld but %s has only %d stages", resume, (long)t.state.stage, e->path, nstages);
   if (st == DC_OK) {
@@ -468,10 +487,14 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     for (int i = 0; st == DC_OK && i < t.train_net->nlayers; i++)
       if (t.train_net->layers[i].type == DC_LAYER_DROPOUT) dropout0[i] = dc_dropout_ratio(&t.train_net->layers[i]);
   }
+  if (dc_dist_rank() != 0) out = NULL;
   if (st == DC_OK && out) {
     fprintf(out, "dctrain: %s: net %s (%zu parameters), %d train / %d test images, %d stage%s, output %s/\n", e->name,
             e->net, t.train_net->params->total, dc_dataset_count(t.train_set), dc_dataset_count(t.test_set), nstages,
             nstages == 1 ? "" : "s", e->output);
+    if (dc_dist_size() > 1)
+      fprintf(out, "data-parallel: %d ranks x %d threads, %d images of each global batch of %d per rank\n",
+              dc_dist_size(), e->threads, t.train_net->batch, e->batch);
     if (resume)
       fprintf(out, "resuming from %s: stage %s, iteration %ld\n", resume,
               t.state.stage < nstages ? stages[t.state.stage].label : "(done)", (long)t.state.stage_iter);
@@ -496,12 +519,15 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
       }
     t.state.stage++;
     t.state.stage_iter = 0;
-    st = dc_trainer_snapshot(&t);
+    st = dc_params_check_same(t.train_net->params, sg->label);
+    if (st == DC_OK) st = dc_trainer_snapshot(&t);
     char path[600];
     snprintf(path, sizeof path, "%.500s/%s.h5", e->output, sg->label);
-    if (st == DC_OK && sg->kind != DC_STAGE_ENCODE) st = dc_ckpt_save(path, t.train_net->params, NULL);
-    if (st == DC_OK) st = dc_stage_results_save(e->output, results, nresults);
-    if (st == DC_OK) st = dc_report_write(e->output, e->name, t.train_net, results, nresults, stats.layer ? &stats : NULL);
+    int writer = dc_dist_rank() == 0;
+    if (st == DC_OK && writer && sg->kind != DC_STAGE_ENCODE) st = dc_ckpt_save(path, t.train_net->params, NULL);
+    if (st == DC_OK && writer) st = dc_stage_results_save(e->output, results, nresults);
+    if (st == DC_OK && writer)
+      st = dc_report_write(e->output, e->name, t.train_net, results, nresults, stats.layer ? &stats : NULL);
     if (st == DC_OK && out) {
       char took[32];
       dc_format_duration(r->seconds, took, sizeof took);
@@ -516,6 +542,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     dc_format_duration(dc_now() - t_run, took, sizeof took);
     fprintf(out, "dctrain: %s finished in %s; report: %s/report.md\n", e->name, took, e->output);
   }
+  if (stopped) *stopped = t.stopped;
   dc_dcz_stats_free(&stats);
   free(dropout0);
   trainer_close(&t);

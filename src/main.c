@@ -2,18 +2,26 @@
  * export, sensitivity and bench, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dc/bench.h"
 #include "dc/cfg.h"
 #include "dc/commands.h"
+#include "dc/dist.h"
 #include "dc/experiment.h"
+#include "dc/train.h"
 
 #define DC_VERSION "0.1.0"
+
+/* Exit status of a run that a signal stopped with a checkpoint: resume it (--resume auto).
+ * 75 is EX_TEMPFAIL of sysexits.h, "try again later". */
+#define EXIT_RESUMABLE 75
 
 static const char *const USAGE =
     "usage: dctrain [options] EXPERIMENT.cfg\n"
@@ -32,13 +40,18 @@ static const char *const USAGE =
     "  bench NET.net                     training/inference images/s and per-layer profile\n"
     "\n"
     "training options:\n"
-    "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5)\n"
+    "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5);\n"
+    "                     --resume auto: from OUTPUT/ckpt.h5 when it exists, else fresh\n"
     "  --threads N        override [experiment] threads\n"
     "  --output DIR       override [experiment] output\n"
     "  --stop-after N     checkpoint and stop once N iterations are done in all\n"
     "                     (split a long run into jobs; continue with --resume)\n"
     "  -h, --help         this text\n"
     "  --version          print the version\n"
+    "\n"
+    "SIGTERM, SIGINT or SIGUSR1 stop a run at the next iteration with a checkpoint and\n"
+    "exit status 75 (resumable); a second signal a second later stops at once.\n"
+    "Data-parallel: start it under mpirun or srun (see README, \"Clusters\").\n"
     "\n"
     "Every cfg key is documented in README.md. Example:\n"
     "  dctrain experiments/lenet5.cfg\n";
@@ -96,9 +109,48 @@ static const char *const BENCH_USAGE =
     "  --threads N   oneDNN threads (default 2)\n"
     "  --seconds S   timed seconds per mode (default 3)\n";
 
+/* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
+ * whole job ends here: the other ranks may be waiting in a collective for this one. */
 static int die(const char *msg) {
+  if (dc_dist_size() > 1) {
+    fprintf(stderr, "dctrain: rank %d: %s\n", dc_dist_rank(), msg && *msg ? msg : "failed");
+    dc_dist_abort(1);
+  }
   fprintf(stderr, "dctrain: %s\n", msg && *msg ? msg : "failed");
   return 1;
+}
+
+/* The first SIGTERM / SIGINT / SIGUSR1 asks the run to stop at the next iteration with a
+ * checkpoint. One that comes a second or more later ends the process at once (the last
+ * complete checkpoint stays intact: checkpoints are renamed into place whole). Copies of
+ * one signal that a launcher relays within the second (srun forwards what Slurm also
+ * sends each task) count once. */
+static struct timespec g_first_signal;
+
+static void on_stop_signal(int sig) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (dc_stop_requested()) {
+    if (now.tv_sec - g_first_signal.tv_sec < 1) return;
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  g_first_signal = now;
+  dc_request_stop();
+  static const char msg[] = "dctrain: signal received: stopping at the next iteration with a checkpoint\n";
+  if (dc_dist_rank() == 0) (void)!write(2, msg, sizeof msg - 1);
+}
+
+static void catch_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
 }
 
 /* One line about a bad argument; exit status 2. */
@@ -200,8 +252,18 @@ static int cmd_train(const char *cmd, int argc, char **argv) {
   if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   e.stop_after = stop_after;
-  if (dc_experiment_run(&e, resume, stdout) != DC_OK) return die(dc_failure_reason());
-  return 0;
+  char auto_path[600];
+  if (resume && !strcmp(resume, "auto")) {
+    /* one command line for every job of a chain: continue when there is a checkpoint */
+    snprintf(auto_path, sizeof auto_path, "%.580s/ckpt.h5", e.output);
+    resume = access(auto_path, F_OK) == 0 ? auto_path : NULL;
+    if (dc_dist_rank() == 0)
+      printf("dctrain: --resume auto: %s\n", resume ? auto_path : "no checkpoint yet, starting fresh");
+  }
+  catch_stop_signals();
+  int stopped;
+  if (dc_experiment_run(&e, resume, stdout, &stopped) != DC_OK) return die(dc_failure_reason());
+  return stopped == DC_STOPPED_SIGNAL ? EXIT_RESUMABLE : 0;
 }
 
 /* ---- eval ---- */
@@ -218,7 +280,7 @@ static int cmd_eval(const char *cmd, int argc, char **argv) {
   if (dc_experiment_load(data, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, NULL)) >= 0) return rc;
   dc_test_result r;
-  if (dc_cmd_eval(&e, model, stdout, &r) != DC_OK) return die(dc_failure_reason());
+  if (dc_cmd_eval(&e, model, dc_dist_rank() == 0 ? stdout : NULL, &r) != DC_OK) return die(dc_failure_reason());
   return 0;
 }
 
@@ -286,11 +348,12 @@ static int cmd_bench(const char *cmd, int argc, char **argv) {
 typedef struct {
   const char *name;
   int (*run)(const char *cmd, int argc, char **argv); /* argv: the arguments after the name */
+  int parallel; /* may run as one of several ranks (the others are one-process commands) */
 } subcommand;
 
 static const subcommand g_commands[] = {
-    {"train", cmd_train},         {"eval", cmd_eval},   {"info", cmd_info},
-    {"export", cmd_export},       {"sensitivity", cmd_sensitivity}, {"bench", cmd_bench},
+    {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
+    {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"bench", cmd_bench, 1},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 
@@ -307,12 +370,15 @@ static void tune_openmp_waiting(char **argv) {
   /* no /proc (or exec refused): carry on with the default */
 }
 
-int main(int argc, char **argv) {
-  tune_openmp_waiting(argv);
+static int dispatch(int argc, char **argv) {
   if (argc >= 2) {
     const char *a = argv[1];
-    for (int i = 0; i < NCOMMANDS; i++)
-      if (!strcmp(a, g_commands[i].name)) return g_commands[i].run(a, argc - 2, argv + 2);
+    for (int i = 0; i < NCOMMANDS; i++) {
+      if (strcmp(a, g_commands[i].name) != 0) continue;
+      if (dc_dist_size() > 1 && !g_commands[i].parallel)
+        return die("this command runs as one process: start it without mpirun or srun");
+      return g_commands[i].run(a, argc - 2, argv + 2);
+    }
     /* a mistyped command rather than an experiment file: "dctrain evl ..." */
     if (a[0] != '-' && !strchr(a, '.') && !strchr(a, '/') && access(a, F_OK) != 0) {
       const char *names[NCOMMANDS];
@@ -323,4 +389,12 @@ int main(int argc, char **argv) {
   }
   /* the default: train an experiment */
   return cmd_train(NULL, argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv) {
+  tune_openmp_waiting(argv);
+  if (dc_dist_init(&argc, &argv) != DC_OK) return die(dc_failure_reason());
+  int rc = dispatch(argc, argv);
+  dc_dist_finalize();
+  return rc;
 }

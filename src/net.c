@@ -347,6 +347,7 @@ dc_status dc_net_backward(dc_net *net, const dc_pass *pass) {
       void *r[2] = {l->in_diff, ll->prev_diff};
       DC_TRY(dc_op_run(&ll->back, r));
     }
+    if (pass->grad_ready && l->weight) DC_TRY(pass->grad_ready(pass->grad_ctx, l));
     if (net->profile) net->profile[net->nlayers + i] += dc_now() - t0;
   }
   return DC_OK;

@@ -159,3 +159,65 @@ void dc_param_release(dc_param *p) {
   p->codebook = p->codebook_diff = p->codebook_history = NULL;
   p->bits = p->k = 0;
 }
+
+size_t dc_param_comm_scratch(const dc_param *p) { return p->kind == DC_PARAM_MASKED ? dc_param_nonzero(p) : 0; }
+
+size_t dc_param_grad_pack(dc_param *p, float *scratch, float **where) {
+  switch (p->kind) {
+    case DC_PARAM_DENSE:
+      *where = p->diff;
+      return p->count;
+    case DC_PARAM_MASKED: {
+      size_t n = 0;
+      for (size_t i = 0; i < p->count; i++)
+        if (p->mask[i]) scratch[n++] = p->diff[i];
+      *where = scratch;
+      return n;
+    }
+    case DC_PARAM_SHARED:
+      *where = p->codebook_diff;
+      return (size_t)p->k;
+  }
+  DC_ASSERT(0 && "unknown parameter kind");
+  return 0;
+}
+
+void dc_param_grad_unpack(dc_param *p, const float *scratch) {
+  if (p->kind != DC_PARAM_MASKED) return;
+  size_t n = 0;
+  for (size_t i = 0; i < p->count; i++)
+    if (p->mask[i]) p->diff[i] = scratch[n++];
+}
+
+int dc_param_arrays(dc_param *p, void **ptr, size_t *bytes) {
+  int n = 0;
+  ptr[n] = p->data, bytes[n++] = sizeof(float) * p->count;
+  if (p->kind == DC_PARAM_SHARED) {
+    ptr[n] = p->codebook, bytes[n++] = sizeof(float) * (size_t)p->k;
+    ptr[n] = p->codebook_history, bytes[n++] = sizeof(float) * (size_t)p->k;
+    ptr[n] = p->index, bytes[n++] = p->count;
+  } else {
+    ptr[n] = p->history, bytes[n++] = sizeof(float) * p->count;
+  }
+  if (p->mask) ptr[n] = p->mask, bytes[n++] = p->count;
+  return n;
+}
+
+dc_status dc_param_adopt_kind(dc_param *p, dc_param_kind kind, int bits) {
+  if (p->kind == kind && (kind != DC_PARAM_SHARED || p->bits == bits)) return DC_OK;
+  if (kind == DC_PARAM_DENSE) {
+    dc_param_make_dense(p);
+    return DC_OK;
+  }
+  uint8_t *keep = malloc(p->count);
+  if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory for the mask of %s", p->name);
+  memset(keep, 1, p->count);
+  dc_status s = dc_param_set_mask(p, keep);
+  if (s == DC_OK && kind == DC_PARAM_SHARED) {
+    float codebook[256] = {0};
+    memset(keep, 0, p->count);
+    s = dc_param_set_shared(p, bits, codebook, keep);
+  }
+  free(keep);
+  return s;
+}

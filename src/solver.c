@@ -33,11 +33,16 @@ double dc_solver_lr(const dc_solver_conf *c, long iter) {
 }
 
 void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr) {
+  for (int i = 0; i < ps->count; i++)
+    if (ps->p[i].lr_mult != 0.0f) dc_param_reduce_grad(&ps->p[i]);
+  dc_solver_update(c, ps, lr);
+}
+
+void dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr) {
   for (int i = 0; i < ps->count; i++) {
     dc_param *p = &ps->p[i];
     if (p->lr_mult == 0.0f) continue;
     dc_param_view v = dc_param_view_of(p);
-    if (v.derived) dc_param_reduce_grad(p);
     const float rate = (float)(lr * p->lr_mult);
     const float decay = (float)(c->weight_decay * p->decay_mult);
     const float mom = (float)c->momentum;

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/dist.h"
 #include "dc/model.h"
 #include "dc/prune.h"
 #include "dc/rng.h"
+#include "gradsync.h"
 
 int dc_stages_build(const dc_experiment *e, dc_stage *st) {
   int n = 0;
@@ -118,15 +120,17 @@ static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats 
   dc_params *ps = t->train_net->params;
   dc_test_result before, after;
   DC_TRY(dc_test(t, &before));
-  float *keep = malloc(sizeof(float) * ps->total);
-  if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory");
-  memcpy(keep, ps->arena_data, sizeof(float) * ps->total);
-  dc_status s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
-  if (s == DC_OK) s = dc_model_decode(path, t->train_net, stats);
-  if (s == DC_OK && memcmp(keep, ps->arena_data, sizeof(float) * ps->total) != 0)
-    s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights differ from the encoded ones (a bug: please report)", path);
-  free(keep);
-  DC_TRY(s);
+  if (dc_dist_rank() == 0) { /* the writer; the other ranks hold the same weights */
+    float *keep = malloc(sizeof(float) * ps->total);
+    if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory");
+    memcpy(keep, ps->arena_data, sizeof(float) * ps->total);
+    dc_status s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
+    if (s == DC_OK) s = dc_model_decode(path, t->train_net, stats);
+    if (s == DC_OK && memcmp(keep, ps->arena_data, sizeof(float) * ps->total) != 0)
+      s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights differ from the encoded ones (a bug: please report)", path);
+    free(keep);
+    DC_TRY(s);
+  }
   DC_TRY(dc_test(t, &after));
   if (before.top1 != after.top1 || before.top5 != after.top5)
     return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
@@ -155,6 +159,7 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
       if (fresh) {
         DC_TRY(apply_prune(e, net, sg->round));
         dc_solver_reset(net->params);
+        DC_TRY(dc_params_bcast(net->params)); /* every rank pruned alike: make it bit-exact */
       }
       retrain.base_lr = e->prune.lr;
       retrain.max_iter = iters = sg->round == e->prune.rounds ? e->prune.final_retrain_iters : e->prune.retrain_iters;
@@ -164,6 +169,7 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
       if (fresh) {
         DC_TRY(apply_quantize(e, net));
         dc_solver_reset(net->params);
+        DC_TRY(dc_params_bcast(net->params)); /* every rank clustered alike: make it bit-exact */
       }
       retrain.base_lr = e->quantize.lr;
       retrain.max_iter = iters = e->quantize.retrain_iters;

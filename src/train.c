@@ -1,9 +1,18 @@
 /* train.c — the training loop and test pass; see dc/train.h. */
 #include "dc/train.h"
-#include "util.h"
 
 #include <math.h>
+#include <signal.h>
 #include <string.h>
+
+#include "dc/dist.h"
+#include "gradsync.h"
+#include "util.h"
+
+static volatile sig_atomic_t g_stop;
+
+void dc_request_stop(void) { g_stop = 1; }
+int dc_stop_requested(void) { return g_stop != 0; }
 
 void dc_format_duration(double s, char *buf, size_t cap) {
   long t = (long)(s + 0.5);
@@ -21,7 +30,7 @@ dc_status dc_test(dc_trainer *t, dc_test_result *r) {
   long top1 = 0, top5 = 0, seen = 0;
   double loss_sum = 0.0;
   dc_pass pass = {.train = 0, .labels = t->labels, .seed = t->seed, .iter = 0};
-  for (long b = 0; b < batches; b++) {
+  for (long b = dc_dist_rank(); b < batches; b += dc_dist_size()) {
     int first = (int)(b * t->test_batch);
     int m = n - first < t->test_batch ? n - first : t->test_batch;
     DC_TRY(dc_dataset_batch(t->test_set, t->seed, 0, first, m, net->input_data, t->labels));
@@ -42,6 +51,10 @@ dc_status dc_test(dc_trainer *t, dc_test_result *r) {
       for (int i = 0; i < m; i++) loss_sum += -log(fmax(probs[(size_t)i * classes + t->labels[i]], 1e-30));
     seen += m;
   }
+  int64_t counts[3] = {top1, top5, seen};
+  DC_TRY(dc_dist_sum_i64(counts, 3));
+  DC_TRY(dc_dist_sum_f64(&loss_sum, 1));
+  top1 = (long)counts[0], top5 = (long)counts[1], seen = (long)counts[2];
   r->samples = (int)seen;
   r->top1 = seen ? (double)top1 / (double)seen : 0.0;
   r->top5 = seen ? (double)top5 / (double)seen : 0.0;
@@ -50,6 +63,8 @@ dc_status dc_test(dc_trainer *t, dc_test_result *r) {
 }
 
 dc_status dc_trainer_snapshot(dc_trainer *t) {
+  t->have_ckpt = 1;
+  if (dc_dist_rank() != 0) return DC_OK;
   return dc_ckpt_save(t->ckpt_path, t->train_net->params, &t->state);
 }
 
@@ -68,30 +83,54 @@ static dc_status test_and_report(dc_trainer *t, const char *label) {
   return DC_OK;
 }
 
-dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const char *label) {
+/* One step: this rank's share of the global batch, forward, backward with the gradient
+ * sums started layer by layer, the per-step agreement (global loss, stop requests), the
+ * update. *loss gets the global batch's mean loss, *stop whether any rank asked to stop. */
+static dc_status step(dc_trainer *t, dc_gradsync *gs, const dc_solver_conf *conf, long it, const char *label,
+                      double *loss, int *stop) {
   dc_net *net = t->train_net;
-  dc_pass pass = {.train = 1, .labels = t->labels, .seed = t->seed};
+  /* one stream position per sample: a resumed run, or another rank count, sees the same
+   * samples in the same global batches */
+  int64_t first = t->state.iter * (int64_t)t->batch + t->shard_first;
+  DC_TRY(dc_dataset_batch(t->train_set, t->seed, t->shuffle, first, net->batch, net->input_data, t->labels));
+  dc_pass pass = {.train = 1, .labels = t->labels, .seed = t->seed, .iter = t->state.iter, .first = first,
+                  .norm = t->batch};
+  dc_gradsync_hook(gs, &pass);
+  DC_TRY(dc_net_forward(net, &pass, loss));
+  if (!isfinite(*loss))
+    return dc_fail(DC_ERR_NUMERIC,
+                   "[%s] iteration %ld: loss is %f; training diverged (try a lower base_lr); %s%s%s", label, it, *loss,
+                   t->have_ckpt ? "the last checkpoint " : "no checkpoint was written yet", t->have_ckpt ? t->ckpt_path : "",
+                   t->have_ckpt ? " is intact" : "");
+  DC_TRY(dc_net_backward(net, &pass));
+  DC_TRY(dc_gradsync_finish(gs));
+  double agree[2] = {*loss, dc_stop_requested() ? 1.0 : 0.0};
+  DC_TRY(dc_dist_sum_f64(agree, 2));
+  *loss = agree[0];
+  *stop = agree[1] > 0.0;
+  dc_solver_update(conf, net->params, dc_solver_lr(conf, it));
+  return DC_OK;
+}
+
+dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const char *label) {
+  dc_gradsync *gs;
+  DC_TRY(dc_gradsync_create(t->train_net->params, t->overlap, &gs));
+  double waited = 0.0;
+  t->comm_wait = 0.0;
   double t0 = dc_now(), t_disp = t0;
   long start = (long)t->state.stage_iter, disp_from = start;
   double loss_acc = 0.0;
   int nloss = 0;
+  dc_status st = DC_OK;
   for (long it = start; it < iters; it++) {
-    /* one stream position per sample: a resumed run sees the same batches */
-    int64_t first = t->state.iter * (int64_t)t->batch;
-    DC_TRY(dc_dataset_batch(t->train_set, t->seed, t->shuffle, first, t->batch, net->input_data, t->labels));
-    pass.iter = t->state.iter;
     double loss;
-    DC_TRY(dc_net_forward(net, &pass, &loss));
-    if (!isfinite(loss))
-      return dc_fail(DC_ERR_NUMERIC,
-                     "[%s] iteration %ld: loss is %f; training diverged (try a lower base_lr); the last "
-                     "checkpoint %s is intact",
-                     label, it, loss, t->ckpt_path);
-    DC_TRY(dc_net_backward(net, &pass));
+    int stop = 0;
+    if ((st = step(t, gs, conf, it, label, &loss, &stop)) != DC_OK) break;
     double lr = dc_solver_lr(conf, it);
-    dc_solver_step(conf, net->params, lr);
     t->state.iter++;
     t->state.stage_iter = it + 1;
+    waited += dc_gradsync_waited(gs);
+    t->comm_wait += dc_gradsync_waited(gs);
     loss_acc += loss;
     nloss++;
     long done = it + 1;
@@ -99,11 +138,13 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       double now = dc_now();
       double ips = (double)(done - disp_from) * t->batch / (now - t_disp);
       double eta = (double)(iters - done) * t->batch / (ips > 0 ? ips : 1);
-      char eta_s[32];
+      char eta_s[32], comm[48] = "";
       dc_format_duration(eta, eta_s, sizeof eta_s);
+      if (dc_dist_size() > 1)
+        snprintf(comm, sizeof comm, "  %d ranks, %.0f%% in allreduce", dc_dist_size(), 100.0 * waited / (now - t_disp));
       if (t->out)
-        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  ETA %s\n", label, done, iters,
-                loss_acc / nloss, lr, ips, eta_s);
+        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  ETA %s%s\n", label, done, iters,
+                loss_acc / nloss, lr, ips, eta_s, comm);
       if (t->log)
         fprintf(t->log, "%s,%ld,%ld,train,%.6f,%.8g,,,%.1f\n", label, done, (long)t->state.iter, loss_acc / nloss,
                 lr, ips);
@@ -112,26 +153,34 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       disp_from = done;
       loss_acc = 0.0;
       nloss = 0;
+      waited = 0.0;
     }
     int tested = t->test_interval > 0 && done % t->test_interval == 0 && done != iters;
     int saved = t->snapshot > 0 && done % t->snapshot == 0 && done != iters;
-    if (tested) DC_TRY(test_and_report(t, label));
-    if (saved) DC_TRY(dc_trainer_snapshot(t));
+    if (tested && (st = test_and_report(t, label)) != DC_OK) break;
+    if (saved && (st = dc_trainer_snapshot(t)) != DC_OK) break;
     if (tested || saved) {
       /* images/s and ETA measure training only */
       t_disp = dc_now();
       disp_from = done;
+      waited = 0.0;
     }
     /* stop after this iteration's tests, like an uninterrupted run at this point */
-    if (t->stop_after > 0 && t->state.iter >= t->stop_after) {
-      DC_TRY(dc_trainer_snapshot(t));
-      t->stopped = 1;
+    int after = t->stop_after > 0 && t->state.iter >= t->stop_after;
+    if (after || stop) {
+      if ((st = dc_trainer_snapshot(t)) != DC_OK) break;
+      t->stopped = stop ? DC_STOPPED_SIGNAL : DC_STOPPED_AFTER;
       if (t->out)
-        fprintf(t->out, "[%s] stopped at iteration %ld as asked; continue with --resume %s\n", label,
-                (long)t->state.iter, t->ckpt_path);
-      return DC_OK;
+        fprintf(t->out, "[%s] stopped at iteration %ld %s; the checkpoint %s is written: continue with --resume %s\n",
+                label, (long)t->state.iter, stop ? "by a signal" : "as asked", t->ckpt_path,
+                stop ? "auto" : t->ckpt_path);
+      if (t->out) fflush(t->out);
+      break;
     }
   }
+  t->comm_floats = dc_gradsync_floats(gs);
+  dc_gradsync_free(gs);
+  if (st != DC_OK || t->stopped) return st;
   DC_TRY(test_and_report(t, label));
   if (t->out) {
     char took[32];

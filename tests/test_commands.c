@@ -58,7 +58,7 @@ static int setup(void **state) {
     return -1;
   }
   FILE *devnull = fopen("/dev/null", "w");
-  dc_status s = dc_experiment_run(&g_exp, NULL, devnull);
+  dc_status s = dc_experiment_run(&g_exp, NULL, devnull, NULL);
   fclose(devnull);
   if (s != DC_OK) {
     print_error("%s\n", dc_failure_reason());

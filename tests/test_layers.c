@@ -275,7 +275,7 @@ static void dropout_semantics(void **state) {
   dc_net *net = tu_net("[input]\nchannels = 1000\nheight = 1\nwidth = 1\n[dropout]\nratio = 0.25\n[softmax_loss]\n", 4, DC_NET_TRAIN);
   for (int i = 0; i < 4000; i++) net->input_data[i] = 1.0f;
   int labels[4] = {0, 1, 2, 3};
-  dc_pass pass = {.train = 1, .labels = labels, .seed = 7, .iter = 3};
+  dc_pass pass = {.train = 1, .labels = labels, .seed = 7, .iter = 3, .first = 12};
   assert_int_equal(dc_net_forward(net, &pass, NULL), DC_OK);
   const float *y = net->layers[0].out_data;
   int zeros = 0;
@@ -288,9 +288,18 @@ static void dropout_semantics(void **state) {
   memcpy(first, y, sizeof(float) * 4000);
   assert_int_equal(dc_net_forward(net, &pass, NULL), DC_OK); /* same (seed, iter): same mask */
   assert_memory_equal(first, y, sizeof(float) * 4000);
-  pass.iter = 4;
+  pass.first = 16; /* the next batch's samples: other masks */
   assert_int_equal(dc_net_forward(net, &pass, NULL), DC_OK);
   assert_true(memcmp(first, y, sizeof(float) * 4000) != 0);
+  /* a sample's mask depends on its stream position only: sample 1 of the batch at 16
+   * is sample 0 of a batch at 17 */
+  float *second = malloc(sizeof(float) * 4000);
+  memcpy(second, y, sizeof(float) * 4000);
+  pass.first = 17;
+  assert_int_equal(dc_net_forward(net, &pass, NULL), DC_OK);
+  assert_memory_equal(second + 1000, y, sizeof(float) * 3000);
+  free(second);
+  pass.first = 16;
   dc_dropout_set_ratio(&net->layers[0], 0.0f);
   assert_int_equal(dc_net_forward(net, &pass, NULL), DC_OK);
   for (int i = 0; i < 4000; i++) assert_true(y[i] == 1.0f);

@@ -39,7 +39,7 @@ static void lenet300_learns(void **state) {
   char logpath[600];
   snprintf(logpath, sizeof logpath, "%s/progress.txt", dir);
   FILE *out = fopen(logpath, "w+");
-  dc_status s = dc_experiment_run(&e, NULL, out);
+  dc_status s = dc_experiment_run(&e, NULL, out, NULL);
   if (s != DC_OK) fail_msg("%s", dc_failure_reason());
   rewind(out);
   char line[256];

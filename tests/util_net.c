@@ -190,7 +190,7 @@ dc_status tu_run(const char *cfg, const char *resume, long stop_after, FILE *out
   if (s != DC_OK) return s;
   e.stop_after = stop_after;
   FILE *devnull = out ? NULL : fopen("/dev/null", "w");
-  s = dc_experiment_run(&e, resume, out ? out : devnull);
+  s = dc_experiment_run(&e, resume, out ? out : devnull, NULL);
   if (devnull) fclose(devnull);
   return s;
 }

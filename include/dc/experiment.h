@@ -96,7 +96,9 @@ dc_status dc_experiment_open_data(const dc_experiment *e, int train, struct dc_d
 dc_status dc_experiment_check_fit(const dc_experiment *e, const struct dc_dataset *d, const struct dc_net *net);
 
 /* Run it. resume: a checkpoint to continue from (NULL: start fresh). out: progress
- * lines (stdout). */
-dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out);
+ * lines (stdout; only rank 0 of a data-parallel job prints). stopped (may be NULL): set
+ * to DC_STOPPED_AFTER / DC_STOPPED_SIGNAL (dc/train.h) when the run checkpointed and
+ * stopped early (--stop-after, a signal), else 0. */
+dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out, int *stopped);
 
 #endif

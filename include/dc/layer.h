@@ -26,12 +26,24 @@ typedef enum {
   DC_LAYER_TYPE_COUNT
 } dc_layer_type;
 
+struct dc_layer;
+
 /* What a pass needs besides the activations. */
 typedef struct {
   int train;          /* 1: training pass (dropout active, caches kept for backward) */
   const int *labels;  /* (N) class labels, for the loss layer */
-  uint64_t seed;      /* run seed; with `iter` it seeds dropout masks reproducibly */
-  int64_t iter;
+  uint64_t seed;      /* run seed; with `first` it seeds dropout masks reproducibly */
+  int64_t iter;       /* training iteration (all stages) */
+  int64_t first;      /* stream position of sample 0 of this batch: sample i's dropout mask
+                       * derives from (seed, layer, first + i) alone, so it is the same
+                       * whichever process of a data-parallel job holds the sample */
+  int norm;           /* the loss is the sum over the batch divided by this (0: the batch
+                       * size). Data-parallel ranks hold part of a global batch B and set
+                       * B, so their summed gradients are those of the global mean loss */
+  /* Called by dc_net_backward once layer l's parameter gradients are final (NULL: not
+   * called): lets a data-parallel trainer start sending them while backward goes on. */
+  dc_status (*grad_ready)(void *ctx, struct dc_layer *l);
+  void *grad_ctx;
 } dc_pass;
 
 typedef struct dc_layer {

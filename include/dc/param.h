@@ -98,4 +98,28 @@ void dc_param_release(dc_param *p);
 
 const char *dc_param_kind_name(dc_param_kind k);
 
+/* ---- Between processes (data-parallel training) --------------------------------- */
+
+/* What of p's gradient must travel to be summed over the ranks, after
+ * dc_param_reduce_grad: DENSE all of diff, MASKED only the kept entries, SHARED only the k
+ * centroid gradients. Returns how many floats; *where is the gradient itself when it is
+ * contiguous (summed in place) or `scratch` (dc_param_comm_scratch(p) floats), into which
+ * the kept entries were packed. */
+size_t dc_param_grad_pack(dc_param *p, float *scratch, float **where);
+/* After the sum: scatter what dc_param_grad_pack packed into scratch back into diff. */
+void dc_param_grad_unpack(dc_param *p, const float *scratch);
+/* Floats of scratch dc_param_grad_pack needs for p's current kind and mask (0: none). */
+size_t dc_param_comm_scratch(const dc_param *p);
+
+/* The arrays that make up p's state besides its kind (values, momentum, mask, codebook,
+ * index, as the kind has them), for copying it to another process that holds p in the
+ * same kind: up to DC_PARAM_MAX_ARRAYS (pointer, bytes) pairs; returns how many. */
+#define DC_PARAM_MAX_ARRAYS 5
+int dc_param_arrays(dc_param *p, void **ptr, size_t *bytes);
+
+/* Make p of `kind` (with a 1 << bits codebook when SHARED) with room for its arrays, their
+ * contents to be overwritten from another process (dc_param_arrays): a new mask keeps
+ * everything, a new codebook and index are zero. Nothing changes when p is of that kind. */
+dc_status dc_param_adopt_kind(dc_param *p, dc_param_kind kind, int bits);
+
 #endif

@@ -35,6 +35,11 @@ double dc_solver_lr(const dc_solver_conf *c, long iter);
  * apply the rule above, re-derive data. Frozen params (lr_mult == 0) are untouched. */
 void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr);
 
+/* dc_solver_step without the reduction: every unfrozen parameter's gradient must already
+ * be reduced by kind (dc_param_reduce_grad), and summed over the ranks when data-parallel
+ * (the trainer's gradient sync does both). */
+void dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr);
+
 /* Zero every momentum buffer (used when a stage restarts training). */
 void dc_solver_reset(dc_params *ps);
 

@@ -24,17 +24,34 @@ typedef struct {
   long test_iters;      /* test batches per test (0: the whole test set) */
   long snapshot;        /* checkpoint every N iterations (0: only at the end of a stage) */
   char ckpt_path[600];  /* where snapshots go (atomic) */
+  int have_ckpt;        /* ckpt_path holds a checkpoint of this run (resumed or written) */
   FILE *log;            /* CSV log, may be NULL */
   FILE *out;            /* progress lines (stdout), may be NULL */
   dc_ckpt_state state;  /* iteration counters, saved with checkpoints */
   int *labels;          /* (max(batch, test_batch)) */
   int64_t stop_after;   /* >0: snapshot and stop once state.iter reaches it (job splitting) */
-  int stopped;          /* set when that happened */
+  int stopped;          /* DC_STOPPED_AFTER or DC_STOPPED_SIGNAL when dc_train stopped early */
+  /* Data parallelism (dc/dist.h): this rank trains on samples shard_first ..
+   * shard_first + train_net->batch - 1 of every global batch of `batch` samples, tests
+   * every size-th test batch, and only rank 0 (the one with out/log set) writes. */
+  int shard_first;
+  int overlap;          /* start gradient sums during backward (default on) */
+  double comm_wait;     /* seconds waited for gradient sums in the last dc_train */
+  size_t comm_floats;   /* floats summed over the ranks per step in the last dc_train */
   struct dc_test_result_s {
     double top1, top5, loss;
     int samples;
   } last;               /* the latest test, from dc_train */
 } dc_trainer;
+
+enum { DC_STOPPED_AFTER = 1, DC_STOPPED_SIGNAL = 2 };
+
+/* Ask every running dc_train to stop at its next iteration boundary with a checkpoint
+ * (t->stopped = DC_STOPPED_SIGNAL). Async-signal-safe: meant for SIGTERM/SIGUSR1
+ * handlers. In a data-parallel job the ranks agree at each step, so a request on any
+ * rank stops them all at the same iteration. */
+void dc_request_stop(void);
+int dc_stop_requested(void);
 
 /* accuracy as fractions in [0, 1]; mean loss */
 typedef struct dc_test_result_s dc_test_result;
@@ -45,10 +62,11 @@ typedef struct dc_test_result_s dc_test_result;
 dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const char *label);
 
 /* Evaluate on the test set (test_iters batches, or all of it); any tail smaller than a
- * batch is evaluated with padding and counted exactly. */
+ * batch is evaluated with padding and counted exactly. Data-parallel ranks each take every
+ * size-th batch and sum the counts, so the accuracy is exactly the one-process one. */
 dc_status dc_test(dc_trainer *t, dc_test_result *r);
 
-/* Save params + solver state to t->ckpt_path. */
+/* Save params + solver state to t->ckpt_path (rank 0 only; the others hold the same). */
 dc_status dc_trainer_snapshot(dc_trainer *t);
 
 /* "1h02m", "3m05s", "12s" */

@@ -1,5 +1,6 @@
-/* layers/dropout.c — inverted dropout, seeded from (run seed, layer name, iteration) so
- * a resumed run draws the same masks. Option: ratio (0.5), the probability of dropping.
+/* layers/dropout.c — inverted dropout, seeded per sample from (run seed, layer name, the
+ * sample's stream position) so a resumed run, or a data-parallel one, draws the same
+ * masks. Option: ratio (0.5), the probability of dropping.
  * Training: out = in * keep / (1 - ratio); testing: out = in. The ratio may change at
  * run time (pruning retrains rescale it, Han et al. 2015). */
 #include <stdlib.h>
@@ -52,12 +53,20 @@ static dc_status dropout_forward(dc_layer *l, const dc_pass *pass) {
       for (size_t i = 0; i < n; i++) p->scale[i] = 1.0f;
     return DC_OK;
   }
-  dc_rng r;
-  dc_rng_seed(&r, pass->seed ^ dc_hash_str(l->name), (uint64_t)pass->iter);
-  const float keep_scale = 1.0f / (1.0f - p->ratio);
-  for (size_t i = 0; i < n; i++) {
-    p->scale[i] = dc_rng_uniform(&r) >= p->ratio ? keep_scale : 0.0f;
-    l->out_data[i] = l->in_data[i] * p->scale[i];
+  /* one stream per sample, keyed by its stream position: the same mask whether the
+   * sample is in a batch of 64 on one process or of 16 on one of four */
+  const uint64_t seed = pass->seed ^ dc_hash_str(l->name);
+  const float keep_scale = 1.0f / (1.0f - p->ratio), ratio = p->ratio;
+  const int batch = l->in.n;
+  const size_t per = n / (size_t)batch; /* floats of one sample (batch is the outer dim) */
+#pragma omp parallel for schedule(static) if (n >= 8192)
+  for (int s = 0; s < batch; s++) {
+    dc_rng r;
+    dc_rng_seed(&r, seed, (uint64_t)(pass->first + s));
+    for (size_t i = (size_t)s * per; i < (size_t)(s + 1) * per; i++) {
+      p->scale[i] = dc_rng_uniform(&r) >= ratio ? keep_scale : 0.0f;
+      l->out_data[i] = l->in_data[i] * p->scale[i];
+    }
   }
   return DC_OK;
 }

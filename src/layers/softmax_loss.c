@@ -1,7 +1,7 @@
 /* layers/softmax_loss.c — softmax + multinomial cross-entropy, the last layer of a net.
  * Input (N, K) logits (any C*H*W is read as K classes); output (N, K, 1, 1) class
- * probabilities; l->loss = loss_weight * mean_n(-log p[n][label_n]).
- * Backward: d/dlogits = loss_weight * (p - onehot(label)) / N. Option: loss_weight (1). */
+ * probabilities; l->loss = loss_weight * sum_n(-log p[n][label_n]) / D, D = pass->norm or N.
+ * Backward: d/dlogits = loss_weight * (p - onehot(label)) / D. Option: loss_weight (1). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -58,13 +58,13 @@ static dc_status loss_forward(dc_layer *l, const dc_pass *pass) {
       total += -((double)x[y] - mx - log(sum));
     }
   }
-  l->loss = ((loss_priv *)l->priv)->loss_weight * total / n;
+  l->loss = ((loss_priv *)l->priv)->loss_weight * total / (pass->norm > 0 ? pass->norm : n);
   return DC_OK;
 }
 
 static dc_status loss_backward(dc_layer *l, const dc_pass *pass) {
   const int n = l->in.n, k = l->out.c;
-  const float scale = ((loss_priv *)l->priv)->loss_weight / (float)n;
+  const float scale = ((loss_priv *)l->priv)->loss_weight / (float)(pass->norm > 0 ? pass->norm : n);
   DC_ASSERT(pass->labels != NULL);
   if (!l->in_diff) return DC_OK;
   for (int i = 0; i < n; i++) {
