@@ -131,6 +131,7 @@ static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats 
     free(keep);
     DC_TRY(s);
   }
+  DC_TRY(dc_params_bcast(ps)); /* the others take the decoded net as rank 0 holds it */
   DC_TRY(dc_test(t, &after));
   if (before.top1 != after.top1 || before.top5 != after.top5)
     return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
