@@ -6,9 +6,11 @@
 #include <sys/resource.h>
 
 #include "backend/dnn.h"
+#include "dc/dist.h"
 #include "dc/net.h"
 #include "dc/rng.h"
 #include "dc/solver.h"
+#include "gradsync.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -22,34 +24,53 @@ typedef struct {
   int *labels;
   dc_rng rng;
   int train;
+  int global_batch;  /* the batch all ranks together process per step */
+  dc_gradsync *gs;   /* per-kind reduction and, across ranks, the gradient sums */
+  double waited;     /* seconds spent waiting for gradient sums since last reset */
 } bench_ctx;
 
 static dc_status step(bench_ctx *b, int64_t iter) {
   dc_net *net = b->net;
   for (int i = 0; i < net->batch; i++) b->labels[i] = (int)dc_rng_below(&b->rng, (uint32_t)net->classes);
-  dc_pass pass = {.train = b->train, .labels = b->labels, .seed = 1, .iter = iter};
+  dc_pass pass = {.train = b->train, .labels = b->labels, .seed = 1, .iter = iter, .norm = b->global_batch};
   DC_TRY(dc_net_forward(net, &pass, NULL));
   if (!b->train) return DC_OK;
+  dc_gradsync_hook(b->gs, &pass);
   DC_TRY(dc_net_backward(net, &pass));
-  dc_solver_step(&b->conf, net->params, 0.001);
+  DC_TRY(dc_gradsync_finish(b->gs));
+  b->waited += dc_gradsync_waited(b->gs);
+  dc_solver_update(&b->conf, net->params, 0.001);
   return DC_OK;
 }
 
-/* Median images/s over 5 repeats of about `seconds` / 5 each. */
-static dc_status measure(bench_ctx *b, double seconds, double *ips) {
-  int64_t it = 0;
+/* Median images/s over 5 repeats of about `seconds` / 5 each, and the share of the time
+ * spent waiting for gradient sums in that repeat. Ranks run the same number of steps
+ * (rank 0 decides): training steps meet in collectives. Inference images/s are summed
+ * over the ranks, each running its share independently. */
+static dc_status measure(bench_ctx *b, double seconds, double *ips, double *wait_share) {
+  int64_t it = 0, go = 1;
   double t0 = dc_now();
-  while (dc_now() - t0 < 0.3 || it < 3) DC_TRY(step(b, it++)); /* warm-up */
+  while (go) { /* warm-up */
+    DC_TRY(step(b, it++));
+    go = dc_now() - t0 < 0.3 || it < 3;
+    DC_TRY(dc_dist_bcast(&go, sizeof go));
+  }
   double per = (dc_now() - t0) / (double)it;
-  long n = (long)(seconds / 5 / per) + 1;
-  double r[5];
+  int64_t n = (int64_t)(seconds / 5 / per) + 1;
+  DC_TRY(dc_dist_bcast(&n, sizeof n));
+  double r[5][2];
   for (int k = 0; k < 5; k++) {
     double s = dc_now();
-    for (long i = 0; i < n; i++) DC_TRY(step(b, it++));
-    r[k] = (double)n * b->net->batch / (dc_now() - s);
+    b->waited = 0.0;
+    for (int64_t i = 0; i < n; i++) DC_TRY(step(b, it++));
+    double took = dc_now() - s;
+    r[k][0] = (double)n * (b->train ? b->global_batch : b->net->batch) / took;
+    r[k][1] = b->waited / took;
+    if (!b->train) DC_TRY(dc_dist_sum_f64(&r[k][0], 1));
   }
   qsort(r, 5, sizeof r[0], cmp_double);
-  *ips = r[2];
+  *ips = r[2][0];
+  if (wait_share) *wait_share = r[2][1];
   return DC_OK;
 }
 
@@ -58,15 +79,23 @@ static const char *basename_of(const char *p) {
   return s ? s + 1 : p;
 }
 
-dc_status dc_bench(const char *net_path, int batch, int threads, double seconds, FILE *out) {
+dc_status dc_bench(const char *net_path, int batch, int threads, double seconds, int overlap, FILE *out) {
   dc_dnn_set_threads(threads);
   dc_net *train = NULL, *infer = NULL;
   bench_ctx b = {0};
-  dc_status s = dc_net_load(net_path, batch, DC_NET_TRAIN, NULL, &train);
-  if (s == DC_OK) s = dc_net_load(net_path, batch, 0, train->params, &infer);
+  int rank = dc_dist_rank(), size = dc_dist_size();
+  if (batch < size)
+    return dc_fail(DC_ERR_ARG, "--batch %d is smaller than the %d ranks: each rank needs a sample", batch, size);
+  if (rank != 0) out = NULL;
+  b.global_batch = batch;
+  /* this rank's share of the batch, as in training */
+  int local = (int)((int64_t)batch * (rank + 1) / size - (int64_t)batch * rank / size);
+  dc_status s = dc_net_load(net_path, local, DC_NET_TRAIN, NULL, &train);
+  if (s == DC_OK) s = dc_net_load(net_path, local, 0, train->params, &infer);
+  if (s == DC_OK) s = dc_gradsync_create(train->params, overlap, &b.gs);
   if (s != DC_OK) goto done;
   dc_net_init_params(train, 1);
-  b.labels = calloc((size_t)batch, sizeof(int));
+  b.labels = calloc((size_t)local, sizeof(int));
   double *profile = calloc((size_t)train->nlayers * 2, sizeof(double));
   if (!b.labels || !profile) {
     free(profile);
@@ -81,27 +110,36 @@ dc_status dc_bench(const char *net_path, int batch, int threads, double seconds,
   snprintf(name, sizeof name, "%s", basename_of(net_path));
   char *dot = strrchr(name, '.');
   if (dot) *dot = '\0';
-  double train_ips, infer_ips;
+  double train_ips, infer_ips, wait_share;
   b.net = train;
   b.train = 1;
-  if ((s = measure(&b, seconds, &train_ips)) != DC_OK) goto done_p;
+  if ((s = measure(&b, seconds, &train_ips, &wait_share)) != DC_OK) goto done_p;
   b.net = infer;
   b.train = 0;
-  if ((s = measure(&b, seconds, &infer_ips)) != DC_OK) goto done_p;
+  if ((s = measure(&b, seconds, &infer_ips, NULL)) != DC_OK) goto done_p;
   /* profile: where a training step's time goes */
   b.net = train;
   b.train = 1;
   train->profile = profile;
-  long n = (long)(seconds / 5 * train_ips / batch) + 1;
+  int64_t n = (int64_t)(seconds / 5 * train_ips / batch) + 1;
+  if ((s = dc_dist_bcast(&n, sizeof n)) != DC_OK) goto done_p;
   double t0 = dc_now();
-  for (long i = 0; i < n && s == DC_OK; i++) s = step(&b, i);
+  for (int64_t i = 0; i < n && s == DC_OK; i++) s = step(&b, i);
   double total = dc_now() - t0;
   train->profile = NULL;
   if (s != DC_OK) goto done_p;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
+  if (!out) goto done_p;
   fprintf(out, "%s: batch %d, %d threads: train %.0f images/s, inference %.0f images/s, peak RSS %.1f MiB\n", name,
           batch, threads, train_ips, infer_ips, (double)ru.ru_maxrss / 1024.0);
+  if (size > 1) {
+    fprintf(out, "  data-parallel: %d ranks x %d threads, %d images per rank; %.1f%% of a step waiting for the "
+                 "gradient allreduce (%s), %.2f MB summed per step\n",
+            size, threads, local, 100 * wait_share, overlap ? "overlapped with backward" : "after backward",
+            4e-6 * (double)dc_gradsync_floats(b.gs));
+    fprintf(out, "dctrain %s allreduce_wait_share %.4f\n", name, wait_share);
+  }
   fprintf(out, "  per training step (%.3f ms):\n  %-14s %-12s %10s %10s %7s  %s\n", 1e3 * total / n, "layer", "kind",
           "fwd ms", "bwd ms", "share", "implementation");
   double layers = 0;
@@ -120,6 +158,7 @@ dc_status dc_bench(const char *net_path, int batch, int threads, double seconds,
 done_p:
   free(profile);
 done:
+  dc_gradsync_free(b.gs);
   free(b.labels);
   dc_net_free(infer);
   dc_net_free(train);

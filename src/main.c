@@ -105,9 +105,12 @@ static const char *const BENCH_USAGE =
     "Measure training (forward + backward + update) and inference images/s of a net on\n"
     "random inputs, then profile one step layer by layer.\n"
     "\n"
-    "  --batch N     batch size (default 64)\n"
-    "  --threads N   oneDNN threads (default 2)\n"
-    "  --seconds S   timed seconds per mode (default 3)\n";
+    "  --batch N     batch size (default 64); under mpirun the global batch, split\n"
+    "                over the ranks as in training\n"
+    "  --threads N   oneDNN threads (default 2; per rank)\n"
+    "  --seconds S   timed seconds per mode (default 3)\n"
+    "  --overlap 0|1 data-parallel: start gradient sums during backward (1, the\n"
+    "                default, as training does) or only after it (0)\n";
 
 /* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
  * whole job ends here: the other ranks may be waiting in a collective for this one. */
@@ -332,14 +335,15 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
 
 static int cmd_bench(const char *cmd, int argc, char **argv) {
   const char *net;
-  long batch = 64, threads = 2;
+  long batch = 64, threads = 2, overlap = 1;
   double seconds = 3.0;
   int n, rc;
   const opt opts[] = {{"--batch", OPT_LONG, &batch, 1, 1 << 16},
                       {"--threads", OPT_LONG, &threads, 1, 1024},
-                      {"--seconds", OPT_DOUBLE, &seconds, 0, 3600}};
+                      {"--seconds", OPT_DOUBLE, &seconds, 0, 3600},
+                      {"--overlap", OPT_LONG, &overlap, 0, 1}};
   if ((rc = parse_args(cmd, BENCH_USAGE, argc, argv, opts, NOPTS(opts), &net, 1, &n, "NET.net")) >= 0) return rc;
-  if (dc_bench(net, (int)batch, (int)threads, seconds, stdout) != DC_OK) return die(dc_failure_reason());
+  if (dc_bench(net, (int)batch, (int)threads, seconds, (int)overlap, stdout) != DC_OK) return die(dc_failure_reason());
   return 0;
 }
 

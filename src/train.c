@@ -185,7 +185,11 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
   if (t->out) {
     char took[32];
     dc_format_duration(dc_now() - t0, took, sizeof took);
-    fprintf(t->out, "[%s] done: %ld iterations in %s\n", label, iters - start, took);
+    char comm[96] = "";
+    if (dc_dist_size() > 1)
+      snprintf(comm, sizeof comm, "; %.2f MB of gradients summed per step, %.0f%% of the time waiting for it",
+               4e-6 * (double)t->comm_floats, 100.0 * t->comm_wait / (dc_now() - t0));
+    fprintf(t->out, "[%s] done: %ld iterations in %s%s\n", label, iters - start, took, comm);
     fflush(t->out);
   }
   return DC_OK;
