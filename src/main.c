@@ -17,7 +17,9 @@
 #include "dc/experiment.h"
 #include "dc/train.h"
 
-#define DC_VERSION "0.1.0"
+#ifndef DC_VERSION /* from CMake's project(VERSION) */
+#define DC_VERSION "unknown"
+#endif
 
 /* Exit status of a run that a signal stopped with a checkpoint: resume it (--resume auto).
  * 75 is EX_TEMPFAIL of sysexits.h, "try again later". */
@@ -239,7 +241,7 @@ static int cmd_train(const char *cmd, int argc, char **argv) {
   int n, rc;
   for (int i = 0; i < argc; i++)
     if (!strcmp(argv[i], "--version")) {
-      printf("dctrain %s\n", DC_VERSION);
+      printf("dctrain %s (%s)\n", DC_VERSION, dc_dist_built() ? "data-parallel: MPI" : "one process: built without MPI");
       return 0;
     }
   if (argc == 0) {

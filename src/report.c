@@ -84,7 +84,7 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
   fprintf(csv, "layer,weights,kept,density,weight_bits_pq,weight_bits_pqh,index_bits_pq,index_bits_pqh,"
                "rate_pq,rate_pqh,dense_bytes,compressed_bytes\n");
   long tw = 0, tk = 0;
-  double dense = 0, pq = 0, pqh = 0, ib_raw = 0, ib = 0, gb_raw = 0, gb = 0;
+  double dense = 0, pq = 0, ib_raw = 0, ib = 0, gb_raw = 0, gb = 0;
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
@@ -98,7 +98,6 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
       double lpq = pq_bytes(ls);
       dense += (double)ls->dense_bytes;
       pq += lpq;
-      pqh += (double)ls->total_bytes;
       ib_raw += (double)ls->index_bits_raw;
       ib += (double)ls->index_bits;
       gb_raw += (double)ls->gap_bits_raw;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -77,7 +78,13 @@ static void failures_exit_1(void **state) {
   expect("info nope.dcz", 1, "nope.dcz");
   expect("info nets/lenet5.net", 1, "nets/lenet5.net");
   expect("bench nets/nope.net", 1, "nets/nope.net: cannot open");
-  expect("eval nets/lenet5.net --data experiments/lenet5.cfg", 1, "nets/lenet5.net");
+  /* eval opens the experiment's test set before the model: this case needs real MNIST */
+  char mnist[600];
+  snprintf(mnist, sizeof mnist, "%s/data/mnist/t10k-images-idx3-ubyte", getenv("DC_SOURCE_DIR") ? getenv("DC_SOURCE_DIR") : ".");
+  if (access(mnist, R_OK) == 0)
+    expect("eval nets/lenet5.net --data experiments/lenet5.cfg", 1, "nets/lenet5.net");
+  else
+    print_message("eval of a non-model not checked: no MNIST in data/mnist (scripts/fetch-mnist.sh)\n");
 }
 
 int main(void) {
