@@ -67,7 +67,7 @@ if(NOT dc_python)
 endif()
 
 set(dc_import_env "DC_SOURCE_DIR=${CMAKE_SOURCE_DIR};DC_DCTRAIN=$<TARGET_FILE:dctrain>;OMP_NUM_THREADS=1"
-    "DC_FORWARD=$<TARGET_FILE:dc_forward>;DC_PYTHON=${dc_python}")
+    "DC_FORWARD=$<TARGET_FILE:dc_forward>")
 
 # dc_forward: run a net forward on inputs from an HDF5 file (test-only)
 add_executable(dc_forward tests/import/dc_forward.c)

@@ -170,8 +170,11 @@ def convert(sd, arch, net_path, in_path):
 
 
 def write_h5(path, params):
-    import h5py
-    import numpy as np
+    try:
+        import h5py
+        import numpy as np
+    except ImportError as e:
+        raise Refused(f"{e.name} is needed to write HDF5 files (Debian: apt-get install python3-h5py)")
     tmp = path + ".tmp"
     try:
         with h5py.File(tmp, "w") as f:
@@ -203,6 +206,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     net = a.net or os.path.join(ROOT, MAPS[a.arch]["net"])
     try:
+        try:
+            import h5py  # noqa: F401  (fail before the long load, not after it)
+        except ImportError:
+            raise Refused("h5py is needed to write HDF5 files (Debian: apt-get install python3-h5py)")
         sd = load_state_dict(a.input)
         params = convert(sd, a.arch, net, a.input)
         write_h5(a.output, params)

@@ -8,6 +8,7 @@
  *       parameter's name and shape must match) and writes OUT.h5 with /logits: the
  *       output of layer NAME (default: the layer before softmax_loss, i.e. the pre-softmax
  *       scores), shape (N, C·H·W of that layer), and /probs: the softmax (N, classes).
+ *       Prints the net's parameter shapes as --shapes does.
  *   dc_forward --shapes NET.net
  *       prints "NAME DIMS" (e.g. "conv1/weight 64x3x11x11") for every parameter, then
  *       "total N".
@@ -26,9 +27,7 @@ static int fail(void) {
   return 1;
 }
 
-static int print_shapes(const char *net_path) {
-  dc_net *net;
-  if (dc_net_load(net_path, 1, 0, NULL, &net) != DC_OK) return fail();
+static void print_shapes(const dc_net *net) {
   for (int i = 0; i < net->params->count; i++) {
     const dc_param *p = &net->params->p[i];
     printf("%s ", p->name);
@@ -36,8 +35,6 @@ static int print_shapes(const char *net_path) {
     printf("\n");
   }
   printf("total %zu\n", net->params->total);
-  dc_net_free(net);
-  return 0;
 }
 
 /* Read /input of `path` into a new buffer, checking it against the net's input. */
@@ -60,7 +57,13 @@ static dc_status read_input(const char *path, const dc_shape *in, int *n, float 
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3 && !strcmp(argv[1], "--shapes")) return print_shapes(argv[2]);
+  if (argc == 3 && !strcmp(argv[1], "--shapes")) {
+    dc_net *net;
+    if (dc_net_load(argv[2], 1, 0, NULL, &net) != DC_OK) return fail();
+    print_shapes(net);
+    dc_net_free(net);
+    return 0;
+  }
   const char *layer_name = NULL;
   if (argc == 7 && !strcmp(argv[5], "--layer")) layer_name = argv[6];
   else if (argc != 5) {
@@ -105,6 +108,7 @@ int main(int argc, char **argv) {
     return fail();
   }
   if (dc_h5_commit(f) != DC_OK) return fail();
+  print_shapes(net);
   free(logits);
   free(labels);
   dc_net_free(net);
