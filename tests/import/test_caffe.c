@@ -3,7 +3,7 @@
  * and double data, come back bit for bit under /params/<layer>/weight|bias and load
  * into the net; every broken model (missing layer, extra layer, blob on a layer without
  * weights, mis-shaped blob, wrong blob count, short data, a name twice, truncated,
- * garbage, empty, absent) fails with one line naming the file and the layer and leaves
+ * garbage, randomly corrupted, empty, absent) fails with one line naming the file and the layer and leaves
  * an existing output untouched; the command's exit statuses. The full-size AlexNet and
  * its logits against torch are in torch_logits.py. */
 #include <setjmp.h>
@@ -331,6 +331,46 @@ static void broken_files(void **state) {
   free(whole);
 }
 
+/* Seeded random byte changes to a valid model: the import either succeeds (a changed
+ * float is still a float) or fails with one line naming the file; never a crash, which
+ * the sanitizer build would catch. */
+static void corrupted_bytes_fail_cleanly(void **state) {
+  fixture *f = *state;
+  int n;
+  tc_layer *ls = layers(f, &n);
+  write_model(f, ls, n, TC_V1, TC_LEGACY_SHAPE);
+  free(ls);
+  struct stat sb;
+  assert_int_equal(stat(f->model, &sb), 0);
+  size_t len = (size_t)sb.st_size;
+  unsigned char *whole = malloc(len), *bad = malloc(len);
+  FILE *fp = fopen(f->model, "rb");
+  assert_int_equal(fread(whole, 1, len, fp), len);
+  fclose(fp);
+  dc_rng r;
+  dc_rng_seed(&r, 11, 0);
+  int failed = 0;
+  for (int it = 0; it < 200; it++) {
+    memcpy(bad, whole, len);
+    int changes = 1 + (int)dc_rng_below(&r, 4);
+    for (int c = 0; c < changes; c++) bad[dc_rng_below(&r, (uint32_t)len)] = (unsigned char)dc_rng_below(&r, 256);
+    fp = fopen(f->model, "wb");
+    fwrite(bad, 1, len, fp);
+    fclose(fp);
+    dc_failure_clear();
+    dc_status s = dc_import_caffe(f->model, f->net, f->out, NULL);
+    if (s == DC_OK) continue;
+    failed++;
+    const char *msg = dc_failure_reason();
+    if (s != DC_ERR_FORMAT || strchr(msg, '\n') || strncmp(msg, f->model, strlen(f->model)) != 0)
+      fail_msg("iteration %d: status %d: %s", it, s, msg);
+  }
+  print_message("  %d of 200 corrupted models refused, the others still fit the net\n", failed);
+  assert_true(failed > 0);
+  free(whole);
+  free(bad);
+}
+
 /* Run "dctrain ARGS" (from $DC_DCTRAIN); exit status, combined output into out. */
 static int run(const char *args, char *out, size_t cap) {
   const char *bin = getenv("DC_DCTRAIN");
@@ -389,6 +429,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(mis_shaped_blob, setup, teardown),
       cmocka_unit_test_setup_teardown(wrong_blob_count, setup, teardown),
       cmocka_unit_test_setup_teardown(broken_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(corrupted_bytes_fail_cleanly, setup, teardown),
       cmocka_unit_test_setup_teardown(command_line, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
