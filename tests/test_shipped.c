@@ -60,8 +60,8 @@ static void experiments_load(void **state) {
     size_t len = strlen(ent->d_name);
     if (len < 5 || strcmp(ent->d_name + len - 4, ".cfg") != 0) continue;
     /* The configs for imported torchvision weights name a weights file that is not
-     * shipped (the user imports it) and use the [data] keys channels, std and resize_mode
-     * of the ImageNet loader's branch (issue 7): checked once that has landed. */
+     * shipped (the user imports it, README "Bringing trained weights in") and use the
+     * [data] keys channels, std and resize_mode of the ImageNet loader (issue 7). */
     if (strstr(ent->d_name, "-torchvision.cfg")) continue;
     char path[700];
     snprintf(path, sizeof path, "experiments/%s", ent->d_name);
