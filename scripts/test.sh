@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # CI builds with warnings as errors, with gcc (build/) and clang (the sanitizer build)
-DC_WERROR=ON DC_EXTRA_PACKAGES="clang-14 libclang-rt-14-dev libomp-14-dev" bash scripts/setup.sh
+DC_WERROR=ON bash scripts/setup.sh --tests
 bash scripts/fetch-mnist.sh data/mnist
 
 echo "test: ctest in build/"

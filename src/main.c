@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity and bench, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench and import, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include "dc/dist.h"
 #include "dc/experiment.h"
 #include "dc/train.h"
+#include "dc/import.h"
 
 #ifndef DC_VERSION /* from CMake's project(VERSION) */
 #define DC_VERSION "unknown"
@@ -40,6 +41,8 @@ static const char *const USAGE =
     "  export MODEL.dcz OUT.h5           dense fp32 HDF5 weights from a compressed model\n"
     "  sensitivity EXPERIMENT.cfg        accuracy when pruning one layer at a time\n"
     "  bench NET.net                     training/inference images/s and per-layer profile\n"
+    "  import caffe IN.caffemodel OUT.h5 --net NET.net\n"
+    "                                    trained Caffe weights as HDF5 weights\n"
     "\n"
     "training options:\n"
     "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5);\n"
@@ -113,6 +116,21 @@ static const char *const BENCH_USAGE =
     "  --seconds S   timed seconds per mode (default 3)\n"
     "  --overlap 0|1 data-parallel: start gradient sums during backward (1, the\n"
     "                default, as training does) or only after it (0)\n";
+
+static const char *const IMPORT_USAGE =
+    "usage: dctrain import caffe IN.caffemodel OUT.h5 --net NET.net\n"
+    "\n"
+    "Read trained Caffe weights (a binary .caffemodel, the current `layer` or the old V1\n"
+    "`layers` format) and write them as HDF5 weights in the checkpoint layout\n"
+    "(/params/LAYER/weight, /params/LAYER/bias), for `weights =`, --weights and eval.\n"
+    "Blobs are matched to NET's weighted layers by name and every shape is checked:\n"
+    "a layer missing from the file, a layer with blobs that NET lacks, or a blob of the\n"
+    "wrong shape is an error naming the layer. Layers without blobs are ignored.\n"
+    "OUT.h5 is written to OUT.h5.tmp and renamed when complete.\n"
+    "(PyTorch/torchvision state_dicts: scripts/import_torchvision.py.)\n"
+    "\n"
+    "  --net NET.net   the dctrain net the weights are for (required),\n"
+    "                  e.g. nets/alexnet.net for bvlc_alexnet.caffemodel\n";
 
 /* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
  * whole job ends here: the other ranks may be waiting in a collective for this one. */
@@ -349,6 +367,21 @@ static int cmd_bench(const char *cmd, int argc, char **argv) {
   return 0;
 }
 
+/* ---- import ---- */
+
+static int cmd_import(const char *cmd, int argc, char **argv) {
+  const char *pos[3], *net = NULL;
+  int n, rc;
+  const opt opts[] = {{"--net", OPT_STR, &net, 0, 0}};
+  if ((rc = parse_args(cmd, IMPORT_USAGE, argc, argv, opts, NOPTS(opts), pos, 3, &n,
+                       "caffe IN.caffemodel OUT.h5")) >= 0)
+    return rc;
+  if (strcmp(pos[0], "caffe") != 0) return bad_arg(cmd, "unknown format '%s' (only 'caffe')", pos[0]);
+  if (!net) return bad_arg(cmd, "missing --net NET.net (the net the weights are checked against)");
+  if (dc_import_caffe(pos[1], net, pos[2], stdout) != DC_OK) return die(dc_failure_reason());
+  return 0;
+}
+
 /* ---- dispatch ---- */
 
 typedef struct {
@@ -360,6 +393,7 @@ typedef struct {
 static const subcommand g_commands[] = {
     {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
     {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"bench", cmd_bench, 1},
+    {"import", cmd_import, 0},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 
