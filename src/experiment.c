@@ -287,9 +287,10 @@ static dc_status parse_stages(dc_cfg *cfg, dc_experiment *e) {
   }
   /* stages run in a fixed order: prune, quantize, encode */
   int lp = p ? dc_cfg_section_line(p) : 0, lq = q ? dc_cfg_section_line(q) : 0, lc = c ? dc_cfg_section_line(c) : 0;
-  if (p && q && lq < lp)
+  /* (a section a --set created has line 0 and no place in the file to check) */
+  if (p && q && lp && lq && lq < lp)
     return dc_cfg_section_error(p, "must come before [quantize] (line %d): stages run in the order [prune], [quantize], [encode]", lq);
-  if (q && c && lc < lq)
+  if (q && c && lq && lc && lc < lq)
     return dc_cfg_section_error(q, "must come before [encode] (line %d): stages run in the order [prune], [quantize], [encode]", lc);
   return DC_OK;
 }
@@ -327,12 +328,18 @@ static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
 }
 
 dc_status dc_experiment_load(const char *path, dc_experiment *e) {
+  return dc_experiment_load_set(path, NULL, 0, e);
+}
+
+dc_status dc_experiment_load_set(const char *path, const char *const *sets, int nsets, dc_experiment *e) {
   memset(e, 0, sizeof *e);
   if (strlen(path) >= sizeof e->path) return dc_fail(DC_ERR_ARG, "%s: path too long", path);
   snprintf(e->path, sizeof e->path, "%s", path);
   dc_cfg *cfg;
   DC_TRY(dc_cfg_load(path, &cfg));
-  dc_status st = parse_all(cfg, e);
+  dc_status st = DC_OK;
+  for (int i = 0; st == DC_OK && i < nsets; i++) st = dc_cfg_override(cfg, sets[i]);
+  if (st == DC_OK) st = parse_all(cfg, e);
   dc_cfg_free(cfg);
   return st;
 }

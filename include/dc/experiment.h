@@ -85,6 +85,10 @@ typedef struct {
 
 /* Parse and validate an experiment file; every error names file:line. */
 dc_status dc_experiment_load(const char *path, dc_experiment *e);
+/* The same with command-line overrides "section.key=value" (dc_cfg_override) applied,
+ * in order, before anything is read: they are checked like the file's own keys, and
+ * their errors name the "--set ARG" instead of a file line. */
+dc_status dc_experiment_load_set(const char *path, const char *const *sets, int nsets, dc_experiment *e);
 
 struct dc_dataset;
 struct dc_net;
