@@ -336,13 +336,24 @@ static void test_limit(void **state) {
   for (int e = 0; e < 3; e++) {
     memset(seen, 0, sizeof seen);
     for (int i = 0; i < 10; i++) {
-      assert_true(ids[e * 10 + i] < 10);
+      /* spread over the whole set: every 5th sample, not the first 10 */
+      assert_int_equal(ids[e * 10 + i] % 5, 0);
       seen[ids[e * 10 + i]]++;
     }
-    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
+    for (int i = 0; i < 10; i++) assert_int_equal(seen[i * 5], 1);
   }
   stream_ids(d, 5, 0, 8, 4, ids);
+  assert_int_equal(ids[0], 40);
+  assert_int_equal(ids[1], 45);
   assert_int_equal(ids[2], 0); /* position 10 wraps to sample 0 */
+  float x0[SR * SC];
+  int y0;
+  assert_int_equal(dc_dataset_get(d, 9, x0, &y0), DC_OK); /* get goes through the limit too */
+  assert_true(x0[0] == pix(45, 0));
+  dc_dataset_limit(d, 7); /* not a divisor: floor(j * 50 / 7) */
+  stream_ids(d, 5, 0, 0, 7, ids);
+  const int want7[7] = {0, 7, 14, 21, 28, 35, 42};
+  assert_memory_equal(ids, want7, sizeof want7);
   float x[SR * SC];
   dc_failure_clear();
   assert_int_equal(dc_dataset_get(d, 10, x, NULL), DC_ERR_ARG);
