@@ -63,7 +63,11 @@ static dc_status parse_experiment(dc_cfg_section *s, dc_experiment *e) {
 }
 
 /* Keys only kind = imagenet reads; with another kind they are an error, not ignored. */
-static const char *const g_imagenet_keys[] = {"resize", "crop", "mean", "mirror", "loader_threads"};
+static const char *const g_imagenet_keys[] = {"resize", "crop",     "mean",           "mirror",      "loader_threads",
+                                              "std",    "channels", "resize_mode",    "val_list",    "on_bad_image"};
+static const char *const g_channels[] = {"bgr", "rgb"};
+static const char *const g_resize_modes[] = {"squash", "shorter"};
+static const char *const g_on_bad[] = {"stop", "skip"}; /* indexed by dc_on_bad */
 
 static dc_status parse_data(dc_cfg_section *s, dc_experiment *e) {
   int kind;
@@ -90,18 +94,32 @@ static dc_status parse_data(dc_cfg_section *s, dc_experiment *e) {
   if (e->crop > e->resize)
     return dc_cfg_key_error(s, "crop", "crop %d is larger than resize = %d (crops are cut from the resized image)",
                             e->crop, e->resize);
-  int nmean;
+  DC_TRY(dc_cfg_enum(s, "resize_mode", g_resize_modes, 2, DC_RESIZE_SQUASH, &e->resize_mode));
+  DC_TRY(dc_cfg_enum(s, "channels", g_channels, 2, 0, &e->rgb));
+  int nmean, nstd;
   DC_TRY(dc_cfg_float_list(s, "mean", e->mean, 3, &nmean));
   if (nmean == 0) {
     e->mean[0] = 104; /* ImageNet B, G, R means (Caffe) */
     e->mean[1] = 117;
     e->mean[2] = 123;
   } else if (nmean != 3) {
-    return dc_cfg_key_error(s, "mean", "expected 3 numbers (B, G, R means), got %d", nmean);
+    return dc_cfg_key_error(s, "mean", "expected 3 numbers (one per output channel, in `channels` order), got %d",
+                            nmean);
   }
+  DC_TRY(dc_cfg_float_list(s, "std", e->std, 3, &nstd));
+  if (nstd == 0) {
+    e->std[0] = e->std[1] = e->std[2] = 1;
+  } else if (nstd != 3) {
+    return dc_cfg_key_error(s, "std", "expected 3 numbers (one per output channel, in `channels` order), got %d", nstd);
+  }
+  for (int i = 0; i < 3; i++)
+    if (!(e->std[i] > 0))
+      return dc_cfg_key_error(s, "std", "expected positive numbers (they divide), got %g", e->std[i]);
   DC_TRY(dc_cfg_bool(s, "mirror", 1, &e->mirror));
   DC_TRY(dc_cfg_int_range(s, "loader_threads", 2, 1, 64, &v));
   e->loader_threads = (int)v;
+  DC_TRY(copy_str(s, "val_list", "", e->val_list, sizeof e->val_list));
+  DC_TRY(dc_cfg_enum(s, "on_bad_image", g_on_bad, 2, DC_BAD_SKIP, &e->on_bad_image));
   return dc_cfg_check_unused(s);
 }
 
@@ -349,16 +367,25 @@ dc_status dc_experiment_open_data(const dc_experiment *e, int train, dc_dataset 
     dc_imagefolder_conf c;
     dc_imagefolder_defaults(&c);
     c.resize = e->resize;
+    c.resize_mode = (dc_resize_mode)e->resize_mode;
     c.crop = e->crop;
+    c.rgb = e->rgb;
     for (int i = 0; i < 3; i++) c.mean[i] = (float)e->mean[i];
+    for (int i = 0; i < 3; i++) c.std[i] = (float)e->std[i];
     c.scale = (float)e->scale;
     c.mirror = e->mirror;
     c.threads = e->loader_threads;
+    c.val_list = e->val_list;
     DC_TRY(dc_imagefolder_open(e->data_dir, train, &c, out));
+    dc_dataset_set_on_bad(*out, (dc_on_bad)e->on_bad_image, stderr);
   } else {
     DC_TRY(dc_mnist_open(e->data_dir, train, (float)e->scale, out));
   }
+  /* limits keep samples spread over the whole set (every class); test_iters tests
+   * test_iters batches, so it too is a limit: the first batches would be the first classes */
   long limit = train ? e->train_limit : e->test_limit;
+  if (!train && e->test_iters > 0 && (limit == 0 || e->test_iters * e->test_batch < limit))
+    limit = e->test_iters * e->test_batch;
   if (limit > 0) dc_dataset_limit(*out, (int)(limit < dc_dataset_count(*out) ? limit : dc_dataset_count(*out)));
   return DC_OK;
 }
@@ -378,6 +405,7 @@ dc_status dc_experiment_check_fit(const dc_experiment *e, const dc_dataset *d, c
 }
 
 static void trainer_close(dc_trainer *t) {
+  dc_loader_close(t->loader); /* its workers read train_set: first */
   dc_net_free(t->test_net);
   dc_net_free(t->train_net);
   dc_dataset_free(t->train_set);
@@ -453,7 +481,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   if (resume) DC_TRY(trim_log(logpath, t->state.iter));
   t->log = fopen(logpath, resume ? "a" : "w");
   if (!t->log) return dc_fail(DC_ERR_IO, "%s: cannot open for writing: %s", logpath, strerror(errno));
-  if (!resume) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s\n");
+  if (!resume) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s,decode_per_thread,wait_s\n");
   return DC_OK;
 }
 

@@ -786,7 +786,7 @@ static void experiment_errors(void **state) {
       {"kind = imagenet\nresize = 20\ncrop = 24\n", DC_ERR_CFG,
        "bad.cfg:7: [data] crop: crop 24 is larger than resize = 20"},
       {"kind = imagenet\ncrop = 300\n", DC_ERR_CFG, "crop 300 is larger than resize = 256"},
-      {"kind = imagenet\nmean = 1, 2\n", DC_ERR_CFG, "[data] mean: expected 3 numbers (B, G, R means), got 2"},
+      {"kind = imagenet\nmean = 1, 2\n", DC_ERR_CFG, "[data] mean: expected 3 numbers (one per output channel, in `channels` order), got 2"},
       {"kind = imagenet\nmean = 1, 2, 3, 4\n", DC_ERR_CFG, "[data] mean"},
       {"kind = imagenet\nmirror = maybe\n", DC_ERR_CFG, "[data] mirror"},
       {"kind = imagenet\nloader_threads = 0\n", DC_ERR_CFG, "[data] loader_threads"},
