@@ -221,12 +221,15 @@ dc_status dc_dataset_sample_at(dc_dataset *d, uint64_t seed, int shuffle, int64_
                                float *x, int *y) {
   if (position < 0 || d->count < 1)
     return dc_fail(DC_ERR_ARG, "%s dataset: bad stream position %lld", d->ops->kind, (long long)position);
+  char last[512] = "";
   for (int64_t k = 0;; k++) {
     int index = 0, label = 0;
     if (position > INT64_MAX - k)
       return dc_fail(DC_ERR_DATA, "%s dataset: no readable sample after position %lld", d->ops->kind,
                      (long long)position);
     DC_TRY(index_at(d, seed, shuffle, position + k, &index));
+    /* the reason of a failure to skip must be this sample's (dc_fail keeps the first) */
+    if (d->on_bad == DC_BAD_SKIP) dc_failure_clear();
     /* the substitute is drawn (cropped, mirrored) as the slot's own position would be */
     dc_status s = fetch(d, index, seed, position, x, &label);
     if (s == DC_OK) {
@@ -235,11 +238,13 @@ dc_status dc_dataset_sample_at(dc_dataset *d, uint64_t seed, int shuffle, int64_
     }
     if (s != DC_ERR_DATA || d->on_bad != DC_BAD_SKIP) return s;
     report_bad(d, index);
+    snprintf(last, sizeof last, "%s", dc_failure_reason());
     dc_failure_clear();
     atomic_fetch_add(&d->skipped, 1);
-    if (k + 1 >= d->count)
-      return dc_fail(DC_ERR_DATA, "%s dataset: none of the %d samples from position %lld on could be read",
-                     d->ops->kind, d->count, (long long)position);
+    /* any 2*count - 1 consecutive positions hold a whole epoch, so every sample */
+    if (k + 1 >= 2 * (int64_t)d->count - 1 || atomic_load(&d->bad_samples) >= d->count)
+      return dc_fail(DC_ERR_DATA, "%s dataset: none of the %d samples could be read (the last failure: %s)",
+                     d->ops->kind, d->count, last);
   }
 }
 
