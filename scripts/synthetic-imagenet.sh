@@ -61,7 +61,9 @@ rm -rf "$dir.partial"
 "$py" - "$dir.partial" "$classes" "$per" "$val" "$seed" <<'PY'
 import os, sys
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
+
+ImageFile.MAXBLOCK = 1 << 24  # progressive JPEGs are written in one block
 
 out, ncls, per, nval, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 wnids = ["n%08d" % (1440764 + 12347 * c) for c in range(ncls)]  # sorted order = class index

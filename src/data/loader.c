@@ -15,10 +15,21 @@
  * reported does not depend on timing either.
  *
  * One mutex guards the counters and per-buffer state; it is held only to claim a job
- * and to account for it, never while fetching. */
+ * and to account for it, never while fetching.
+ *
+ * Workers lower their own scheduling priority (nice +LOADER_NICE, Linux: per thread).
+ * The training step runs on OpenMP threads that meet at barriers dozens of times a
+ * step: a decoder that preempts one of them stalls all of them, so decoding should
+ * take the cores when the step leaves them idle, not in the middle of a layer. The
+ * ring gives decoding the slack to wait for those moments. */
+#define _GNU_SOURCE /* syscall(SYS_gettid): per-thread priority */
 #include "dc/loader.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +37,9 @@
 #include "util.h"
 
 #define MAX_LOADER_THREADS 64
+#ifndef LOADER_NICE
+#define LOADER_NICE 10
+#endif
 
 typedef struct {
   int left;          /* samples of the current request still to fetch */
@@ -57,6 +71,14 @@ struct dc_loader {
 
 static void *worker(void *arg) {
   dc_loader *l = arg;
+#ifdef SYS_gettid
+  {
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) (void)setpriority(PRIO_PROCESS, tid, cur + LOADER_NICE); /* best effort */
+  }
+#endif
   pthread_mutex_lock(&l->mu);
   for (;;) {
     if (l->stop) break;
