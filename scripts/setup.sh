@@ -11,6 +11,8 @@ packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev libstb-dev li
           libopenmpi-dev openmpi-bin)
 # dctrain import caffe reads .caffemodel protobufs
 packages+=(libprotobuf-c-dev protobuf-c-compiler)
+# scripts/synthetic-imagenet.sh writes its JPEG trees with numpy and PIL
+packages+=(python3-numpy python3-pil)
 # --tests (scripts/test.sh): PyTorch for the import tests, which compare logits with torch's,
 # and clang for the sanitizer build
 if [ "${1:-}" = "--tests" ]; then

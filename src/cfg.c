@@ -22,6 +22,7 @@ typedef struct {
   char *value; /* trimmed, never NULL */
   int line;    /* 1-based */
   int used;    /* a getter or dc_cfg_mark_used() read it */
+  char *origin; /* the "--set section.key=value" argument that set it; NULL: the file */
 } cfg_entry;
 
 struct dc_cfg_section {
@@ -32,11 +33,12 @@ struct dc_cfg_section {
   int n, cap;
   char **known; /* owned copies of keys callers asked about (hint candidates) */
   int nknown, capknown;
+  char *origin; /* the --set argument that created the section; NULL: the file */
 };
 
 struct dc_cfg {
   char *name;
-  dc_cfg_section *sections; /* only reallocated while parsing, so pointers handed out
+  dc_cfg_section *sections; /* only reallocated while parsing and by dc_cfg_override, so pointers handed out
                                afterwards stay valid */
   int n, cap;
 };
@@ -121,6 +123,7 @@ static dc_status add_entry(dc_cfg *c, dc_cfg_section *s, const char *key, const 
   e->value = dup_str(value);
   e->line = line;
   e->used = 0;
+  e->origin = NULL;
   if (!e->key || !e->value) {
     free(e->key);
     free(e->value);
@@ -285,6 +288,95 @@ dc_status dc_cfg_load(const char *path, dc_cfg **out) {
   return st;
 }
 
+/* ---------------------------------------------------------------- overrides */
+
+/* Split "section.key=value" into its parts (copies in sec/key, value points into arg).
+ * Returns 0 and records DC_ERR_ARG with a one-line reason on bad syntax. */
+static int split_override(const char *arg, char *sec, char *key, size_t cap, const char **value) {
+  const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+  char shown[16];
+  if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1) {
+    dc_fail(DC_ERR_ARG, "--set %s: expected section.key=value (e.g. --set solver.max_iter=20)", arg);
+    return 0;
+  }
+  size_t ls = (size_t)(dot - arg), lk = (size_t)(eq - dot - 1);
+  if (ls >= cap || lk >= cap) {
+    dc_fail(DC_ERR_ARG, "--set %.80s...: section or key too long", arg);
+    return 0;
+  }
+  memcpy(sec, arg, ls);
+  sec[ls] = '\0';
+  memcpy(key, dot + 1, lk);
+  key[lk] = '\0';
+  const char *bad = bad_name_char(sec, 0);
+  if (bad) {
+    show_char(*bad, shown);
+    dc_fail(DC_ERR_ARG, "--set %s: bad character %s in section name '%s' (use a-z 0-9 _ / -)", arg, shown, sec);
+    return 0;
+  }
+  bad = bad_name_char(key, 1);
+  if (bad) {
+    show_char(*bad, shown);
+    dc_fail(DC_ERR_ARG, "--set %s: bad character %s in key '%s' (use A-Z a-z 0-9 _ . / -)", arg, shown, key);
+    return 0;
+  }
+  *value = eq + 1;
+  return 1;
+}
+
+dc_status dc_cfg_override_check(const char *arg) {
+  char sec[256], key[256];
+  const char *value;
+  return split_override(arg, sec, key, sizeof sec, &value) ? DC_OK : DC_ERR_ARG;
+}
+
+dc_status dc_cfg_override(dc_cfg *c, const char *arg) {
+  DC_ASSERT(c != NULL && arg != NULL);
+  char sec[256], key[256];
+  const char *raw;
+  if (!split_override(arg, sec, key, sizeof sec, &raw)) return DC_ERR_ARG;
+  char *value = dup_str(raw), *origin = dup_str(arg);
+  if (!value || !origin) {
+    free(value);
+    free(origin);
+    return dc_fail(DC_ERR_NOMEM, "--set %s: out of memory", arg);
+  }
+  char *v = trim(value);
+  memmove(value, v, strlen(v) + 1);
+  dc_cfg_section *s = dc_cfg_find(c, sec);
+  if (!s) { /* a section the file lacks: append it, as if after the file's last line */
+    dc_status st = add_section(c, sec, 0);
+    if (st != DC_OK) {
+      free(value);
+      free(origin);
+      return st;
+    }
+    s = &c->sections[c->n - 1];
+    s->origin = dup_str(arg);
+    if (!s->origin) {
+      free(value);
+      free(origin);
+      return dc_fail(DC_ERR_NOMEM, "--set %s: out of memory", arg);
+    }
+  }
+  cfg_entry *e = find_entry(s, key);
+  if (!e) {
+    dc_status st = add_entry(c, s, key, value, 0);
+    if (st != DC_OK) {
+      free(value);
+      free(origin);
+      return st;
+    }
+    e = &s->entries[s->n - 1];
+  }
+  free(e->value);
+  e->value = value;
+  free(e->origin);
+  e->origin = origin; /* a later --set of the same key replaces an earlier one */
+  e->used = 0;
+  return DC_OK;
+}
+
 void dc_cfg_free(dc_cfg *c) {
   if (!c) return;
   for (int i = 0; i < c->n; i++) {
@@ -292,11 +384,13 @@ void dc_cfg_free(dc_cfg *c) {
     for (int j = 0; j < s->n; j++) {
       free(s->entries[j].key);
       free(s->entries[j].value);
+      free(s->entries[j].origin);
     }
     for (int j = 0; j < s->nknown; j++) free(s->known[j]);
     free(s->entries);
     free(s->known);
     free(s->name);
+    free(s->origin);
   }
   free(c->sections);
   free(c->name);
@@ -320,7 +414,17 @@ dc_cfg_section *dc_cfg_find(dc_cfg *c, const char *section) {
 }
 
 const char *dc_cfg_section_name(const dc_cfg_section *s) { return s->name; }
-int dc_cfg_section_line(const dc_cfg_section *s) { return s->line; }
+int dc_cfg_section_line(const dc_cfg_section *s) { return s->origin ? 0 : s->line; }
+
+/* Where an entry (or, e NULL, the section header) comes from, for messages:
+ * "FILE:LINE", or "--set ARG" for what a command-line override wrote. */
+#define LOC_CAP 1200
+static const char *where(const dc_cfg_section *s, const cfg_entry *e, char buf[LOC_CAP]) {
+  const char *origin = e ? e->origin : s->origin;
+  if (origin) snprintf(buf, LOC_CAP, "--set %s", origin);
+  else snprintf(buf, LOC_CAP, "%s:%d", s->cfg->name, e ? e->line : s->line);
+  return buf;
+}
 
 /* ---------------------------------------------------------------- known / used */
 
@@ -350,8 +454,9 @@ static cfg_entry *lookup(dc_cfg_section *s, const char *key) {
 }
 
 static dc_status value_error(const dc_cfg_section *s, const cfg_entry *e, const char *expected) {
-  return dc_fail(DC_ERR_CFG, "%s:%d: [%s] %s: expected %s, got '%s'", s->cfg->name, e->line,
-                 s->name, e->key, expected, e->value);
+  char at[LOC_CAP];
+  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: expected %s, got '%s'", where(s, e, at), s->name, e->key,
+                 expected, e->value);
 }
 
 /* ---------------------------------------------------------------- value syntax */
@@ -491,8 +596,9 @@ dc_status dc_cfg_enum(dc_cfg_section *s, const char *key, const char *const *cho
     used += (size_t)w;
   }
   const char *hint = dc_closest(e->value, choices, n);
-  return dc_fail(DC_ERR_CFG, "%s:%d: [%s] %s: expected one of: %s; got '%s'%s%s%s", s->cfg->name,
-                 e->line, s->name, e->key, list, e->value, hint ? " (did you mean '" : "",
+  char at[LOC_CAP];
+  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: expected one of: %s; got '%s'%s%s%s", where(s, e, at),
+                 s->name, e->key, list, e->value, hint ? " (did you mean '" : "",
                  hint ? hint : "", hint ? "'?)" : "");
 }
 
@@ -571,8 +677,8 @@ dc_status dc_cfg_require(dc_cfg_section *s, const char *key) {
   DC_ASSERT(s != NULL && key != NULL);
   mark_known(s, key);
   if (find_entry(s, key)) return DC_OK;
-  return dc_fail(DC_ERR_CFG, "%s:%d: [%s] missing required key '%s'", s->cfg->name, s->line,
-                 s->name, key);
+  char at[LOC_CAP];
+  return dc_fail(DC_ERR_CFG, "%s: [%s] missing required key '%s'", where(s, NULL, at), s->name, key);
 }
 
 int dc_cfg_has(dc_cfg_section *s, const char *key) {
@@ -602,8 +708,8 @@ dc_status dc_cfg_key_error(const dc_cfg_section *s, const char *key, const char 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return dc_fail(DC_ERR_CFG, "%s:%d: [%s] %s: %s", s->cfg->name, e ? e->line : s->line, s->name,
-                 key, msg);
+  char at[LOC_CAP];
+  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: %s", where(s, e, at), s->name, key, msg);
 }
 
 dc_status dc_cfg_section_error(const dc_cfg_section *s, const char *fmt, ...) {
@@ -612,7 +718,8 @@ dc_status dc_cfg_section_error(const dc_cfg_section *s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return dc_fail(DC_ERR_CFG, "%s:%d: [%s] %s", s->cfg->name, s->line, s->name, msg);
+  char at[LOC_CAP];
+  return dc_fail(DC_ERR_CFG, "%s: [%s] %s", where(s, NULL, at), s->name, msg);
 }
 
 /* ---------------------------------------------------------------- did you mean */
@@ -673,8 +780,9 @@ dc_status dc_cfg_check_unused(const dc_cfg_section *s) {
     /* A key asked about with dc_cfg_has() but never read is "known" too; never suggest
      * a key as a correction of itself. */
     const char *hint = closest(e->key, (const char *const *)s->known, s->nknown, 1);
-    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] unknown key '%s'%s%s%s", s->cfg->name, e->line,
-                   s->name, e->key, hint ? " (did you mean '" : "", hint ? hint : "",
+    char at[LOC_CAP];
+    return dc_fail(DC_ERR_CFG, "%s: [%s] unknown key '%s'%s%s%s", where(s, e, at), s->name, e->key,
+                   hint ? " (did you mean '" : "", hint ? hint : "",
                    hint ? "'?)" : "");
   }
   return DC_OK;

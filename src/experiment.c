@@ -65,7 +65,11 @@ static dc_status parse_experiment(dc_cfg_section *s, dc_experiment *e) {
 }
 
 /* Keys only kind = imagenet reads; with another kind they are an error, not ignored. */
-static const char *const g_imagenet_keys[] = {"resize", "crop", "mean", "mirror", "loader_threads"};
+static const char *const g_imagenet_keys[] = {"resize", "crop",     "mean",           "mirror",      "loader_threads",
+                                              "std",    "channels", "resize_mode",    "val_list",    "on_bad_image"};
+static const char *const g_channels[] = {"bgr", "rgb"};
+static const char *const g_resize_modes[] = {"squash", "shorter"};
+static const char *const g_on_bad[] = {"stop", "skip"}; /* indexed by dc_on_bad */
 
 static dc_status parse_data(dc_cfg_section *s, dc_experiment *e) {
   int kind;
@@ -92,18 +96,32 @@ static dc_status parse_data(dc_cfg_section *s, dc_experiment *e) {
   if (e->crop > e->resize)
     return dc_cfg_key_error(s, "crop", "crop %d is larger than resize = %d (crops are cut from the resized image)",
                             e->crop, e->resize);
-  int nmean;
+  DC_TRY(dc_cfg_enum(s, "resize_mode", g_resize_modes, 2, DC_RESIZE_SQUASH, &e->resize_mode));
+  DC_TRY(dc_cfg_enum(s, "channels", g_channels, 2, 0, &e->rgb));
+  int nmean, nstd;
   DC_TRY(dc_cfg_float_list(s, "mean", e->mean, 3, &nmean));
   if (nmean == 0) {
     e->mean[0] = 104; /* ImageNet B, G, R means (Caffe) */
     e->mean[1] = 117;
     e->mean[2] = 123;
   } else if (nmean != 3) {
-    return dc_cfg_key_error(s, "mean", "expected 3 numbers (B, G, R means), got %d", nmean);
+    return dc_cfg_key_error(s, "mean", "expected 3 numbers (one per output channel, in `channels` order), got %d",
+                            nmean);
   }
+  DC_TRY(dc_cfg_float_list(s, "std", e->std, 3, &nstd));
+  if (nstd == 0) {
+    e->std[0] = e->std[1] = e->std[2] = 1;
+  } else if (nstd != 3) {
+    return dc_cfg_key_error(s, "std", "expected 3 numbers (one per output channel, in `channels` order), got %d", nstd);
+  }
+  for (int i = 0; i < 3; i++)
+    if (!(e->std[i] > 0))
+      return dc_cfg_key_error(s, "std", "expected positive numbers (they divide), got %g", e->std[i]);
   DC_TRY(dc_cfg_bool(s, "mirror", 1, &e->mirror));
   DC_TRY(dc_cfg_int_range(s, "loader_threads", 2, 1, 64, &v));
   e->loader_threads = (int)v;
+  DC_TRY(copy_str(s, "val_list", "", e->val_list, sizeof e->val_list));
+  DC_TRY(dc_cfg_enum(s, "on_bad_image", g_on_bad, 2, DC_BAD_SKIP, &e->on_bad_image));
   return dc_cfg_check_unused(s);
 }
 
@@ -289,9 +307,10 @@ static dc_status parse_stages(dc_cfg *cfg, dc_experiment *e) {
   }
   /* stages run in a fixed order: prune, quantize, encode */
   int lp = p ? dc_cfg_section_line(p) : 0, lq = q ? dc_cfg_section_line(q) : 0, lc = c ? dc_cfg_section_line(c) : 0;
-  if (p && q && lq < lp)
+  /* (a section a --set created has line 0 and no place in the file to check) */
+  if (p && q && lp && lq && lq < lp)
     return dc_cfg_section_error(p, "must come before [quantize] (line %d): stages run in the order [prune], [quantize], [encode]", lq);
-  if (q && c && lc < lq)
+  if (q && c && lq && lc && lc < lq)
     return dc_cfg_section_error(q, "must come before [encode] (line %d): stages run in the order [prune], [quantize], [encode]", lc);
   return DC_OK;
 }
@@ -329,12 +348,18 @@ static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
 }
 
 dc_status dc_experiment_load(const char *path, dc_experiment *e) {
+  return dc_experiment_load_set(path, NULL, 0, e);
+}
+
+dc_status dc_experiment_load_set(const char *path, const char *const *sets, int nsets, dc_experiment *e) {
   memset(e, 0, sizeof *e);
   if (strlen(path) >= sizeof e->path) return dc_fail(DC_ERR_ARG, "%s: path too long", path);
   snprintf(e->path, sizeof e->path, "%s", path);
   dc_cfg *cfg;
   DC_TRY(dc_cfg_load(path, &cfg));
-  dc_status st = parse_all(cfg, e);
+  dc_status st = DC_OK;
+  for (int i = 0; st == DC_OK && i < nsets; i++) st = dc_cfg_override(cfg, sets[i]);
+  if (st == DC_OK) st = parse_all(cfg, e);
   dc_cfg_free(cfg);
   return st;
 }
@@ -344,16 +369,25 @@ dc_status dc_experiment_open_data(const dc_experiment *e, int train, dc_dataset 
     dc_imagefolder_conf c;
     dc_imagefolder_defaults(&c);
     c.resize = e->resize;
+    c.resize_mode = (dc_resize_mode)e->resize_mode;
     c.crop = e->crop;
+    c.rgb = e->rgb;
     for (int i = 0; i < 3; i++) c.mean[i] = (float)e->mean[i];
+    for (int i = 0; i < 3; i++) c.std[i] = (float)e->std[i];
     c.scale = (float)e->scale;
     c.mirror = e->mirror;
     c.threads = e->loader_threads;
+    c.val_list = e->val_list;
     DC_TRY(dc_imagefolder_open(e->data_dir, train, &c, out));
+    dc_dataset_set_on_bad(*out, (dc_on_bad)e->on_bad_image, stderr);
   } else {
     DC_TRY(dc_mnist_open(e->data_dir, train, (float)e->scale, out));
   }
+  /* limits keep samples spread over the whole set (every class); test_iters tests
+   * test_iters batches, so it too is a limit: the first batches would be the first classes */
   long limit = train ? e->train_limit : e->test_limit;
+  if (!train && e->test_iters > 0 && (limit == 0 || e->test_iters * e->test_batch < limit))
+    limit = e->test_iters * e->test_batch;
   if (limit > 0) dc_dataset_limit(*out, (int)(limit < dc_dataset_count(*out) ? limit : dc_dataset_count(*out)));
   return DC_OK;
 }
@@ -373,6 +407,7 @@ dc_status dc_experiment_check_fit(const dc_experiment *e, const dc_dataset *d, c
 }
 
 static void trainer_close(dc_trainer *t) {
+  dc_loader_close(t->loader); /* its workers read train_set: first */
   dc_net_free(t->test_net);
   dc_net_free(t->train_net);
   dc_dataset_free(t->train_set);
@@ -464,7 +499,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   if (resume) DC_TRY(trim_log(logpath, t->state.iter));
   t->log = fopen(logpath, resume ? "a" : "w");
   if (!t->log) return dc_fail(DC_ERR_IO, "%s: cannot open for writing: %s", logpath, strerror(errno));
-  if (!resume) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s\n");
+  if (!resume) fprintf(t->log, "stage,stage_iter,iter,phase,loss,lr,top1,top5,images_per_s,decode_per_thread,wait_s\n");
   return DC_OK;
 }
 

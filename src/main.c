@@ -51,6 +51,8 @@ static const char *const USAGE =
     "  --output DIR       override [experiment] output\n"
     "  --stop-after N     checkpoint and stop once N iterations are done in all\n"
     "                     (split a long run into jobs; continue with --resume)\n"
+    "  --set S.K=V        set key K of section [S] for this run, as if the file said so\n"
+    "                     (repeatable; e.g. --set solver.max_iter=20)\n"
     "  -h, --help         this text\n"
     "  --version          print the version\n"
     "\n"
@@ -62,7 +64,7 @@ static const char *const USAGE =
     "  dctrain experiments/lenet5.cfg\n";
 
 static const char *const EVAL_USAGE =
-    "usage: dctrain eval MODEL --data EXPERIMENT.cfg [--threads N]\n"
+    "usage: dctrain eval MODEL --data EXPERIMENT.cfg [--threads N] [--set S.K=V]...\n"
     "\n"
     "Build the experiment's net, load MODEL into it and print its top-1 and top-5\n"
     "accuracy on the experiment's test set (test_limit, test_batch and test_iters as in\n"
@@ -72,7 +74,8 @@ static const char *const EVAL_USAGE =
     "the experiment's thread count.\n"
     "\n"
     "  --data EXPERIMENT.cfg  the experiment whose net and test set to use (required)\n"
-    "  --threads N            override [experiment] threads\n";
+    "  --threads N            override [experiment] threads\n"
+    "  --set S.K=V            set a key of the experiment for this run (repeatable)\n";
 
 static const char *const INFO_USAGE =
     "usage: dctrain info MODEL.dcz\n"
@@ -91,7 +94,7 @@ static const char *const EXPORT_USAGE =
 
 static const char *const SENSITIVITY_USAGE =
     "usage: dctrain sensitivity EXPERIMENT.cfg [--weights W.h5] [--densities LIST]\n"
-    "                           [--threads N] [--output DIR]\n"
+    "                           [--threads N] [--output DIR] [--set S.K=V]...\n"
     "\n"
     "From trained dense weights, prune every weighted layer alone by magnitude to each\n"
     "density and test, restoring it afterwards (Han et al. 2015, Fig. 5): which layers\n"
@@ -102,7 +105,8 @@ static const char *const SENSITIVITY_USAGE =
     "  --densities LIST  percent of a layer's weights kept, comma-separated\n"
     "                    (default 100,90,80,70,60,50,40,30,20,10,5)\n"
     "  --threads N       override [experiment] threads\n"
-    "  --output DIR      override [experiment] output (where the CSV and PNG go)\n";
+    "  --output DIR      override [experiment] output (where the CSV and PNG go)\n"
+    "  --set S.K=V       set a key of the experiment for this run (repeatable)\n";
 
 static const char *const BENCH_USAGE =
     "usage: dctrain bench NET.net [--batch N] [--threads N] [--seconds S]\n"
@@ -188,14 +192,21 @@ static int bad_arg(const char *cmd, const char *fmt, ...) {
   return 2;
 }
 
-/* One option of a command: a string, an integer in [lo, hi] or a number in (0, hi]. */
-typedef enum { OPT_STR, OPT_LONG, OPT_DOUBLE } opt_kind;
+/* One option of a command: a string, an integer in [lo, hi], a number in (0, hi], or a
+ * repeatable cfg override "section.key=value" (collected in a set_list). */
+typedef enum { OPT_STR, OPT_LONG, OPT_DOUBLE, OPT_SET } opt_kind;
 typedef struct {
   const char *name; /* "--threads" */
   opt_kind kind;
-  void *out;        /* const char **, long * or double * */
+  void *out;        /* const char **, long *, double * or set_list * */
   long lo, hi;
 } opt;
+
+#define MAX_SETS 256
+typedef struct {
+  const char *v[MAX_SETS]; /* the arguments of --set, in order (point into argv) */
+  int n;
+} set_list;
 
 /* Parse argv against opts[]; the other arguments are positionals, at most maxpos of
  * them into pos[] (`what` names them in messages). Returns -1 to go on, else the exit
@@ -223,6 +234,11 @@ static int parse_args(const char *cmd, const char *usage, int argc, char **argv,
     char *end;
     if (o->kind == OPT_STR) {
       *(const char **)o->out = v;
+    } else if (o->kind == OPT_SET) {
+      set_list *l = o->out;
+      if (dc_cfg_override_check(v) != DC_OK) return bad_arg(cmd, "%s", dc_failure_reason());
+      if (l->n == MAX_SETS) return bad_arg(cmd, "more than %d --set options", MAX_SETS);
+      l->v[l->n++] = v;
     } else if (o->kind == OPT_LONG) {
       long n = strtol(v, &end, 10);
       if (*end || end == v || n < o->lo || n > o->hi)
@@ -256,6 +272,7 @@ static int override(const char *cmd, dc_experiment *e, long threads, const char 
 static int cmd_train(const char *cmd, int argc, char **argv) {
   const char *cfg, *resume = NULL, *output = NULL;
   long threads = 0, stop_after = 0;
+  static set_list sets;
   int n, rc;
   for (int i = 0; i < argc; i++)
     if (!strcmp(argv[i], "--version")) {
@@ -269,10 +286,11 @@ static int cmd_train(const char *cmd, int argc, char **argv) {
   const opt opts[] = {{"--resume", OPT_STR, &resume, 0, 0},
                       {"--output", OPT_STR, &output, 0, 0},
                       {"--threads", OPT_LONG, &threads, 1, 1024},
-                      {"--stop-after", OPT_LONG, &stop_after, 1, 1L << 40}};
+                      {"--stop-after", OPT_LONG, &stop_after, 1, 1L << 40},
+                      {"--set", OPT_SET, &sets, 0, 0}};
   if ((rc = parse_args(cmd, USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
   static dc_experiment e;
-  if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
+  if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   e.stop_after = stop_after;
   char auto_path[600];
@@ -294,13 +312,16 @@ static int cmd_train(const char *cmd, int argc, char **argv) {
 static int cmd_eval(const char *cmd, int argc, char **argv) {
   const char *model, *data = NULL;
   long threads = 0;
+  static set_list sets;
   int n, rc;
-  const opt opts[] = {{"--data", OPT_STR, &data, 0, 0}, {"--threads", OPT_LONG, &threads, 1, 1024}};
+  const opt opts[] = {{"--data", OPT_STR, &data, 0, 0},
+                      {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--set", OPT_SET, &sets, 0, 0}};
   if ((rc = parse_args(cmd, EVAL_USAGE, argc, argv, opts, NOPTS(opts), &model, 1, &n, "MODEL (a .dcz or .h5 file)")) >= 0)
     return rc;
   if (!data) return bad_arg(cmd, "missing --data EXPERIMENT.cfg (it gives the net and the test set)");
   static dc_experiment e;
-  if (dc_experiment_load(data, &e) != DC_OK) return die(dc_failure_reason());
+  if (dc_experiment_load_set(data, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, NULL)) >= 0) return rc;
   dc_test_result r;
   if (dc_cmd_eval(&e, model, dc_dist_rank() == 0 ? stdout : NULL, &r) != DC_OK) return die(dc_failure_reason());
@@ -330,11 +351,13 @@ static int cmd_export(const char *cmd, int argc, char **argv) {
 static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
   const char *cfg, *weights = NULL, *output = NULL, *densities = NULL;
   long threads = 0;
+  static set_list sets;
   int n, rc;
   const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
                       {"--output", OPT_STR, &output, 0, 0},
                       {"--densities", OPT_STR, &densities, 0, 0},
-                      {"--threads", OPT_LONG, &threads, 1, 1024}};
+                      {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--set", OPT_SET, &sets, 0, 0}};
   if ((rc = parse_args(cmd, SENSITIVITY_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0)
     return rc;
   double pct[DC_MAX_DENSITIES];
@@ -343,7 +366,7 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
   if (densities && dc_parse_densities(densities, pct, DC_MAX_DENSITIES, &npct) != DC_OK)
     return bad_arg(cmd, "%s", dc_failure_reason());
   static dc_experiment e;
-  if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
+  if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   dc_sensitivity r;
   if (dc_cmd_sensitivity(&e, weights, pct, npct, stdout, &r) != DC_OK) return die(dc_failure_reason());

@@ -76,11 +76,51 @@ static dc_status test_and_report(dc_trainer *t, const char *label) {
     fprintf(t->out, "[%s] iter %6ld  test top-1 %6.2f%%  top-5 %6.2f%%  loss %.4f  (%d images)\n", label,
             (long)t->state.stage_iter, 100.0 * r.top1, 100.0 * r.top5, r.loss, r.samples);
   if (t->log)
-    fprintf(t->log, "%s,%ld,%ld,test,%.6f,,%.6f,%.6f,\n", label, (long)t->state.stage_iter, (long)t->state.iter,
+    fprintf(t->log, "%s,%ld,%ld,test,%.6f,,%.6f,%.6f,,,\n", label, (long)t->state.stage_iter, (long)t->state.iter,
             r.loss, r.top1, r.top5);
   if (t->out) fflush(t->out);
   if (t->log) fflush(t->log);
   return DC_OK;
+}
+
+/* Prefetch depth of the training loader, in batches. */
+#define DC_PREFETCH_DEPTH 2
+
+/* The training samples at stream positions first.., n of them, through t->loader: kept
+ * while each request continues the stream it serves (stride apart), else reopened. */
+static dc_status next_batch(dc_trainer *t, int64_t first, int n, int64_t stride, float *x, int *y) {
+  if (t->loader && !dc_loader_at(t->loader, first, n, stride)) {
+    dc_loader_stats s;
+    dc_loader_get_stats(t->loader, &s);
+    t->load_done.images += s.images;
+    t->load_done.busy += s.busy;
+    t->load_done.waited += s.waited;
+    t->load_done.batches += s.batches;
+    dc_loader_close(t->loader);
+    t->loader = NULL;
+  }
+  if (!t->loader)
+    DC_TRY(dc_loader_open(t->train_set, t->seed, t->shuffle, first, n, stride, DC_PREFETCH_DEPTH, &t->loader));
+  return dc_loader_next(t->loader, x, y);
+}
+
+/* Loader counters since the trainer opened, with the bad samples skipped (train and test). */
+typedef struct {
+  dc_loader_stats l;
+  long skipped;
+} data_stats;
+
+static void get_data_stats(dc_trainer *t, data_stats *d) {
+  d->l = t->load_done;
+  if (t->loader) {
+    dc_loader_stats s;
+    dc_loader_get_stats(t->loader, &s);
+    d->l.images += s.images;
+    d->l.busy += s.busy;
+    d->l.waited += s.waited;
+    d->l.threads = s.threads;
+  }
+  d->skipped = dc_dataset_skipped(t->train_set) + (t->test_set ? dc_dataset_skipped(t->test_set) : 0);
 }
 
 /* One step: this rank's share of the global batch, forward, backward with the gradient
@@ -92,7 +132,7 @@ static dc_status step(dc_trainer *t, dc_gradsync *gs, const dc_solver_conf *conf
   /* one stream position per sample: a resumed run, or another rank count, sees the same
    * samples in the same global batches */
   int64_t first = t->state.iter * (int64_t)t->batch + t->shard_first;
-  DC_TRY(dc_dataset_batch(t->train_set, t->seed, t->shuffle, first, net->batch, net->input_data, t->labels));
+  DC_TRY(next_batch(t, first, net->batch, t->batch, net->input_data, t->labels));
   dc_pass pass = {.train = 1, .labels = t->labels, .seed = t->seed, .iter = t->state.iter, .first = first,
                   .norm = t->batch};
   dc_gradsync_hook(gs, &pass);
@@ -122,6 +162,9 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
   double loss_acc = 0.0;
   int nloss = 0;
   dc_status st = DC_OK;
+  data_stats ds0, ds_disp, ds;
+  get_data_stats(t, &ds0);
+  ds_disp = ds0;
   for (long it = start; it < iters; it++) {
     double loss;
     int stop = 0;
@@ -140,14 +183,19 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       double eta = (double)(iters - done) * t->batch / (ips > 0 ? ips : 1);
       char eta_s[32], comm[48] = "";
       dc_format_duration(eta, eta_s, sizeof eta_s);
+      /* decode rate per busy worker thread, and the time steps waited for data */
+      get_data_stats(t, &ds);
+      double busy = ds.l.busy - ds_disp.l.busy, data_wait = ds.l.waited - ds_disp.l.waited;
+      double dps = busy > 0 ? (double)(ds.l.images - ds_disp.l.images) / busy : 0.0;
+      ds_disp = ds;
       if (dc_dist_size() > 1)
         snprintf(comm, sizeof comm, "  %d ranks, %.0f%% in allreduce", dc_dist_size(), 100.0 * waited / (now - t_disp));
       if (t->out)
-        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  ETA %s%s\n", label, done, iters,
-                loss_acc / nloss, lr, ips, eta_s, comm);
+        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  decode %.0f img/s/thread  waited %.2fs  ETA %s%s\n",
+                label, done, iters, loss_acc / nloss, lr, ips, dps, data_wait, eta_s, comm);
       if (t->log)
-        fprintf(t->log, "%s,%ld,%ld,train,%.6f,%.8g,,,%.1f\n", label, done, (long)t->state.iter, loss_acc / nloss,
-                lr, ips);
+        fprintf(t->log, "%s,%ld,%ld,train,%.6f,%.8g,,,%.1f,%.1f,%.3f\n", label, done, (long)t->state.iter,
+                loss_acc / nloss, lr, ips, dps, data_wait);
       if (t->out) fflush(t->out);
       t_disp = now;
       disp_from = done;
@@ -185,11 +233,19 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
   if (t->out) {
     char took[32];
     dc_format_duration(dc_now() - t0, took, sizeof took);
-    char comm[96] = "";
+    get_data_stats(t, &ds);
+    long long imgs = ds.l.images - ds0.l.images;
+    double busy = ds.l.busy - ds0.l.busy;
+    long bad = ds.skipped - ds0.skipped;
+    fprintf(t->out, "[%s] done: %ld iterations in %s", label, iters - start, took);
+    if (imgs > 0 || bad > 0)
+      fprintf(t->out, "; data: %lld images decoded at %.0f img/s per thread (%d thread%s), steps waited %.2fs, %ld bad image%s skipped",
+              imgs, busy > 0 ? (double)imgs / busy : 0.0, ds.l.threads, ds.l.threads == 1 ? "" : "s",
+              ds.l.waited - ds0.l.waited, bad, bad == 1 ? "" : "s");
     if (dc_dist_size() > 1)
-      snprintf(comm, sizeof comm, "; %.2f MB of gradients summed per step, %.0f%% of the time waiting for it",
-               4e-6 * (double)t->comm_floats, 100.0 * t->comm_wait / (dc_now() - t0));
-    fprintf(t->out, "[%s] done: %ld iterations in %s%s\n", label, iters - start, took, comm);
+      fprintf(t->out, "; %.2f MB of gradients summed per step, %.0f%% of the time waiting for it",
+              4e-6 * (double)t->comm_floats, 100.0 * t->comm_wait / (dc_now() - t0));
+    fprintf(t->out, "\n");
     fflush(t->out);
   }
   return DC_OK;

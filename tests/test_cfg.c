@@ -1,6 +1,6 @@
 /* test_cfg.c — the INI parser: good files, each syntax error with its file:line, every
  * typed getter (good / bad / absent), ranges, fractions, lists, enums, did-you-mean
- * hints, dc_cfg_check_unused() and raw key iteration. */
+ * hints, dc_cfg_check_unused(), raw key iteration and command-line overrides (--set). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -616,6 +616,93 @@ static void test_custom_errors(void **state) {
   dc_cfg_free(c);
 }
 
+/* ------------------------------------------------------------------ --set overrides */
+
+/* Expect dc_cfg_override(c, arg) to fail with status st and exactly msg. */
+static void override_fails(dc_cfg *c, const char *arg, dc_status st, const char *msg) {
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_override(c, arg), st);
+  assert_string_equal(dc_failure_reason(), msg);
+}
+
+static void test_override(void **state) {
+  (void)state;
+  dc_cfg *c = parse_ok("[solver]\nbase_lr = 0.1\nmax_iter = 100\n[prune]\nfc6 = 9%\n");
+  long v;
+  double d;
+  /* replace a value, add a key, add a section; the last of two overrides wins */
+  assert_int_equal(dc_cfg_override(c, "solver.max_iter=5"), DC_OK);
+  assert_int_equal(dc_cfg_override(c, "solver.max_iter= 20 "), DC_OK);
+  assert_int_equal(dc_cfg_override(c, "solver.display=7"), DC_OK);
+  assert_int_equal(dc_cfg_override(c, "data.dir=a=b/c d"), DC_OK); /* '=' and spaces in values */
+  assert_int_equal(dc_cfg_override(c, "prune.conv1.x=84%"), DC_OK); /* keys may hold '.' */
+  assert_int_equal(dc_cfg_count(c), 3);
+  dc_cfg_section *s = dc_cfg_find(c, "solver");
+  assert_int_equal(dc_cfg_int(s, "max_iter", 0, &v), DC_OK);
+  assert_int_equal(v, 20);
+  assert_int_equal(dc_cfg_int(s, "display", 0, &v), DC_OK);
+  assert_int_equal(v, 7);
+  assert_int_equal(dc_cfg_float(s, "base_lr", 0, &d), DC_OK); /* untouched */
+  assert_true(d == 0.1);
+  assert_int_equal(dc_cfg_check_unused(s), DC_OK);
+  dc_cfg_section *data = dc_cfg_find(c, "data");
+  assert_non_null(data);
+  assert_int_equal(dc_cfg_section_line(data), 0); /* not in the file */
+  assert_int_equal(dc_cfg_section_line(s), 1);
+  const char *str;
+  assert_int_equal(dc_cfg_str(data, "dir", "", &str), DC_OK);
+  assert_string_equal(str, "a=b/c d");
+  dc_cfg_section *p = dc_cfg_find(c, "prune");
+  assert_int_equal(dc_cfg_fraction(p, "conv1.x", 0, &d), DC_OK);
+  assert_true(fabs(d - 0.84) < 1e-12);
+
+  /* errors of values read from overrides name the argument instead of FILE:LINE */
+  assert_int_equal(dc_cfg_override(c, "solver.batch=many"), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_int_range(s, "batch", 64, 1, 100, &v), DC_ERR_CFG);
+  assert_string_equal(dc_failure_reason(),
+                      "--set solver.batch=many: [solver] batch: expected an integer in [1, 100], got 'many'");
+  assert_int_equal(dc_cfg_override(c, "solver.max_itr=3"), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_check_unused(s), DC_ERR_CFG);
+  assert_string_equal(dc_failure_reason(),
+                      "--set solver.max_itr=3: [solver] unknown key 'max_itr' (did you mean 'max_iter'?)");
+  /* a key error / required key in a section an override created names that override */
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_require(data, "kind"), DC_ERR_CFG);
+  assert_string_equal(dc_failure_reason(), "--set data.dir=a=b/c d: [data] missing required key 'kind'");
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_key_error(p, "fc6", "too small"), DC_ERR_CFG);
+  assert_string_equal(dc_failure_reason(), "t.cfg:5: [prune] fc6: too small"); /* file keys keep FILE:LINE */
+  int choice;
+  static const char *const pol[] = {"fixed", "step"};
+  assert_int_equal(dc_cfg_override(c, "solver.lr_policy=stpe"), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_enum(s, "lr_policy", pol, 2, 0, &choice), DC_ERR_CFG);
+  assert_string_equal(dc_failure_reason(),
+                      "--set solver.lr_policy=stpe: [solver] lr_policy: expected one of: fixed, step; got 'stpe' "
+                      "(did you mean 'step'?)");
+
+  /* syntax: a one-line DC_ERR_ARG naming the argument; the cfg is unchanged */
+  override_fails(c, "solver", DC_ERR_ARG, "--set solver: expected section.key=value (e.g. --set solver.max_iter=20)");
+  override_fails(c, "max_iter=3", DC_ERR_ARG,
+                 "--set max_iter=3: expected section.key=value (e.g. --set solver.max_iter=20)");
+  override_fails(c, ".max_iter=3", DC_ERR_ARG,
+                 "--set .max_iter=3: expected section.key=value (e.g. --set solver.max_iter=20)");
+  override_fails(c, "solver.=3", DC_ERR_ARG,
+                 "--set solver.=3: expected section.key=value (e.g. --set solver.max_iter=20)");
+  override_fails(c, "x=1.5", DC_ERR_ARG, "--set x=1.5: expected section.key=value (e.g. --set solver.max_iter=20)");
+  override_fails(c, "Solver.max_iter=3", DC_ERR_ARG,
+                 "--set Solver.max_iter=3: bad character 'S' in section name 'Solver' (use a-z 0-9 _ / -)");
+  override_fails(c, "solver.max iter=3", DC_ERR_ARG,
+                 "--set solver.max iter=3: bad character space in key 'max iter' (use A-Z a-z 0-9 _ . / -)");
+  assert_int_equal(dc_cfg_override_check("solver.max_iter=3"), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_cfg_override_check("solver"), DC_ERR_ARG);
+  assert_int_equal(dc_cfg_count(c), 3);
+  dc_cfg_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_file),    cmocka_unit_test(test_empty_and_comment_only),
@@ -627,6 +714,7 @@ int main(void) {
       cmocka_unit_test(test_fraction),     cmocka_unit_test(test_require_has),
       cmocka_unit_test(test_check_unused), cmocka_unit_test(test_closest),
       cmocka_unit_test(test_key_iteration), cmocka_unit_test(test_custom_errors),
+      cmocka_unit_test(test_override),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static void help_and_version(void **state) {
   size_t n = fread(out, 1, sizeof out - 1, p);
   out[n] = '\0';
   assert_int_equal(pclose(p), 0);
-  const char *commands[] = {"eval", "info", "export", "sensitivity", "bench", "--resume", "--stop-after"};
+  const char *commands[] = {"eval", "info", "export", "sensitivity", "bench", "--resume", "--stop-after", "--set"};
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) assert_non_null(strstr(out, commands[i]));
   expect("--version", 0, "");
   expect("eval --help", 0, "");
@@ -70,6 +70,32 @@ static void bad_arguments_exit_2(void **state) {
   expect("export a.dcz", 2, "missing MODEL.dcz OUT.h5");
   expect("bench nets/lenet300.net --seconds 0", 2, "--seconds: expected a number in (0, 3600]");
   expect("sensitivity experiments/lenet5.cfg --densities 200", 2, "--densities");
+  expect("experiments/lenet5.cfg --set solver", 2,
+         "dctrain: --set solver: expected section.key=value (e.g. --set solver.max_iter=20)");
+  expect("experiments/lenet5.cfg --set", 2, "--set needs a value");
+  expect("eval m.dcz --data experiments/lenet5.cfg --set data.=1", 2, "--set data.=1: expected section.key=value");
+}
+
+/* --set is checked like the file's own keys, and its errors name the argument. */
+static void set_errors_name_the_argument(void **state) {
+  (void)state;
+  expect("experiments/lenet5.cfg --set solver.max_iterr=20", 1,
+         "dctrain: --set solver.max_iterr=20: [solver] unknown key 'max_iterr' (did you mean 'max_iter'?)");
+  expect("experiments/lenet5.cfg --set solver.max_iter=1 --set solver.max_iter=-3", 1,
+         "dctrain: --set solver.max_iter=-3: [solver] max_iter: expected an integer in [0, ");
+  expect("experiments/lenet5.cfg --set solvr.max_iter=1", 1,
+         "dctrain: --set solvr.max_iter=1: [solvr] unknown section (did you mean [solver]?)");
+  expect("experiments/alexnet.cfg --set prune.retrain_iters=ten", 1,
+         "dctrain: --set prune.retrain_iters=ten: [prune] retrain_iters: expected an integer in [0, ");
+  expect("experiments/alexnet.cfg --set prune.fc9=10%", 1,
+         "dctrain: --set prune.fc9=10%: [prune] fc9: neither an option nor a weighted layer of nets/alexnet.net "
+         "(did you mean 'fc6'?)");
+  /* a value the file had is replaced: a data directory that does not exist */
+  expect("experiments/lenet5.cfg --set data.dir=/nonexistent/mnist --set solver.max_iter=1", 1,
+         "/nonexistent/mnist/train-images-idx3-ubyte: cannot open");
+  /* eval and sensitivity take --set too */
+  expect("eval m.dcz --data experiments/lenet5.cfg --set data.test_limt=5", 1,
+         "dctrain: --set data.test_limt=5: [data] unknown key 'test_limt' (did you mean 'test_limit'?)");
 }
 
 static void failures_exit_1(void **state) {
@@ -92,6 +118,7 @@ int main(void) {
       cmocka_unit_test(help_and_version),
       cmocka_unit_test(bad_arguments_exit_2),
       cmocka_unit_test(failures_exit_1),
+      cmocka_unit_test(set_errors_name_the_argument),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

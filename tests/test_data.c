@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "dc/data.h"
+#include "dc/loader.h"
 #include "dc/rng.h"
 
 static char g_dir[256];
@@ -336,13 +337,24 @@ static void test_limit(void **state) {
   for (int e = 0; e < 3; e++) {
     memset(seen, 0, sizeof seen);
     for (int i = 0; i < 10; i++) {
-      assert_true(ids[e * 10 + i] < 10);
+      /* spread over the whole set: every 5th sample, not the first 10 */
+      assert_int_equal(ids[e * 10 + i] % 5, 0);
       seen[ids[e * 10 + i]]++;
     }
-    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
+    for (int i = 0; i < 10; i++) assert_int_equal(seen[i * 5], 1);
   }
   stream_ids(d, 5, 0, 8, 4, ids);
+  assert_int_equal(ids[0], 40);
+  assert_int_equal(ids[1], 45);
   assert_int_equal(ids[2], 0); /* position 10 wraps to sample 0 */
+  float x0[SR * SC];
+  int y0;
+  assert_int_equal(dc_dataset_get(d, 9, x0, &y0), DC_OK); /* get goes through the limit too */
+  assert_true(x0[0] == pix(45, 0));
+  dc_dataset_limit(d, 7); /* not a divisor: floor(j * 50 / 7) */
+  stream_ids(d, 5, 0, 0, 7, ids);
+  const int want7[7] = {0, 7, 14, 21, 28, 35, 42};
+  assert_memory_equal(ids, want7, sizeof want7);
   float x[SR * SC];
   dc_failure_clear();
   assert_int_equal(dc_dataset_get(d, 10, x, NULL), DC_ERR_ARG);
@@ -423,6 +435,140 @@ static void test_plugin_kind(void **state) {
   assert_int_equal(dc_dataset_create(&fake_ops, malloc(8), 5, 2, 0, 1, 2, &d), DC_ERR_ARG);
   assert_int_equal(dc_dataset_create(&fake_ops, malloc(8), 5, 2, 1, 1, 0, &d), DC_ERR_ARG);
   assert_int_equal(g_fake_destroyed, 4);
+}
+
+/* DC_BAD_SKIP: an unreadable sample is reported once and its slot takes the next
+ * position's sample; the policy STOP (the default) fails as before. */
+static void test_skip_bad_samples(void **state) {
+  (void)state;
+  dc_dataset *d = NULL;
+  assert_int_equal(dc_dataset_create(&fake_ops, malloc(8), 5, 2, 1, 1, 2, &d), DC_OK);
+  FILE *rep = tmpfile();
+  assert_non_null(rep);
+  dc_dataset_set_on_bad(d, DC_BAD_SKIP, rep);
+  float x[2 * 6];
+  int y[6];
+  for (int t = 1; t <= 3; t += 2) { /* serial and threaded batches agree */
+    dc_dataset_set_threads(d, t);
+    assert_int_equal(dc_dataset_batch(d, 0, 0, 1, 6, x, y), DC_OK); /* positions 1..6 */
+    const float want[6] = {1, 2, 4, 4, 0, 1};                      /* position 3 -> 4's sample */
+    for (int i = 0; i < 6; i++) assert_true(x[2 * i] == want[i] && y[i] == (int)want[i] % 2);
+  }
+  assert_int_equal(dc_dataset_skipped(d), 2);     /* each pass skipped sample 3 once */
+  assert_int_equal(dc_dataset_bad_samples(d), 1); /* one bad sample */
+  /* reported once, one line, naming the sample */
+  rewind(rep);
+  char line[512];
+  int lines = 0;
+  while (fgets(line, sizeof line, rep)) {
+    lines++;
+    assert_non_null(strstr(line, "dctrain: warning: fake: sample 3 is corrupt (skipped"));
+  }
+  assert_int_equal(lines, 1);
+  fclose(rep);
+  /* with a shuffle: the slot's content is that of the next position, whatever the order
+   * positions are asked in */
+  float a[2], b[2];
+  for (int64_t p = 0; p < 30; p++) {
+    int ya, yb;
+    assert_int_equal(dc_dataset_sample_at(d, 9, 1, p, a, &ya), DC_OK);
+    assert_true(a[0] != 3.0f);
+    assert_int_equal(dc_dataset_sample_at(d, 9, 1, p + 1, b, &yb), DC_OK);
+    dc_dataset_set_on_bad(d, DC_BAD_STOP, NULL);
+    dc_status st = dc_dataset_sample_at(d, 9, 1, p, b, &yb);
+    dc_dataset_set_on_bad(d, DC_BAD_SKIP, NULL);
+    if (st == DC_OK) { /* a readable slot is itself */
+      assert_true(a[0] == b[0]);
+    } else { /* a bad one: the next position's sample */
+      assert_int_equal(st, DC_ERR_DATA);
+      float c[2];
+      assert_int_equal(dc_dataset_sample_at(d, 9, 1, p + 1, c, NULL), DC_OK);
+      assert_true(a[0] == c[0]);
+    }
+  }
+  dc_dataset_free(d);
+}
+
+/* Every sample bad: a one-line error, not an endless search. */
+static dc_status bad_get(void *impl, int index, float *x, int *y) {
+  (void)impl;
+  (void)x;
+  (void)y;
+  return dc_fail(DC_ERR_DATA, "bad: sample %d", index);
+}
+static const dc_dataset_ops bad_ops = {"bad", bad_get, fake_destroy};
+
+static void test_all_bad(void **state) {
+  (void)state;
+  dc_dataset *d = NULL;
+  assert_int_equal(dc_dataset_create(&bad_ops, malloc(8), 4, 1, 1, 1, 1, &d), DC_OK);
+  dc_dataset_set_on_bad(d, DC_BAD_SKIP, NULL);
+  float x[1];
+  dc_failure_clear();
+  assert_int_equal(dc_dataset_batch(d, 1, 1, 0, 1, x, NULL), DC_ERR_DATA);
+  expect_reason_has("bad dataset: none of the 4 samples could be read (the last failure: bad: sample ");
+  dc_dataset_free(d);
+}
+
+/* The loader hands out exactly dc_dataset_batch's bytes for positions first + k*stride,
+ * with any thread count and depth, a share n smaller than the stride (data
+ * parallelism) and batches across epoch boundaries. */
+static void test_loader_matches_batches(void **state) {
+  (void)state;
+  dc_dataset *d = open_stream_set("loader");
+  const int n = 7;
+  const int64_t stride = 16, first = 5;
+  float x[7 * SR * SC], want[7 * SR * SC];
+  int y[7], wy[7];
+  for (int t = 1; t <= 3; t++)
+    for (int depth = 1; depth <= 3; depth += 2) {
+      dc_dataset_set_threads(d, t);
+      dc_loader *l = NULL;
+      assert_int_equal(dc_loader_open(d, 77, 1, first, n, stride, depth, &l), DC_OK);
+      for (int k = 0; k < 12; k++) { /* 12 requests span 4 epochs of 50 */
+        assert_true(dc_loader_at(l, first + k * stride, n, stride));
+        assert_int_equal(dc_loader_next(l, x, y), DC_OK);
+        assert_int_equal(dc_dataset_batch(d, 77, 1, first + k * stride, n, want, wy), DC_OK);
+        assert_memory_equal(x, want, sizeof x);
+        assert_memory_equal(y, wy, sizeof y);
+      }
+      assert_false(dc_loader_at(l, first + 12 * stride, n + 1, stride));
+      dc_loader_stats st;
+      dc_loader_get_stats(l, &st);
+      assert_int_equal(st.batches, 12);
+      assert_int_equal(st.threads, t);
+      assert_true(st.images >= 12 * n && st.images <= (12 + depth) * n);
+      dc_loader_close(l);
+    }
+  dc_loader *l = (dc_loader *)&l;
+  dc_failure_clear();
+  assert_int_equal(dc_loader_open(d, 1, 1, 0, 0, 1, 1, &l), DC_ERR_ARG);
+  assert_null(l);
+  expect_reason_has("loader: bad request stream");
+  dc_loader_close(NULL);
+  dc_dataset_free(d);
+}
+
+/* A failing batch is reported by the call that asks for it (the lowest failing slot),
+ * and again by later calls; the batches before it are delivered. */
+static void test_loader_failure(void **state) {
+  (void)state;
+  dc_dataset *d = NULL;
+  assert_int_equal(dc_dataset_create(&fake_ops, malloc(8), 5, 2, 1, 1, 2, &d), DC_OK);
+  dc_dataset_set_threads(d, 2);
+  dc_loader *l = NULL;
+  assert_int_equal(dc_loader_open(d, 0, 0, 0, 2, 2, 3, &l), DC_OK);
+  float x[4];
+  int y[2];
+  assert_int_equal(dc_loader_next(l, x, y), DC_OK); /* samples 0, 1 */
+  assert_true(x[0] == 0.0f && x[2] == 1.0f);
+  for (int k = 0; k < 2; k++) {
+    dc_failure_clear();
+    assert_int_equal(dc_loader_next(l, x, y), DC_ERR_DATA); /* samples 2, 3 */
+    assert_string_equal(dc_failure_reason(), "fake: sample 3 is corrupt");
+  }
+  dc_loader_close(l); /* with workers waiting on a full ring */
+  dc_dataset_free(d);
 }
 
 /* ---- error paths --------------------------------------------------------------------- */
@@ -652,7 +798,8 @@ int main(void) {
       cmocka_unit_test(test_load_plain),        cmocka_unit_test(test_load_gz),
       cmocka_unit_test(test_mnist_open_names),  cmocka_unit_test(test_batch_sequential),
       cmocka_unit_test(test_shuffle_contract),  cmocka_unit_test(test_straddle_and_resume),
-      cmocka_unit_test(test_limit),             cmocka_unit_test(test_batch_bad_args),
+      cmocka_unit_test(test_limit), cmocka_unit_test(test_skip_bad_samples), cmocka_unit_test(test_all_bad),
+      cmocka_unit_test(test_loader_matches_batches), cmocka_unit_test(test_loader_failure),             cmocka_unit_test(test_batch_bad_args),
       cmocka_unit_test(test_plugin_kind),       cmocka_unit_test(test_err_bad_magic),
       cmocka_unit_test(test_err_truncated),     cmocka_unit_test(test_err_trailing),
       cmocka_unit_test(test_err_count_mismatch), cmocka_unit_test(test_err_missing),

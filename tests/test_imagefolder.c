@@ -1,8 +1,11 @@
 /* test_imagefolder.c — the image-folder (ImageNet layout) dataset on tiny generated
  * trees: the directory scan, the exact centre crop / channel order / mean / scale on
  * lossless PNGs, random crops and mirrors as a pure function of (seed, position),
- * determinism across calls, epochs and thread counts, every error path, and an
- * experiment with kind = imagenet training a tiny conv net end to end (with resume). */
+ * determinism across calls, epochs and thread counts, channel order / std / shorter-side
+ * resizing by hand, Caffe val lists, class-spread limits, skipped bad images (also
+ * through the prefetching loader), every error path, and experiments with
+ * kind = imagenet training a tiny conv net end to end (resume, loader thread counts,
+ * a bad image skipped and counted, test subsets). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include "dc/data.h"
 #include "dc/experiment.h"
 #include "dc/h5.h"
+#include "dc/loader.h"
 #include "util_net.h"
 
 /* ---- generated trees ---------------------------------------------------------- */
@@ -572,6 +576,311 @@ static char *scratch(const char *name) {
   return root;
 }
 
+/* channels = rgb, per-channel mean and std, scale: x = (pixel - mean[c]) / std[c] * scale
+ * against a hand computation on an exact (never resized) image. */
+static void rgb_mean_std_scale_exact(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(16, 10, 1);
+  conf.rgb = 1;
+  conf.mean[0] = 123.675f; /* R */
+  conf.mean[1] = 116.28f;  /* G */
+  conf.mean[2] = 103.53f;  /* B */
+  conf.std[0] = 58.395f;
+  conf.std[1] = 57.12f;
+  conf.std[2] = 57.375f;
+  conf.scale = 2.0f;
+  dc_dataset *va = open_ok(g_exact, 0, &conf);
+  int y[2];
+  float *x = batch(va, 0, 0, 0, 2, y);
+  const int off = 3;
+  for (int sIdx = 0; sIdx < 2; sIdx++)
+    for (int c = 0; c < 3; c++)
+      for (int i = 0; i < 10; i++)
+        for (int j = 0; j < 10; j++) {
+          unsigned char rgb[3];
+          gradient_pixel(sIdx, 5, off + j, off + i, rgb);
+          float want = ((float)rgb[c] - conf.mean[c]) / conf.std[c] * conf.scale;
+          assert_true(x[((size_t)sIdx * 3 + c) * 100 + (size_t)i * 10 + j] == want);
+        }
+  /* by hand: class b (1), image q0 (idx 5), pixel (x 3, y 3): R = 60 + 9 + 5 = 74,
+   * G = 15 + 35 = 50, B = 255 - 6 - 3 - 1 = 245 */
+  const float *b = x + 300;
+  assert_true(fabsf(b[0] - (74.0f - 123.675f) / 58.395f * 2.0f) < 1e-6f);
+  assert_true(fabsf(b[100] - (50.0f - 116.28f) / 57.12f * 2.0f) < 1e-6f);
+  assert_true(fabsf(b[200] - (245.0f - 103.53f) / 57.375f * 2.0f) < 1e-6f);
+  free(x);
+  dc_dataset_free(va);
+  /* std must be positive */
+  dc_imagefolder_conf bad = small_conf(16, 10, 1);
+  bad.std[2] = 0.0f;
+  dc_dataset *d = NULL;
+  dc_failure_clear();
+  assert_int_equal(dc_imagefolder_open(g_exact, 0, &bad, &d), DC_ERR_ARG);
+  assert_non_null(strstr(dc_failure_reason(), "std"));
+}
+
+/* resize_mode = shorter keeps the aspect: an 8x4 image with resize 2 becomes 4x2 (each
+ * output pixel the rounded mean of a 2x2 block), cropped 2x2 at the centre (column 1);
+ * random training crops slide along the long side only. */
+static void shorter_side_resize(void **state) {
+  (void)state;
+  char *root = malloc(1200);
+  snprintf(root, 1200, "%s/shorter", g_tmp);
+  mkdir_p(root, "train", "k");
+  mkdir_p(root, "val", "k");
+  unsigned char px[4 * 8 * 3];
+  for (int yy = 0; yy < 4; yy++)
+    for (int xx = 0; xx < 8; xx++)
+      for (int c = 0; c < 3; c++) px[(yy * 8 + xx) * 3 + c] = (unsigned char)(xx * 30 + yy * 7 + c * 3 + (xx * yy) % 5);
+  char dir[1300], path[1400];
+  snprintf(dir, sizeof dir, "%s/val/k", root);
+  snprintf(path, sizeof path, "%s/a.png", dir);
+  assert_true(stbi_write_png(path, 8, 4, 3, px, 8 * 3));
+  snprintf(path, sizeof path, "%s/train/k/a.png", root);
+  assert_true(stbi_write_png(path, 8, 4, 3, px, 8 * 3));
+  dc_imagefolder_conf conf = small_conf(2, 2, 1);
+  conf.resize_mode = DC_RESIZE_SHORTER;
+  conf.rgb = 1;
+  conf.mean[0] = conf.mean[1] = conf.mean[2] = 0.0f;
+  dc_dataset *va = open_ok(root, 0, &conf);
+  float *x = batch(va, 0, 0, 0, 1, NULL);
+  for (int c = 0; c < 3; c++)
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 2; j++) {
+        int sum = 0, X = 2 * (j + 1), Y = 2 * i; /* resized column j + 1 */
+        for (int a = 0; a < 2; a++)
+          for (int b2 = 0; b2 < 2; b2++) sum += px[((Y + a) * 8 + X + b2) * 3 + c];
+        float want = (float)((sum + 2) / 4); /* round half up */
+        assert_true(x[c * 4 + i * 2 + j] == want);
+      }
+  free(x);
+  dc_dataset_free(va);
+  /* training: resize 4 keeps the 8x4 image as is; a 4x4 crop at x offset 0..4, y 0 */
+  conf.resize = 4;
+  conf.crop = 4;
+  conf.mirror = 0;
+  dc_dataset *tr = open_ok(root, 1, &conf);
+  int seen[5] = {0};
+  for (int64_t p = 0; p < 60; p++) {
+    float *t = batch(tr, 3, 0, p, 1, NULL);
+    int found = -1;
+    for (int ox = 0; ox <= 4 && found < 0; ox++) {
+      int ok = 1;
+      for (int c = 0; c < 3 && ok; c++)
+        for (int i = 0; i < 4 && ok; i++)
+          for (int j = 0; j < 4 && ok; j++) ok = t[c * 16 + i * 4 + j] == (float)px[(i * 8 + ox + j) * 3 + c];
+      if (ok) found = ox;
+    }
+    assert_true(found >= 0);
+    seen[found]++;
+    free(t);
+  }
+  for (int k = 0; k < 5; k++) assert_true(seen[k] > 0);
+  dc_dataset_free(tr);
+  free(root);
+}
+
+/* A Caffe list for val: listed files in list order with their labels, the same pixels
+ * as the class folders give; every bad line fails at open naming FILE:LINE. */
+static void val_list(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(32, 24, 1);
+  write_text(g_root, "val.txt", "cat/v1.jpeg 2\nant/v0.png 0\n\n  bee/v0.png\t1  \r\n");
+  conf.val_list = "val.txt";
+  dc_dataset *l = open_ok(g_root, 0, &conf);
+  conf.val_list = NULL;
+  dc_dataset *f = open_ok(g_root, 0, &conf);
+  assert_int_equal(dc_dataset_count(l), 3);
+  assert_int_equal(dc_dataset_classes(l), 3);
+  int yl[3], yf[6];
+  float *xl = batch(l, 0, 0, 0, 3, yl), *xf = batch(f, 0, 0, 0, 6, yf);
+  size_t n = sample_floats(l);
+  const int at[3] = {5, 0, 2}; /* folder order: ant v0 v1, bee v0 v1, cat v0 v1 */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(yl[i], yf[at[i]]);
+    assert_memory_equal(xl + i * n, xf + at[i] * n, sizeof(float) * n);
+  }
+  free(xl);
+  free(xf);
+  dc_dataset_free(l);
+  dc_dataset_free(f);
+  /* the training split ignores val_list; an absolute path works too */
+  char abs[1400];
+  snprintf(abs, sizeof abs, "%s/val.txt", g_root);
+  conf.val_list = abs;
+  l = open_ok(g_root, 0, &conf);
+  assert_int_equal(dc_dataset_count(l), 3);
+  dc_dataset_free(l);
+  l = open_ok(g_root, 1, &conf);
+  assert_int_equal(dc_dataset_count(l), 12);
+  dc_dataset_free(l);
+  struct {
+    const char *text, *want;
+  } bad[] = {
+      {"ant/v0.png 0\nant/v1.jpeg\n", "bad.txt:2: expected 'relative/path label', got 'ant/v1.jpeg'"},
+      {"ant/v0.png zero\n", "bad.txt:1: label 'zero' is not an integer"},
+      {"ant/v0.png 1x\n", "bad.txt:1: label '1x' is not an integer"},
+      {"\nant/v0.png 3\n", "bad.txt:2: label 3 out of range [0, 3) (the classes are the 3 directories of"},
+      {"ant/v0.png -1\n", "bad.txt:1: label -1 out of range [0, 3)"},
+      {"ant/v0.png 0\nant/nope.JPEG 0\n", "bad.txt:2: "},
+      {"ant 0\n", "bad.txt:1: "},
+      {"\n\n", "bad.txt: no images listed"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    write_text(g_root, "bad.txt", bad[i].text);
+    conf.val_list = "bad.txt";
+    expect_open_error(g_root, 0, &conf, DC_ERR_DATA, bad[i].want);
+  }
+  char want[1400];
+  snprintf(want, sizeof want, "bad.txt:2: %s/val/ant/nope.JPEG: No such file or directory", g_root);
+  write_text(g_root, "bad.txt", "ant/v0.png 0\nant/nope.JPEG 0\n");
+  expect_open_error(g_root, 0, &conf, DC_ERR_DATA, want);
+  snprintf(want, sizeof want, "bad.txt:1: %s/val/ant: not a regular file", g_root);
+  write_text(g_root, "bad.txt", "ant 0\n");
+  expect_open_error(g_root, 0, &conf, DC_ERR_DATA, want);
+  conf.val_list = "missing.txt";
+  expect_open_error(g_root, 0, &conf, DC_ERR_IO, "missing.txt: cannot open: No such file or directory");
+  char rm[1400];
+  snprintf(rm, sizeof rm, "rm -f '%s/bad.txt' '%s/val.txt'", g_root, g_root);
+  assert_int_equal(system(rm), 0);
+}
+
+/* A limit keeps every class of a class-ordered tree, not the first classes. */
+static void limit_spreads_over_classes(void **state) {
+  (void)state;
+  dc_imagefolder_conf conf = small_conf(20, 16, 1);
+  dc_dataset *d = open_ok(g_root, 1, &conf); /* 12 samples, 4 per class in order */
+  dc_dataset_limit(d, 3);
+  int y[3];
+  free(batch(d, 0, 0, 0, 3, y));
+  assert_true(y[0] == 0 && y[1] == 1 && y[2] == 2);
+  dc_dataset_limit(d, 6);
+  int y6[6];
+  free(batch(d, 0, 0, 0, 6, y6));
+  const int want[6] = {0, 0, 1, 1, 2, 2};
+  assert_memory_equal(y6, want, sizeof want);
+  dc_dataset_free(d);
+}
+
+/* A corrupt image on a skip policy: reported once, its slot refilled from the next
+ * position, the same bytes with 1 or 3 threads and through the loader. */
+static void bad_image_skipped(void **state) {
+  (void)state;
+  char *root = scratch("skip");
+  char dir[1200];
+  mkdir_p(root, "train", "x");
+  mkdir_p(root, "train", "y");
+  snprintf(dir, sizeof dir, "%s/train/x", root);
+  write_image(dir, "a.png", 20, 20, 0, 0, 0);
+  write_text(dir, "b.jpg", "this is not a JPEG at all\n");
+  write_image(dir, "c.png", 20, 20, 0, 1, 0);
+  snprintf(dir, sizeof dir, "%s/train/y", root);
+  write_image(dir, "a.png", 20, 20, 1, 0, 0);
+  float *ref = NULL;
+  int yref[10];
+  for (int t = 1; t <= 3; t += 2) {
+    dc_imagefolder_conf conf = small_conf(20, 16, t);
+    dc_dataset *d = open_ok(root, 1, &conf);
+    FILE *rep = tmpfile();
+    dc_dataset_set_on_bad(d, DC_BAD_SKIP, rep);
+    size_t s = sample_floats(d);
+    int y[10];
+    float *x = batch(d, 5, 1, 0, 10, y); /* 2.5 epochs */
+    assert_true(dc_dataset_skipped(d) >= 2);
+    assert_int_equal(dc_dataset_bad_samples(d), 1);
+    rewind(rep);
+    char line[2048];
+    int lines = 0;
+    while (fgets(line, sizeof line, rep)) {
+      lines++;
+      assert_non_null(strstr(line, "/train/x/b.jpg: cannot decode image: "));
+    }
+    assert_int_equal(lines, 1);
+    fclose(rep);
+    /* no slot holds the bad image: every sample is a decodable one's window */
+    if (!ref) {
+      ref = x;
+      memcpy(yref, y, sizeof y);
+    } else {
+      assert_memory_equal(x, ref, sizeof(float) * s * 10);
+      assert_memory_equal(y, yref, sizeof y);
+      free(x);
+    }
+    /* through the loader: the same */
+    dc_dataset_set_on_bad(d, DC_BAD_SKIP, NULL);
+    dc_loader *l = NULL;
+    assert_int_equal(dc_loader_open(d, 5, 1, 0, 5, 5, 2, &l), DC_OK);
+    float *lx = malloc(sizeof(float) * s * 5);
+    int ly[5];
+    for (int k = 0; k < 2; k++) {
+      assert_int_equal(dc_loader_next(l, lx, ly), DC_OK);
+      assert_memory_equal(lx, ref + (size_t)k * 5 * s, sizeof(float) * s * 5);
+      assert_memory_equal(ly, yref + k * 5, sizeof ly);
+    }
+    dc_loader_close(l);
+    free(lx);
+    dc_dataset_free(d);
+  }
+  free(ref);
+  free(root);
+}
+
+/* scripts/synthetic-imagenet.sh: the same tree for the same seed; every image (grey
+ * JPEGs and the PNG named .JPEG included) decodes; val through its folders and through
+ * val.txt holds the same (image, label) pairs. Skipped without python3-pil. */
+static void synthetic_tree_loads(void **state) {
+  (void)state;
+  const char *src = getenv("DC_SOURCE_DIR");
+  char cmd[6000], a[1200], b[1200];
+  snprintf(a, sizeof a, "%s/syn_a", g_tmp);
+  snprintf(b, sizeof b, "%s/syn_b", g_tmp);
+  snprintf(cmd, sizeof cmd, "'%s/scripts/synthetic-imagenet.sh' '%s' --classes 3 --per-class 4 --seed 5 >/dev/null 2>&1",
+           src ? src : ".", a);
+  int rc = system(cmd);
+  if (rc != 0) {
+    snprintf(cmd, sizeof cmd, "python3 -c 'import numpy, PIL' 2>/dev/null || /usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null");
+    if (system(cmd) != 0) {
+      print_message("  skipped: no python3 with numpy and PIL\n");
+      return;
+    }
+    fail_msg("synthetic-imagenet.sh failed (%d)", rc);
+  }
+  snprintf(cmd, sizeof cmd, "'%s/scripts/synthetic-imagenet.sh' '%s' --classes 3 --per-class 4 --seed 5 >/dev/null 2>&1 && diff -r '%s' '%s'",
+           src ? src : ".", b, a, b);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "'%s/scripts/synthetic-imagenet.sh' '%s' >/dev/null 2>&1", src ? src : ".", a);
+  assert_int_not_equal(system(cmd), 0); /* an existing DIR is never overwritten */
+  dc_imagefolder_conf conf = small_conf(64, 56, 2);
+  dc_dataset *tr = open_ok(a, 1, &conf);
+  assert_int_equal(dc_dataset_count(tr), 12);
+  assert_int_equal(dc_dataset_classes(tr), 3);
+  assert_string_equal(dc_imagefolder_class_name(tr, 0), "n01440764");
+  int y[12];
+  free(batch(tr, 1, 1, 0, 12, y)); /* stop policy: any undecodable image fails here */
+  dc_dataset_free(tr);
+  dc_dataset *vf = open_ok(a, 0, &conf);
+  conf.val_list = "val.txt";
+  dc_dataset *vl = open_ok(a, 0, &conf);
+  int n = dc_dataset_count(vf);
+  assert_int_equal(n, 6); /* max(2, 4 / 5) per class */
+  assert_int_equal(dc_dataset_count(vl), n);
+  int yf[6], yl[6];
+  float *xf = batch(vf, 0, 0, 0, n, yf), *xl = batch(vl, 0, 0, 0, n, yl);
+  size_t s = sample_floats(vf);
+  for (int i = 0; i < n; i++) { /* each listed image is one of the folder images, same label */
+    int hit = 0;
+    for (int j = 0; j < n && !hit; j++) hit = yl[i] == yf[j] && memcmp(xl + i * s, xf + j * s, sizeof(float) * s) == 0;
+    assert_true(hit);
+  }
+  free(xf);
+  free(xl);
+  dc_dataset_free(vf);
+  dc_dataset_free(vl);
+  /* greyscale JPEGs and a PNG named .JPEG are in there */
+  snprintf(cmd, sizeof cmd, "cd '%s' && file train/*/* val/*/* | grep -q 'components 1' && file train/*/* | grep -q PNG", a);
+  if (system("command -v file >/dev/null 2>&1") == 0) assert_int_equal(system(cmd), 0);
+}
+
 static void corrupt_image_fails_the_batch(void **state) {
   (void)state;
   char *root = scratch("corrupt");
@@ -786,12 +1095,21 @@ static void experiment_errors(void **state) {
       {"kind = imagenet\nresize = 20\ncrop = 24\n", DC_ERR_CFG,
        "bad.cfg:7: [data] crop: crop 24 is larger than resize = 20"},
       {"kind = imagenet\ncrop = 300\n", DC_ERR_CFG, "crop 300 is larger than resize = 256"},
-      {"kind = imagenet\nmean = 1, 2\n", DC_ERR_CFG, "[data] mean: expected 3 numbers (B, G, R means), got 2"},
+      {"kind = imagenet\nmean = 1, 2\n", DC_ERR_CFG, "[data] mean: expected 3 numbers (one per output channel, in `channels` order), got 2"},
       {"kind = imagenet\nmean = 1, 2, 3, 4\n", DC_ERR_CFG, "[data] mean"},
       {"kind = imagenet\nmirror = maybe\n", DC_ERR_CFG, "[data] mirror"},
       {"kind = imagenet\nloader_threads = 0\n", DC_ERR_CFG, "[data] loader_threads"},
       {"kind = imagenet\ncropp = 16\n", DC_ERR_CFG, "unknown key 'cropp' (did you mean 'crop'?)"},
       {"kind = imagenett\n", DC_ERR_CFG, "[data] kind"},
+      {"kind = imagenet\nchannels = rbg\n", DC_ERR_CFG,
+       "[data] channels: expected one of: bgr, rgb; got 'rbg' (did you mean 'rgb'?)"},
+      {"kind = imagenet\nresize_mode = shortest\n", DC_ERR_CFG,
+       "[data] resize_mode: expected one of: squash, shorter; got 'shortest' (did you mean 'shorter'?)"},
+      {"kind = imagenet\nstd = 1, 2\n", DC_ERR_CFG, "[data] std: expected 3 numbers (one per output channel"},
+      {"kind = imagenet\nstd = 1, 0, 2\n", DC_ERR_CFG, "[data] std: expected positive numbers (they divide), got 0"},
+      {"kind = imagenet\non_bad_image = ignore\n", DC_ERR_CFG, "[data] on_bad_image: expected one of: stop, skip"},
+      {"kind = mnist\nval_list = val.txt\n", DC_ERR_CFG, "[data] val_list: only used with kind = imagenet"},
+      {"on_bad_image = stop\n", DC_ERR_CFG, "[data] on_bad_image: only used with kind = imagenet"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     snprintf(text, sizeof text, "%s[data]\n%s%s", head, cases[i].data, solver);
@@ -812,10 +1130,77 @@ static void experiment_errors(void **state) {
   write_text(dir, "b.png", "garbage");
   snprintf(dir, sizeof dir, "%s/val/p", root);
   write_image(dir, "a.png", 20, 20, 0, 0, 0);
-  snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 16\n%s", head,
-           root, solver);
+  snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 16\non_bad_image = stop\n%s",
+           head, root, solver);
   tu_expect_run_error(g_tmp, text, DC_ERR_DATA, "/train/p/b.png: cannot decode image: ");
+  /* by default the run goes on, and the stage summary counts the skipped image */
+  snprintf(text, sizeof text, "%s[data]\nkind = imagenet\ndir = %s\nresize = 20\ncrop = 16\n%s", head, root, solver);
+  char *cfg = tu_write_file(g_tmp, "skip.cfg", text);
+  FILE *out = tmpfile();
+  if (tu_run(cfg, NULL, 0, out) != DC_OK) fail_msg("%s", dc_failure_reason());
+  rewind(out);
+  char line[2048];
+  int found = 0;
+  while (fgets(line, sizeof line, out))
+    if (strstr(line, "[train] done: 2 iterations") && strstr(line, "bad image") && !strstr(line, " 0 bad images"))
+      found = 1;
+  assert_true(found);
+  fclose(out);
+  free(cfg);
   free(root);
+}
+
+/* The decode thread count does not change a run: 1 and 3 loader threads train to the
+ * same weights (the prefetcher hands out the same bytes). */
+static void loader_threads_do_not_change_a_run(void **state) {
+  (void)state;
+  free(tu_write_file(g_tmp, "img.net", IMG_NET));
+  char *a = img_experiment("t1.cfg", "t1", "loader_threads = 1\n", 5);
+  char *b = img_experiment("t3.cfg", "t3", "loader_threads = 3\n", 5);
+  /* img_experiment already sets loader_threads = 2: drop that line */
+  const char *cfgs[2] = {a, b};
+  for (int k = 0; k < 2; k++) {
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "sed -i '/^loader_threads = 2$/d' '%s'", cfgs[k]);
+    assert_int_equal(system(cmd), 0);
+    if (tu_run(cfgs[k], NULL, 0, NULL) != DC_OK) fail_msg("%s", dc_failure_reason());
+  }
+  char pa[1200], pb[1200];
+  snprintf(pa, sizeof pa, "%s/t1/train.h5", g_tmp);
+  snprintf(pb, sizeof pb, "%s/t3/train.h5", g_tmp);
+  size_t na, nb;
+  float *va = read_param(pa, "/params/conv1/weight", &na), *vb = read_param(pb, "/params/conv1/weight", &nb);
+  assert_int_equal(na, nb);
+  assert_memory_equal(va, vb, sizeof(float) * na);
+  free(va);
+  free(vb);
+  free(a);
+  free(b);
+}
+
+/* test_limit and test_iters pick a subset spread over the classes. */
+static void experiment_test_subset_spread(void **state) {
+  (void)state;
+  free(tu_write_file(g_tmp, "img.net", IMG_NET));
+  const char *extra[2] = {"test_limit = 3\n", ""};
+  for (int k = 0; k < 2; k++) {
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[experiment]\nnet = %s/img.net\noutput = %s/sub\n[data]\nkind = imagenet\ndir = %s\nresize = 20\n"
+             "crop = 16\n%s[solver]\nbase_lr = 0.01\nbatch = 2\ntest_batch = 3\n%s",
+             g_tmp, g_tmp, g_root, extra[k], k == 1 ? "test_iters = 1\n" : "");
+    char *cfg = tu_write_file(g_tmp, "sub.cfg", text);
+    dc_experiment e;
+    if (dc_experiment_load(cfg, &e) != DC_OK) fail_msg("%s", dc_failure_reason());
+    dc_dataset *d = NULL;
+    if (dc_experiment_open_data(&e, 0, &d) != DC_OK) fail_msg("%s", dc_failure_reason());
+    assert_int_equal(dc_dataset_count(d), 3);
+    int y[3];
+    free(batch(d, 0, 0, 0, 3, y));
+    assert_true(y[0] == 0 && y[1] == 1 && y[2] == 2); /* one of each class, not all ants */
+    dc_dataset_free(d);
+    free(cfg);
+  }
 }
 
 int main(void) {
@@ -829,10 +1214,18 @@ int main(void) {
       cmocka_unit_test(mirror_switch),
       cmocka_unit_test(batches_are_deterministic),
       cmocka_unit_test(parallel_matches_serial),
+      cmocka_unit_test(rgb_mean_std_scale_exact),
+      cmocka_unit_test(shorter_side_resize),
+      cmocka_unit_test(val_list),
+      cmocka_unit_test(limit_spreads_over_classes),
+      cmocka_unit_test(bad_image_skipped),
+      cmocka_unit_test(synthetic_tree_loads),
       cmocka_unit_test(corrupt_image_fails_the_batch),
       cmocka_unit_test(open_errors),
       cmocka_unit_test(experiment_trains_and_resumes),
       cmocka_unit_test(experiment_errors),
+      cmocka_unit_test(loader_threads_do_not_change_a_run),
+      cmocka_unit_test(experiment_test_subset_spread),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

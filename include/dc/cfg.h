@@ -38,6 +38,21 @@ dc_status dc_cfg_parse(const char *text, const char *name, dc_cfg **out);
 /* Free `c` and every string and section it handed out. NULL is fine. */
 void dc_cfg_free(dc_cfg *c);
 
+/* ---- command-line overrides ----
+ * dc_cfg_override(c, "solver.max_iter=20") sets key max_iter of the first [solver]
+ * section to "20" (trimmed), replacing the file's value, adding the key, or adding the
+ * section when the file has none (at the end; dc_cfg_section_line() is then 0). Later
+ * overrides of the same key replace earlier ones. The entry is read by the getters like
+ * any other, so an unknown key or a bad value gives the file's messages with
+ * "--set solver.max_iter=20" where FILE:LINE would be:
+ *   "--set solver.max_iterr=20: [solver] unknown key 'max_iterr' (did you mean 'max_iter'?)".
+ * Call right after parsing, before reading the cfg (it may move sections and values).
+ * Bad syntax (no '.', no '=', empty section or key, characters a file would reject):
+ * DC_ERR_ARG "--set ARG: expected section.key=value ...". */
+dc_status dc_cfg_override(dc_cfg *c, const char *arg);
+/* Only the syntax check of dc_cfg_override (for command-line parsing). */
+dc_status dc_cfg_override_check(const char *arg);
+
 /* The FILE name given at load/parse time. Owned by c. */
 const char *dc_cfg_name(const dc_cfg *c);
 /* Number of sections, in file order. */
@@ -46,7 +61,8 @@ int dc_cfg_count(const dc_cfg *c);
 dc_cfg_section *dc_cfg_at(dc_cfg *c, int i);
 /* First section called `section`, or NULL. */
 dc_cfg_section *dc_cfg_find(dc_cfg *c, const char *section);
-/* Header name without brackets, and the 1-based line of its header. */
+/* Header name without brackets, and the 1-based line of its header (0 for a section
+ * created by dc_cfg_override). */
 const char *dc_cfg_section_name(const dc_cfg_section *s);
 int dc_cfg_section_line(const dc_cfg_section *s);
 

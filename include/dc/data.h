@@ -13,14 +13,21 @@
  * (dc_dataset_set_aug) that is handed the run seed and the stream position, so the
  * augmentation too is a pure function of (seed, position).
  *
- * A dataset is not thread-safe: dc_dataset_batch caches the current epoch's
- * permutation inside it. Use one dataset per thread. With dc_dataset_set_threads(d, k),
- * k > 1, dc_dataset_batch itself fetches the batch's samples on k worker threads
- * (the permutation is resolved before they start, on the calling thread). */
+ * Samples may be fetched from several threads at once (dc_dataset_sample_at,
+ * dc_dataset_batch, dc_dataset_get); dc_dataset_limit and the setters must not run
+ * concurrently with them. With dc_dataset_set_threads(d, k), k > 1, dc_dataset_batch
+ * fetches the batch's samples on k worker threads, and a dc_loader (dc/loader.h)
+ * prefetches training batches on k threads.
+ *
+ * A sample the kind cannot read (DC_ERR_DATA, e.g. a corrupt JPEG) stops the batch by
+ * default; with dc_dataset_set_on_bad(d, DC_BAD_SKIP, stderr) it is reported once and
+ * its stream slot is refilled by the sample of the next position (see
+ * dc_dataset_sample_at), so a run goes on and stays a pure function of the seed. */
 #ifndef DC_DATA_H
 #define DC_DATA_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dc/error.h"
 
@@ -47,43 +54,61 @@ dc_status dc_mnist_open(const char *dir, int train, float scale, dc_dataset **ou
 dc_status dc_dataset_open_idx(const char *images_path, const char *labels_path, float scale,
                               dc_dataset **out);
 
+/* How an image-folder sample is resized before cropping. */
+typedef enum {
+  DC_RESIZE_SQUASH = 0, /* to resize × resize, aspect ignored (Caffe's convert_imageset) */
+  DC_RESIZE_SHORTER     /* the shorter side to resize, the other floor(resize*long/short),
+                           aspect kept (torchvision's Resize(resize)) */
+} dc_resize_mode;
+
 /* Options of an image-folder data set (dc_imagefolder_open). Fill with
  * dc_imagefolder_defaults, then change what you need. */
 typedef struct dc_imagefolder_conf {
-  int resize;    /* every image is resized to resize × resize, aspect ignored (Caffe) */
+  int resize;    /* see resize_mode */
+  dc_resize_mode resize_mode;
   int crop;      /* output is crop × crop, crop <= resize (AlexNet 227, VGG 224) */
-  float mean[3]; /* per-channel mean in output (B, G, R) order, subtracted first */
-  float scale;   /* then multiplied by this */
+  int rgb;       /* output channel order: 0 B, G, R (Caffe's models), 1 R, G, B (torchvision's) */
+  float mean[3]; /* per output channel, in pixel units (0..255), subtracted first */
+  float std[3];  /* per output channel, divides next (> 0) */
+  float scale;   /* then multiplied by this: x = (pixel - mean[c]) / std[c] * scale */
   int mirror;    /* training: flip horizontally with probability 1/2 */
-  int threads;   /* decode threads used by dc_dataset_batch (1: on the caller's thread) */
+  int threads;   /* decode threads used by dc_dataset_batch and dc_loader (1: on the caller's thread) */
+  /* NULL or "": the val split is read from class folders root/val/<class>/. Else a Caffe
+   * list file (relative to root unless absolute) of "relative/path label" lines, paths
+   * relative to root/val, labels in [0, classes): ImageNet's usual val.txt. */
+  const char *val_list;
 } dc_imagefolder_conf;
 
-/* ImageNet defaults: resize 256, crop 227, mean 104, 117, 123 (BGR), scale 1,
- * mirror on, 2 threads. */
+/* ImageNet defaults (Caffe's): resize 256 squash, crop 227, BGR, mean 104, 117, 123,
+ * std 1, 1, 1, scale 1, mirror on, 2 threads, val from class folders. */
 void dc_imagefolder_defaults(dc_imagefolder_conf *conf);
 
 /* Open one split of an image tree in the torchvision ImageFolder / ImageNet layout:
- *   root/train/<class>/<image>   and   root/val/<class>/<image>
+ *   root/train/<class>/<image>   and   root/val/<class>/<image> (or conf->val_list)
  * train != 0 opens root/train, else root/val. The classes are the sorted names of
  * root/train's subdirectories (label = index in that order; names starting with '.'
  * are skipped) for both splits, so val must only hold class directories train has.
  * Images are the files of each class directory (not recursive) ending in .jpg, .jpeg
- * or .png (any case), sorted by name; samples are ordered class by class. Opening only
- * scans directories; images are decoded when batched.
+ * or .png (any case), sorted by name; samples are ordered class by class. With a val
+ * list, val's samples are the listed files in list order; every line is checked at
+ * open ("FILE:LINE: ..." for a line that is not "path label", a label out of range,
+ * a missing file). Opening only scans directories; images are decoded when batched.
  * A sample is decoded with stb_image as 3-channel 8-bit (grey is replicated, alpha
- * dropped), resized to resize × resize (skipped when it already is), cropped to
- * crop × crop, and written as NCHW floats in BGR channel order (as Caffe's ImageNet
- * models expect): x[c][i][j] = (pixel - mean[c]) * scale.
+ * dropped; the format is read from the content, whatever the name), resized as
+ * resize_mode says (skipped when it already has that size), cropped to crop × crop,
+ * and written as NCHW floats in the conf's channel order:
+ * x[c][i][j] = (pixel - mean[c]) / std[c] * scale.
  * The crop is chosen per sample: a training split (train != 0) takes a random offset
  * and (when conf->mirror) a random horizontal flip drawn from (seed, stream position)
  * in dc_dataset_batch; a val split and dc_dataset_get always take the centre crop
- * (offset (resize - crop) / 2), unflipped.
+ * (offsets floor((side - crop) / 2)), unflipped.
  * conf NULL means the defaults. On success *out is a new dataset the caller frees
- * with dc_dataset_free; on failure *out is NULL and the reason names the directory
- * or key: a missing train/ or val/, no class directories, a class directory without
- * images, a val class unknown to train, crop > resize, bad numbers. A corrupt or
+ * with dc_dataset_free; on failure *out is NULL and the reason names the directory,
+ * list line or key: a missing train/ or val/, no class directories, a class directory
+ * without images, a val class unknown to train, crop > resize, bad numbers. A corrupt or
  * unreadable image fails the dc_dataset_batch / dc_dataset_get call that reaches it
- * with DC_ERR_DATA "PATH: cannot decode image: <stb_image's reason>". */
+ * with DC_ERR_DATA "PATH: cannot decode image: <stb_image's reason>" (or is skipped,
+ * see dc_dataset_set_on_bad). */
 dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_conf *conf,
                               dc_dataset **out);
 
@@ -101,8 +126,10 @@ void dc_dataset_shape(const dc_dataset *d, int *c, int *h, int *w);
 /* 1 + the largest label in the whole set (unchanged by dc_dataset_limit). */
 int dc_dataset_classes(const dc_dataset *d);
 
-/* Use only the first n samples (n clipped to the number the dataset holds);
- * n <= 0 restores all samples. For quick runs and tests. */
+/* Use only n samples (n clipped to the number the dataset holds), spread over the
+ * whole set: sample j of the n is the kind's sample floor(j * total / n), so a
+ * class-ordered set (an image folder) keeps every class, not the first ones. n <= 0
+ * restores all samples. For quick runs, test subsets and tests. */
 void dc_dataset_limit(dc_dataset *d, int n);
 
 /* Fill x (n × c×h×w floats, NCHW) and y (n int labels; may be NULL) with the
@@ -115,6 +142,27 @@ void dc_dataset_limit(dc_dataset *d, int n);
 dc_status dc_dataset_batch(dc_dataset *d, uint64_t seed, int shuffle, int64_t first, int n,
                            float *x, int *y);
 
+/* One stream position of dc_dataset_batch: position p into x (c×h×w floats) and *y
+ * (may be NULL). Safe to call from several threads at once. When the sample fails
+ * with DC_ERR_DATA and the policy is DC_BAD_SKIP, it is reported (once per sample, one
+ * line on the report stream) and the sample of position p+1 is used instead (p+2, ...
+ * while those fail too), augmented as position p's would be; so the slot's content
+ * stays a pure function of (seed, shuffle, p). DC_ERR_DATA when no sample of a whole
+ * epoch's worth of positions could be read. */
+dc_status dc_dataset_sample_at(dc_dataset *d, uint64_t seed, int shuffle, int64_t position,
+                               float *x, int *y);
+
+/* What a sample that cannot be read does: stop the batch with its error (the default),
+ * or be reported once and skipped (dc_dataset_sample_at). */
+typedef enum { DC_BAD_STOP = 0, DC_BAD_SKIP } dc_on_bad;
+/* Set the policy; `report` (not owned; NULL: silent) receives the one-line report
+ * "dctrain: warning: PATH: cannot decode image: REASON (skipped, ...)". */
+void dc_dataset_set_on_bad(dc_dataset *d, dc_on_bad policy, FILE *report);
+/* Fetches skipped so far (each refilled slot counts each bad sample it passed), and
+ * distinct bad samples reported so far. */
+long dc_dataset_skipped(const dc_dataset *d);
+long dc_dataset_bad_samples(const dc_dataset *d);
+
 /* Read sample `index` (0 <= index < count, no shuffling) into x (c×h×w floats) and
  * *y (may be NULL). DC_ERR_ARG when index is out of range. Never augmented (an
  * image-folder sample is its centre crop). */
@@ -126,6 +174,8 @@ dc_status dc_dataset_get(dc_dataset *d, int index, float *x, int *y);
  * image-folder kinds are). The result, including which failure is reported (that of
  * the earliest failing position), does not depend on the thread count. */
 void dc_dataset_set_threads(dc_dataset *d, int threads);
+/* The thread count set (1 when none was). */
+int dc_dataset_threads(const dc_dataset *d);
 
 /* ---- For dataset kinds (implementers only) ---------------------------------- */
 

@@ -67,10 +67,14 @@ typedef struct {
   long train_limit, test_limit; /* 0: all samples */
   int shuffle;
   /* [data] kind = imagenet only (see dc_imagefolder_conf) */
-  int resize, crop;             /* resize × resize, then a crop × crop crop */
-  double mean[3];               /* B, G, R */
+  int resize, crop;             /* resize (as resize_mode says), then a crop × crop crop */
+  int resize_mode;              /* dc_resize_mode: squash, shorter */
+  int rgb;                      /* channels = rgb (else bgr) */
+  double mean[3], std[3];       /* per output channel */
   int mirror;
-  int loader_threads;           /* decode threads per batch */
+  int loader_threads;           /* decode threads (prefetching loader, test batches) */
+  char val_list[512];           /* "": val from class folders; else a Caffe list (relative to data_dir) */
+  int on_bad_image;             /* dc_on_bad: skip (default) or stop */
   /* [solver] */
   dc_solver_conf solver;
   int batch, test_batch;
@@ -85,6 +89,10 @@ typedef struct {
 
 /* Parse and validate an experiment file; every error names file:line. */
 dc_status dc_experiment_load(const char *path, dc_experiment *e);
+/* The same with command-line overrides "section.key=value" (dc_cfg_override) applied,
+ * in order, before anything is read: they are checked like the file's own keys, and
+ * their errors name the "--set ARG" instead of a file line. */
+dc_status dc_experiment_load_set(const char *path, const char *const *sets, int nsets, dc_experiment *e);
 
 struct dc_dataset;
 struct dc_net;

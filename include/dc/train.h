@@ -9,6 +9,7 @@
 
 #include "dc/ckpt.h"
 #include "dc/data.h"
+#include "dc/loader.h"
 #include "dc/net.h"
 #include "dc/solver.h"
 
@@ -29,6 +30,9 @@ typedef struct {
   FILE *out;            /* progress lines (stdout), may be NULL */
   dc_ckpt_state state;  /* iteration counters, saved with checkpoints */
   int *labels;          /* (max(batch, test_batch)) */
+  dc_loader *loader;    /* prefetches train_set's batches; opened by dc_train, kept across
+                           stages while the stream continues; close with dc_loader_close */
+  dc_loader_stats load_done; /* counters of loaders already closed */
   int64_t stop_after;   /* >0: snapshot and stop once state.iter reaches it (job splitting) */
   int stopped;          /* DC_STOPPED_AFTER or DC_STOPPED_SIGNAL when dc_train stopped early */
   /* Data parallelism (dc/dist.h): this rank trains on samples shard_first ..

@@ -1,22 +1,38 @@
-/* dataset.c — the generic part of dc_dataset: the ops table wrapper, limit, and the
- * deterministic shuffled batch stream (see dc/data.h). Dataset kinds (mnist.c, ...)
- * only know how to fetch one sample by index (optionally augmented by position).
+/* dataset.c — the generic part of dc_dataset: the ops table wrapper, the class-spread
+ * limit, the bad-sample policy, and the deterministic shuffled sample stream (see
+ * dc/data.h). Dataset kinds (mnist.c, ...) only know how to fetch one sample by index
+ * (optionally augmented by position); the prefetching loader (loader.c) and
+ * dc_dataset_batch both read the stream through dc_dataset_sample_at.
  *
- * Parallel batches: dc_dataset_batch first resolves the batch's sample indices on the
- * calling thread (the permutation cache is only ever touched there), then k worker
- * threads pull batch slots from an atomic counter and each writes only its own slot
- * of x and y. Threads are started per call: their cost (tens of microseconds) is
- * small next to decoding a batch of JPEGs, and there is no pool to shut down. */
+ * Thread safety: the permutation cache (the two most recent epochs, so a batch or a
+ * run of prefetched batches across an epoch boundary does not recompute it) and the
+ * record of bad samples are guarded by one mutex; everything else a fetch reads is
+ * immutable after open, so any number of threads may fetch at once.
+ *
+ * Parallel batches: k worker threads pull batch slots from an atomic counter and each
+ * writes only its own slot of x and y. Threads are started per call: their cost (tens
+ * of microseconds) is small next to decoding a batch of JPEGs, and there is no pool to
+ * shut down. */
 #include "dc/data.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dc/rng.h"
 
 #define MAX_BATCH_THREADS 64
+#define PERM_SLOTS 2
+
+typedef struct {
+  int *perm;       /* (total) ints; perm[0..count) is a permutation of 0..count-1 */
+  int valid;
+  uint64_t seed, epoch;
+  int count;
+  uint64_t used;   /* lru stamp */
+} perm_cache;
 
 struct dc_dataset {
   const dc_dataset_ops *ops;
@@ -25,17 +41,16 @@ struct dc_dataset {
   int count;           /* samples in use: total, or fewer after dc_dataset_limit */
   int c, h, w;         /* per-sample shape */
   int classes;         /* 1 + max label over all `total` samples */
-  /* Cache of one epoch's permutation, so a batch costs O(n) except at epoch
-   * changes. Valid when perm_valid and (seed, epoch, count) match. */
-  int *perm;           /* (total) ints; perm[0..perm_count) is a permutation */
-  int perm_valid;
-  uint64_t perm_seed;
-  uint64_t perm_epoch;
-  int perm_count;
+  pthread_mutex_t lock; /* guards perms, stamp, bad_seen, bad_out */
+  perm_cache perms[PERM_SLOTS];
+  uint64_t stamp;
   dc_dataset_aug_fn get_aug; /* NULL: batches use ops->get */
   int threads;               /* workers per batch; <= 1: the calling thread */
-  int *slots;                /* (slots_cap) sample index of each batch slot */
-  int slots_cap;
+  dc_on_bad on_bad;          /* what a sample that fails with DC_ERR_DATA does */
+  FILE *bad_out;             /* where a skipped sample is reported (stderr) */
+  unsigned char *bad_seen;   /* (total bits) reported already; NULL until the first */
+  atomic_long skipped;       /* fetches skipped and refilled */
+  atomic_long bad_samples;   /* distinct samples reported */
 };
 
 dc_status dc_dataset_create(const dc_dataset_ops *ops, void *impl, int count, int c, int h,
@@ -52,6 +67,11 @@ dc_status dc_dataset_create(const dc_dataset_ops *ops, void *impl, int count, in
     ops->destroy(impl);
     return DC_ERR_NOMEM;
   }
+  if (pthread_mutex_init(&d->lock, NULL) != 0) {
+    dc_free(d);
+    ops->destroy(impl);
+    return dc_fail(DC_ERR_NOMEM, "%s dataset: cannot create a mutex", ops->kind);
+  }
   d->ops = ops;
   d->impl = impl;
   d->total = d->count = count;
@@ -59,6 +79,10 @@ dc_status dc_dataset_create(const dc_dataset_ops *ops, void *impl, int count, in
   d->h = h;
   d->w = w;
   d->classes = classes;
+  d->on_bad = DC_BAD_STOP;
+  d->bad_out = stderr;
+  atomic_init(&d->skipped, 0);
+  atomic_init(&d->bad_samples, 0);
   *out = d;
   return DC_OK;
 }
@@ -66,8 +90,9 @@ dc_status dc_dataset_create(const dc_dataset_ops *ops, void *impl, int count, in
 void dc_dataset_free(dc_dataset *d) {
   if (!d) return;
   d->ops->destroy(d->impl);
-  dc_free(d->perm);
-  dc_free(d->slots);
+  for (int i = 0; i < PERM_SLOTS; i++) dc_free(d->perms[i].perm);
+  dc_free(d->bad_seen);
+  pthread_mutex_destroy(&d->lock);
   dc_free(d);
 }
 
@@ -85,15 +110,35 @@ void dc_dataset_set_threads(dc_dataset *d, int threads) {
   d->threads = threads < 1 ? 1 : threads > MAX_BATCH_THREADS ? MAX_BATCH_THREADS : threads;
 }
 
+int dc_dataset_threads(const dc_dataset *d) { return d->threads < 1 ? 1 : d->threads; }
+
 void dc_dataset_set_aug(dc_dataset *d, dc_dataset_aug_fn get_aug) { d->get_aug = get_aug; }
 
 void *dc_dataset_impl(const dc_dataset *d, const dc_dataset_ops *ops) {
   return d && d->ops == ops ? d->impl : NULL;
 }
 
+void dc_dataset_set_on_bad(dc_dataset *d, dc_on_bad policy, FILE *report) {
+  d->on_bad = policy;
+  d->bad_out = report;
+}
+
+long dc_dataset_skipped(const dc_dataset *d) { return atomic_load(&((dc_dataset *)d)->skipped); }
+
+long dc_dataset_bad_samples(const dc_dataset *d) { return atomic_load(&((dc_dataset *)d)->bad_samples); }
+
 void dc_dataset_limit(dc_dataset *d, int n) {
+  pthread_mutex_lock(&d->lock);
   d->count = (n <= 0 || n > d->total) ? d->total : n;
-  d->perm_valid = 0; /* the permutation is of 0..count-1, so it depends on count */
+  pthread_mutex_unlock(&d->lock);
+}
+
+/* Sample j (0 <= j < count) of the limited set: a fixed stride over the kind's order,
+ * floor(j * total / count), so a limit keeps samples from the whole range (every class
+ * of a class-ordered set) rather than its head. The identity without a limit. */
+static int limited_index(const dc_dataset *d, int j) {
+  if (d->count == d->total) return j;
+  return (int)((int64_t)j * d->total / d->count);
 }
 
 dc_status dc_dataset_get(dc_dataset *d, int index, float *x, int *y) {
@@ -101,42 +146,113 @@ dc_status dc_dataset_get(dc_dataset *d, int index, float *x, int *y) {
     return dc_fail(DC_ERR_ARG, "%s dataset: sample %d out of range [0, %d)", d->ops->kind,
                    index, d->count);
   int label = 0;
-  DC_TRY(d->ops->get(d->impl, index, x, &label));
+  DC_TRY(d->ops->get(d->impl, limited_index(d, index), x, &label));
   if (y) *y = label;
   return DC_OK;
 }
 
-/* Make d->perm the permutation of epoch `epoch` for `seed`. */
-static dc_status ensure_perm(dc_dataset *d, uint64_t seed, uint64_t epoch) {
-  if (d->perm_valid && d->perm_seed == seed && d->perm_epoch == epoch &&
-      d->perm_count == d->count)
+/* The sample index of stream position p: slot p % count of epoch p / count, through
+ * the epoch's permutation when shuffling, then through the limit. */
+static dc_status index_at(dc_dataset *d, uint64_t seed, int shuffle, int64_t p, int *index) {
+  int64_t slot = p % d->count;
+  if (!shuffle) {
+    *index = limited_index(d, (int)slot);
     return DC_OK;
-  if (!d->perm) {
-    d->perm = dc_alloc((size_t)d->total * sizeof *d->perm);
-    if (!d->perm) return DC_ERR_NOMEM;
   }
-  for (int i = 0; i < d->count; i++) d->perm[i] = i;
-  dc_rng r;
-  dc_rng_seed(&r, seed, epoch);
-  dc_rng_shuffle(&r, d->perm, d->count);
-  d->perm_valid = 1;
-  d->perm_seed = seed;
-  d->perm_epoch = epoch;
-  d->perm_count = d->count;
+  uint64_t epoch = (uint64_t)(p / d->count);
+  pthread_mutex_lock(&d->lock);
+  perm_cache *hit = NULL, *victim = &d->perms[0];
+  for (int i = 0; i < PERM_SLOTS; i++) {
+    perm_cache *c = &d->perms[i];
+    if (c->valid && c->seed == seed && c->epoch == epoch && c->count == d->count) hit = c;
+    if (c->used < victim->used) victim = c;
+  }
+  if (!hit) {
+    hit = victim;
+    if (!hit->perm) hit->perm = dc_alloc((size_t)d->total * sizeof *hit->perm);
+    if (!hit->perm) {
+      pthread_mutex_unlock(&d->lock);
+      return dc_fail(DC_ERR_NOMEM, "%s dataset: out of memory for the shuffle", d->ops->kind);
+    }
+    for (int i = 0; i < d->count; i++) hit->perm[i] = i;
+    dc_rng r;
+    dc_rng_seed(&r, seed, epoch);
+    dc_rng_shuffle(&r, hit->perm, d->count);
+    hit->valid = 1;
+    hit->seed = seed;
+    hit->epoch = epoch;
+    hit->count = d->count;
+  }
+  hit->used = ++d->stamp;
+  *index = limited_index(d, hit->perm[slot]);
+  pthread_mutex_unlock(&d->lock);
   return DC_OK;
 }
 
-/* Fetch the sample at stream position `position` (sample `index`) into x / *label. */
+/* Fetch sample `index` for stream position `position` into x / *label. */
 static dc_status fetch(dc_dataset *d, int index, uint64_t seed, int64_t position, float *x,
                        int *label) {
   if (d->get_aug) return d->get_aug(d->impl, index, seed, position, x, label);
   return d->ops->get(d->impl, index, x, label);
 }
 
+/* Report sample `index` (whose failure reason is current on this thread) once. */
+static void report_bad(dc_dataset *d, int index) {
+  pthread_mutex_lock(&d->lock);
+  if (!d->bad_seen) d->bad_seen = dc_alloc(((size_t)d->total + 7) / 8);
+  int fresh = 1;
+  if (d->bad_seen) {
+    unsigned char bit = (unsigned char)(1u << (index & 7));
+    fresh = !(d->bad_seen[index >> 3] & bit);
+    d->bad_seen[index >> 3] |= bit;
+  }
+  if (fresh) {
+    atomic_fetch_add(&d->bad_samples, 1);
+    if (d->bad_out) {
+      fprintf(d->bad_out, "dctrain: warning: %s (skipped, reported once; [data] on_bad_image = stop stops instead)\n",
+              dc_failure_reason());
+      fflush(d->bad_out);
+    }
+  }
+  pthread_mutex_unlock(&d->lock);
+}
+
+dc_status dc_dataset_sample_at(dc_dataset *d, uint64_t seed, int shuffle, int64_t position,
+                               float *x, int *y) {
+  if (position < 0 || d->count < 1)
+    return dc_fail(DC_ERR_ARG, "%s dataset: bad stream position %lld", d->ops->kind, (long long)position);
+  char last[512] = "";
+  for (int64_t k = 0;; k++) {
+    int index = 0, label = 0;
+    if (position > INT64_MAX - k)
+      return dc_fail(DC_ERR_DATA, "%s dataset: no readable sample after position %lld", d->ops->kind,
+                     (long long)position);
+    DC_TRY(index_at(d, seed, shuffle, position + k, &index));
+    /* the reason of a failure to skip must be this sample's (dc_fail keeps the first) */
+    if (d->on_bad == DC_BAD_SKIP) dc_failure_clear();
+    /* the substitute is drawn (cropped, mirrored) as the slot's own position would be */
+    dc_status s = fetch(d, index, seed, position, x, &label);
+    if (s == DC_OK) {
+      if (y) *y = label;
+      return DC_OK;
+    }
+    if (s != DC_ERR_DATA || d->on_bad != DC_BAD_SKIP) return s;
+    report_bad(d, index);
+    snprintf(last, sizeof last, "%s", dc_failure_reason());
+    dc_failure_clear();
+    atomic_fetch_add(&d->skipped, 1);
+    /* any 2*count - 1 consecutive positions hold a whole epoch, so every sample */
+    if (k + 1 >= 2 * (int64_t)d->count - 1 || atomic_load(&d->bad_samples) >= d->count)
+      return dc_fail(DC_ERR_DATA, "%s dataset: none of the %d samples could be read (the last failure: %s)",
+                     d->ops->kind, d->count, last);
+  }
+}
+
 /* One parallel batch: shared by the workers. */
 typedef struct {
   dc_dataset *d;
   uint64_t seed;
+  int shuffle;
   int64_t first;
   int n;
   size_t sample; /* floats per sample */
@@ -158,10 +274,9 @@ static void *batch_worker(void *arg) {
   for (;;) {
     int i = atomic_fetch_add(&j->next, 1);
     if (i >= j->n || i > atomic_load(&j->fail_at)) break;
-    int label = 0;
     dc_failure_clear();
-    dc_status s = fetch(j->d, j->d->slots[i], j->seed, j->first + i, j->x + (size_t)i * j->sample,
-                        &label);
+    dc_status s = dc_dataset_sample_at(j->d, j->seed, j->shuffle, j->first + i,
+                                       j->x + (size_t)i * j->sample, j->y ? j->y + i : NULL);
     if (s != DC_OK) {
       pthread_mutex_lock(&j->lock);
       if (i < atomic_load(&j->fail_at)) {
@@ -173,18 +288,18 @@ static void *batch_worker(void *arg) {
       dc_failure_clear();
       break; /* every later slot of this worker is above i */
     }
-    if (j->y) j->y[i] = label;
   }
   return NULL;
 }
 
-/* Fetch slots 0..n-1 (indices in d->slots) on up to d->threads workers. Returns -1
- * when no thread could be started (the caller then goes serially), else the status. */
-static int batch_parallel(dc_dataset *d, uint64_t seed, int64_t first, int n, float *x, int *y,
-                          size_t sample, dc_status *status) {
+/* Fetch positions first..first+n-1 on up to d->threads workers. Returns -1 when no
+ * thread could be started (the caller then goes serially), else 0 with *status set. */
+static int batch_parallel(dc_dataset *d, uint64_t seed, int shuffle, int64_t first, int n,
+                          float *x, int *y, size_t sample, dc_status *status) {
   batch_job job = {0}, *j = &job;
   j->d = d;
   j->seed = seed;
+  j->shuffle = shuffle;
   j->first = first;
   j->n = n;
   j->sample = sample;
@@ -218,38 +333,11 @@ dc_status dc_dataset_batch(dc_dataset *d, uint64_t seed, int shuffle, int64_t fi
   if (d->count < 1) return dc_fail(DC_ERR_ARG, "%s dataset: no samples", d->ops->kind);
   size_t sample = (size_t)d->c * (size_t)d->h * (size_t)d->w; /* floats per sample */
   if (d->threads > 1 && n > 1) {
-    if (n > d->slots_cap) {
-      int *slots = dc_alloc((size_t)n * sizeof *slots);
-      if (!slots) return DC_ERR_NOMEM;
-      dc_free(d->slots);
-      d->slots = slots;
-      d->slots_cap = n;
-    }
-    for (int i = 0; i < n; i++) {
-      int64_t p = first + i;
-      int slot = (int)(p % d->count);
-      if (shuffle) {
-        DC_TRY(ensure_perm(d, seed, (uint64_t)(p / d->count)));
-        slot = d->perm[slot];
-      }
-      d->slots[i] = slot;
-    }
     dc_status s;
-    if (batch_parallel(d, seed, first, n, x, y, sample, &s) == 0) return s;
+    if (batch_parallel(d, seed, shuffle, first, n, x, y, sample, &s) == 0) return s;
     /* no thread could be started: fall through and fetch serially */
   }
-  for (int i = 0; i < n; i++) {
-    int64_t p = first + i;
-    uint64_t epoch = (uint64_t)(p / d->count);
-    int slot = (int)(p % d->count);
-    int index = slot;
-    if (shuffle) {
-      DC_TRY(ensure_perm(d, seed, epoch));
-      index = d->perm[slot];
-    }
-    int label = 0;
-    DC_TRY(fetch(d, index, seed, p, x + (size_t)i * sample, &label));
-    if (y) y[i] = label;
-  }
+  for (int i = 0; i < n; i++)
+    DC_TRY(dc_dataset_sample_at(d, seed, shuffle, first + i, x + (size_t)i * sample, y ? y + i : NULL));
   return DC_OK;
 }

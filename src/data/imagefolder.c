@@ -47,6 +47,7 @@ typedef struct {
   int *label;          /* (n) */
   char *names;         /* the pool of NUL-terminated relative paths */
   size_t names_len, names_cap;
+  float lut[3][256];   /* per output channel: (pixel - mean) / std * scale */
 } folder_impl;
 
 static const char *const g_split_names[2] = {"val", "train"};
@@ -76,26 +77,28 @@ static void lerp_taps(int i, int n, int m, int *a, int *b, int *w) {
   *w = (int)(frac * LERP_ONE + 0.5);
 }
 
-/* Bilinear resize of src (sh×sw×3 bytes) to dst (r×r×3 bytes). */
-static dc_status resize_bilinear(const unsigned char *src, int sw, int sh, unsigned char *dst,
-                                 int r) {
-  int *xa = malloc(sizeof(int) * 3 * (size_t)r);
+/* Bilinear resize of src (sh×sw×3 bytes) to a virtual dh×dw image, of which only the
+ * c×c window at (oy, ox) is computed into dst (c×c×3 bytes): a crop never pays for
+ * the pixels it drops. */
+static dc_status resize_window(const unsigned char *src, int sw, int sh, int dw, int dh, int oy,
+                               int ox, int c, unsigned char *dst) {
+  int *xa = malloc(sizeof(int) * 3 * (size_t)c);
   if (!xa) return DC_ERR_NOMEM;
-  int *xb = xa + r, *xw = xa + 2 * r;
-  for (int j = 0; j < r; j++) lerp_taps(j, r, sw, &xa[j], &xb[j], &xw[j]);
-  for (int i = 0; i < r; i++) {
+  int *xb = xa + c, *xw = xa + 2 * c;
+  for (int j = 0; j < c; j++) lerp_taps(ox + j, dw, sw, &xa[j], &xb[j], &xw[j]);
+  for (int i = 0; i < c; i++) {
     int ya, yb, yw;
-    lerp_taps(i, r, sh, &ya, &yb, &yw);
+    lerp_taps(oy + i, dh, sh, &ya, &yb, &yw);
     const unsigned char *top = src + (size_t)ya * (size_t)sw * 3;
     const unsigned char *bot = src + (size_t)yb * (size_t)sw * 3;
-    unsigned char *o = dst + (size_t)i * (size_t)r * 3;
-    for (int j = 0; j < r; j++) {
+    unsigned char *o = dst + (size_t)i * (size_t)c * 3;
+    for (int j = 0; j < c; j++) {
       const int a = xa[j] * 3, b = xb[j] * 3, w = xw[j];
-      for (int c = 0; c < 3; c++) {
-        int t = top[a + c] * (LERP_ONE - w) + top[b + c] * w; /* <= 255 * 2^11 */
-        int u = bot[a + c] * (LERP_ONE - w) + bot[b + c] * w;
+      for (int k = 0; k < 3; k++) {
+        int t = top[a + k] * (LERP_ONE - w) + top[b + k] * w; /* <= 255 * 2^11 */
+        int u = bot[a + k] * (LERP_ONE - w) + bot[b + k] * w;
         int v = (t * (LERP_ONE - yw) + u * yw + (1 << (2 * LERP_BITS - 1))) >> (2 * LERP_BITS);
-        o[j * 3 + c] = (unsigned char)v;
+        o[j * 3 + k] = (unsigned char)v;
       }
     }
   }
@@ -103,10 +106,27 @@ static dc_status resize_bilinear(const unsigned char *src, int sw, int sh, unsig
   return DC_OK;
 }
 
-/* Decode sample `index` and write its crop at (oy, ox), flipped when `flip`, as
- * BGR NCHW floats: x[c][i][j] = (pixel - mean[c]) * scale. */
-static dc_status render(const folder_impl *f, int index, int oy, int ox, int flip, float *x) {
-  const int R = f->conf.resize, C = f->conf.crop;
+/* The size a w×h image is resized to: squash R×R, or shorter side R (torchvision's
+ * Resize(R): the longer side int(R * long / short)). */
+static void target_size(const folder_impl *f, int w, int h, int *dw, int *dh) {
+  const int R = f->conf.resize;
+  if (f->conf.resize_mode == DC_RESIZE_SQUASH) {
+    *dw = *dh = R;
+  } else if (w <= h) {
+    *dw = R;
+    *dh = (int)((int64_t)R * h / w);
+  } else {
+    *dh = R;
+    *dw = (int)((int64_t)R * w / h);
+  }
+}
+
+/* Decode sample `index`, resize, and write its crop as NCHW floats in the conf's
+ * channel order: x[c][i][j] = (pixel - mean[c]) / std[c] * scale. With r == NULL the
+ * centre crop, unflipped; else offsets and a flip drawn from r (oy, ox, flip: the
+ * order the squash-mode draws always had, so old runs keep their crops). */
+static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
+  const int C = f->conf.crop;
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", f->root, f->names + f->name_at[index]);
   int w = 0, h = 0, ch = 0;
@@ -115,45 +135,55 @@ static dc_status render(const folder_impl *f, int index, int oy, int ox, int fli
     const char *why = stbi_failure_reason();
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
   }
-  unsigned char *px = img; /* R×R×3 RGB after this block */
-  if (w != R || h != R) {
-    px = malloc((size_t)R * (size_t)R * 3);
-    if (!px) {
-      stbi_image_free(img);
-      return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, R, R);
-    }
-    if (resize_bilinear(img, w, h, px, R) != DC_OK) {
-      stbi_image_free(img);
-      free(px);
-      return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, R, R);
-    }
+  int dw, dh;
+  target_size(f, w, h, &dw, &dh);
+  if (dw < C || dh < C) { /* only from extreme aspect ratios in shorter mode: cannot happen */
     stbi_image_free(img);
-    img = NULL;
+    return dc_fail(DC_ERR_DATA, "%s: %dx%d resizes to %dx%d, smaller than crop %d", path, w, h, dw, dh, C);
   }
+  int oy = (dh - C) / 2, ox = (dw - C) / 2, flip = 0;
+  if (r) {
+    oy = (int)dc_rng_below(r, (uint32_t)(dh - C + 1));
+    ox = (int)dc_rng_below(r, (uint32_t)(dw - C + 1));
+    flip = (int)(dc_rng_next(r) >> 63); /* drawn even when mirror is off: same crops */
+    flip &= f->conf.mirror;
+  }
+  unsigned char *px = malloc((size_t)C * (size_t)C * 3); /* the crop, C×C×3 RGB */
+  if (!px) {
+    stbi_image_free(img);
+    return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
+  }
+  if (w == dw && h == dh) {
+    for (int i = 0; i < C; i++)
+      memcpy(px + (size_t)i * C * 3, img + ((size_t)(oy + i) * (size_t)w + (size_t)ox) * 3, (size_t)C * 3);
+  } else if (resize_window(img, w, h, dw, dh, oy, ox, C, px) != DC_OK) {
+    stbi_image_free(img);
+    free(px);
+    return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, dw, dh);
+  }
+  stbi_image_free(img);
   const size_t plane = (size_t)C * (size_t)C;
   for (int c = 0; c < 3; c++) {
-    const int src_c = 2 - c; /* output B, G, R from RGB pixels */
-    const float mean = f->conf.mean[c], scale = f->conf.scale;
+    const int src_c = f->conf.rgb ? c : 2 - c; /* pixels are R, G, B */
+    const float *lut = f->lut[c];
     float *out = x + (size_t)c * plane;
     for (int i = 0; i < C; i++) {
-      const unsigned char *row = px + ((size_t)(oy + i) * (size_t)R + (size_t)ox) * 3 + src_c;
+      const unsigned char *row = px + (size_t)i * (size_t)C * 3 + src_c;
       float *o = out + (size_t)i * (size_t)C;
       if (flip)
-        for (int j = 0; j < C; j++) o[C - 1 - j] = ((float)row[(size_t)j * 3] - mean) * scale;
+        for (int j = 0; j < C; j++) o[C - 1 - j] = lut[row[(size_t)j * 3]];
       else
-        for (int j = 0; j < C; j++) o[j] = ((float)row[(size_t)j * 3] - mean) * scale;
+        for (int j = 0; j < C; j++) o[j] = lut[row[(size_t)j * 3]];
     }
   }
-  if (img) stbi_image_free(img);
-  else free(px);
+  free(px);
   return DC_OK;
 }
 
-/* The un-augmented view: centre crop (Caffe's (resize - crop) / 2 offsets), no flip. */
+/* The un-augmented view: centre crop, no flip. */
 static dc_status folder_get(void *impl, int index, float *x, int *y) {
   const folder_impl *f = impl;
-  int off = (f->conf.resize - f->conf.crop) / 2;
-  DC_TRY(render(f, index, off, off, 0, x));
+  DC_TRY(render(f, index, NULL, x));
   *y = f->label[index];
   return DC_OK;
 }
@@ -168,11 +198,7 @@ static dc_status folder_get_aug(void *impl, int index, uint64_t seed, int64_t po
   if (!f->train) return folder_get(impl, index, x, y);
   dc_rng r;
   dc_rng_seed(&r, seed ^ AUG_STREAM, (uint64_t)position);
-  uint32_t range = (uint32_t)(f->conf.resize - f->conf.crop + 1);
-  int oy = (int)dc_rng_below(&r, range);
-  int ox = (int)dc_rng_below(&r, range);
-  int flip = (int)(dc_rng_next(&r) >> 63); /* drawn even when mirror is off: same crops */
-  DC_TRY(render(f, index, oy, ox, f->conf.mirror && flip, x));
+  DC_TRY(render(f, index, &r, x));
   *y = f->label[index];
   return DC_OK;
 }
@@ -263,7 +289,8 @@ static dc_status list_dir(const char *dir, int dirs, str_list *out) {
   return DC_OK;
 }
 
-/* Append "<cls>/<file>" to the name pool as sample f->n with `label`. */
+/* Append "<cls>/<file>" (cls NULL: "<file>") to the name pool as sample f->n with
+ * `label`. */
 static dc_status add_sample(folder_impl *f, int *cap, const char *cls, const char *file,
                             int label) {
   if (f->n == INT32_MAX - 1) return dc_fail(DC_ERR_DATA, "%s: too many images", f->root);
@@ -278,7 +305,7 @@ static dc_status add_sample(folder_impl *f, int *cap, const char *cls, const cha
     f->label = lb;
     *cap = c;
   }
-  size_t len = strlen(cls) + 1 + strlen(file) + 1;
+  size_t len = (cls ? strlen(cls) + 1 : 0) + strlen(file) + 1;
   if (f->names_len + len > f->names_cap) {
     size_t c = f->names_cap ? f->names_cap * 2 : 65536;
     while (c < f->names_len + len) c *= 2;
@@ -288,7 +315,8 @@ static dc_status add_sample(folder_impl *f, int *cap, const char *cls, const cha
     f->names_cap = c;
   }
   f->name_at[f->n] = f->names_len;
-  snprintf(f->names + f->names_len, len, "%s/%s", cls, file);
+  if (cls) snprintf(f->names + f->names_len, len, "%s/%s", cls, file);
+  else snprintf(f->names + f->names_len, len, "%s", file);
   f->names_len += len;
   f->label[f->n++] = label;
   return DC_OK;
@@ -301,7 +329,74 @@ static int find_class(const folder_impl *f, const char *name) {
   return hit ? (int)(hit - f->class_names) : -1;
 }
 
-/* Fill f's classes (from rootdir/train) and samples (from f->root). */
+/* The samples of a Caffe list file (f->conf.val_list): "relative/path label" per line,
+ * the path relative to f->root (it may hold spaces: the label is the last field),
+ * blank lines skipped. Every line is checked now, so a bad list fails at open, naming
+ * FILE:LINE, and not hours into a run. */
+static dc_status scan_list(folder_impl *f, const char *rootdir) {
+  char listpath[4096];
+  const char *lp = f->conf.val_list;
+  if (lp[0] == '/') snprintf(listpath, sizeof listpath, "%s", lp);
+  else snprintf(listpath, sizeof listpath, "%s/%s", rootdir, lp);
+  FILE *fp = fopen(listpath, "r");
+  if (!fp) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", listpath, strerror(errno));
+  char line[4096 + 64], path[8192];
+  int lineno = 0, cap = 0;
+  dc_status s = DC_OK;
+  while (s == DC_OK && fgets(line, sizeof line, fp)) {
+    lineno++;
+    size_t len = strlen(line);
+    if (len == sizeof line - 1 && line[len - 1] != '\n') {
+      s = dc_fail(DC_ERR_DATA, "%s:%d: line longer than %zu characters", listpath, lineno, sizeof line - 2);
+      break;
+    }
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
+                       line[len - 1] == '\t'))
+      line[--len] = '\0';
+    char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '\0') continue;
+    char *sp = strrchr(p, ' '), *tab = strrchr(p, '\t');
+    if (tab && (!sp || tab > sp)) sp = tab;
+    if (!sp) {
+      s = dc_fail(DC_ERR_DATA, "%s:%d: expected 'relative/path label', got '%.200s'", listpath, lineno, p);
+      break;
+    }
+    char *lab = sp + 1, *end = sp;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    *end = '\0';
+    char *stop;
+    errno = 0;
+    long label = strtol(lab, &stop, 10);
+    if (*lab == '\0' || *stop != '\0' || errno) {
+      s = dc_fail(DC_ERR_DATA, "%s:%d: label '%.60s' is not an integer (expected 'relative/path label')", listpath,
+                  lineno, lab);
+      break;
+    }
+    if (label < 0 || label >= f->nclasses) {
+      s = dc_fail(DC_ERR_DATA, "%s:%d: label %ld out of range [0, %d) (the classes are the %d directories of %s/train)",
+                  listpath, lineno, label, f->nclasses, f->nclasses, rootdir);
+      break;
+    }
+    snprintf(path, sizeof path, "%s/%s", f->root, p);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      s = dc_fail(DC_ERR_DATA, "%s:%d: %s: %s", listpath, lineno, path, strerror(errno));
+      break;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      s = dc_fail(DC_ERR_DATA, "%s:%d: %s: not a regular file", listpath, lineno, path);
+      break;
+    }
+    s = add_sample(f, &cap, NULL, p, (int)label);
+  }
+  if (s == DC_OK && ferror(fp)) s = dc_fail(DC_ERR_IO, "%s: read error", listpath);
+  fclose(fp);
+  if (s == DC_OK && f->n == 0) s = dc_fail(DC_ERR_DATA, "%s: no images listed", listpath);
+  return s;
+}
+
+/* Fill f's classes (from rootdir/train) and samples (from f->root or the val list). */
 static dc_status scan(folder_impl *f, const char *rootdir) {
   char path[4096];
   snprintf(path, sizeof path, "%s/train", rootdir);
@@ -316,6 +411,7 @@ static dc_status scan(folder_impl *f, const char *rootdir) {
   }
   f->class_names = classes.v; /* f owns them now */
   f->nclasses = classes.n;
+  if (!f->train && f->conf.val_list && f->conf.val_list[0]) return scan_list(f, rootdir);
   if (!f->train && !is_dir(f->root))
     return dc_fail(DC_ERR_IO, "%s: missing directory (expected %s/val/<class>/<images>)", f->root,
                    rootdir);
@@ -361,14 +457,19 @@ static dc_status scan(folder_impl *f, const char *rootdir) {
 /* ---- public ------------------------------------------------------------------ */
 
 void dc_imagefolder_defaults(dc_imagefolder_conf *conf) {
+  memset(conf, 0, sizeof *conf);
   conf->resize = 256;
+  conf->resize_mode = DC_RESIZE_SQUASH;
   conf->crop = 227;
+  conf->rgb = 0;
   conf->mean[0] = 104.0f; /* B */
   conf->mean[1] = 117.0f; /* G */
   conf->mean[2] = 123.0f; /* R */
+  conf->std[0] = conf->std[1] = conf->std[2] = 1.0f;
   conf->scale = 1.0f;
   conf->mirror = 1;
   conf->threads = 2;
+  conf->val_list = NULL;
 }
 
 dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_conf *conf,
@@ -386,6 +487,11 @@ dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_
   for (int i = 0; i < 3; i++)
     if (!(c.mean[i] > -1e30f && c.mean[i] < 1e30f))
       return dc_fail(DC_ERR_ARG, "%s: mean: expected 3 finite numbers", root);
+  for (int i = 0; i < 3; i++)
+    if (!(c.std[i] > 0.0f && c.std[i] < 1e30f))
+      return dc_fail(DC_ERR_ARG, "%s: std: expected 3 finite positive numbers", root);
+  if (c.resize_mode != DC_RESIZE_SQUASH && c.resize_mode != DC_RESIZE_SHORTER)
+    return dc_fail(DC_ERR_ARG, "%s: resize_mode %d: expected squash or shorter", root, (int)c.resize_mode);
   if (!(c.scale > 0.0f && c.scale < 1e30f))
     return dc_fail(DC_ERR_ARG, "%s: scale: expected a finite positive number", root);
   if (strlen(root) > 3000) return dc_fail(DC_ERR_ARG, "%s: path too long", root);
@@ -393,6 +499,9 @@ dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_
   if (!f) return DC_ERR_NOMEM;
   f->train = train != 0;
   f->conf = c;
+  f->conf.val_list = NULL; /* only needed while scanning: not kept (the caller owns it) */
+  for (int ch = 0; ch < 3; ch++)
+    for (int p = 0; p < 256; p++) f->lut[ch][p] = ((float)p - c.mean[ch]) / c.std[ch] * c.scale;
   size_t len = strlen(root) + 8;
   f->root = malloc(len);
   if (!f->root) {
@@ -400,7 +509,9 @@ dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_
     return dc_fail(DC_ERR_NOMEM, "out of memory");
   }
   snprintf(f->root, len, "%s/%s", root, g_split_names[f->train]);
+  f->conf.val_list = c.val_list;
   dc_status s = scan(f, root);
+  f->conf.val_list = NULL;
   if (s != DC_OK) {
     folder_destroy(f);
     return s;
