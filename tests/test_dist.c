@@ -277,7 +277,7 @@ static void write_tree_with_bad_image(void) {
   free(tu_write_file(g_dir, "img.cfg",
                      "[experiment]\nnet = img.net\nthreads = 1\n"
                      "[data]\nkind = imagenet\ndir = img\nresize = 8\ncrop = 8\nmirror = false\nshuffle = false\n"
-                     "loader_threads = 1\n"
+                     "loader_threads = 1\non_bad_image = stop\n"
                      "[solver]\nbase_lr = 0.01\nbatch = 8\nmax_iter = 5\ntest_batch = 1\n"));
 }
 
