@@ -653,6 +653,77 @@ static void test_set_shared_out_of_memory(void **state) {
   dc_failure_clear();
 }
 
+/* What travels between ranks: all of a DENSE gradient in place, only the kept entries of
+ * a MASKED one (packed, then scattered back), only the k centroid gradients of a SHARED one. */
+static void test_grad_pack_per_kind(void **state) {
+  (void)state;
+  dc_param p = tu_param("l/weight", 10);
+  for (int i = 0; i < 10; i++) p.diff[i] = (float)(i + 1);
+  float scratch[10], *where = NULL;
+  assert_int_equal(dc_param_comm_scratch(&p), 0);
+  assert_int_equal(dc_param_grad_pack(&p, scratch, &where), 10);
+  assert_ptr_equal(where, p.diff);
+  uint8_t keep[10] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 1};
+  assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
+  for (int i = 0; i < 10; i++) p.diff[i] = (float)(i + 1);
+  dc_param_reduce_grad(&p);
+  assert_int_equal(dc_param_comm_scratch(&p), 4);
+  assert_int_equal(dc_param_grad_pack(&p, scratch, &where), 4);
+  assert_ptr_equal(where, scratch);
+  float want[4] = {1, 4, 5, 10};
+  assert_memory_equal(scratch, want, sizeof want);
+  for (int i = 0; i < 4; i++) scratch[i] *= 2; /* as if summed over two ranks */
+  dc_param_grad_unpack(&p, scratch);
+  for (int i = 0; i < 10; i++) assert_true(p.diff[i] == (keep[i] ? 2.0f * (float)(i + 1) : 0.0f));
+  float cb[4] = {-1, 0, 1, 2};
+  uint8_t idx[10] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1};
+  assert_int_equal(dc_param_set_shared(&p, 2, cb, idx), DC_OK);
+  for (int i = 0; i < 10; i++) p.diff[i] = 1.0f;
+  dc_param_reduce_grad(&p);
+  assert_int_equal(dc_param_comm_scratch(&p), 0);
+  assert_int_equal(dc_param_grad_pack(&p, scratch, &where), 4);
+  assert_ptr_equal(where, p.codebook_diff);
+  /* kept weights 0 (idx 0), 3 (3), 4 (0), 9 (1): centroid gradients 2, 1, 0, 1 */
+  float cg[4] = {2, 1, 0, 1};
+  assert_memory_equal(p.codebook_diff, cg, sizeof cg);
+  tu_param_free(&p);
+}
+
+/* A rank that receives another's parameter first takes on its kind, then its arrays. */
+static void test_adopt_kind_and_arrays(void **state) {
+  (void)state;
+  dc_param a = tu_param("l/weight", 6), b = tu_param("l/weight", 6);
+  void *ptr[DC_PARAM_MAX_ARRAYS];
+  size_t bytes[DC_PARAM_MAX_ARRAYS];
+  assert_int_equal(dc_param_arrays(&a, ptr, bytes), 2); /* values, momentum */
+  uint8_t keep[6] = {1, 1, 0, 1, 0, 1}, idx[6] = {0, 1, 0, 1, 0, 0};
+  float cb[2] = {-0.5f, 0.5f};
+  assert_int_equal(dc_param_set_mask(&a, keep), DC_OK);
+  assert_int_equal(dc_param_set_shared(&a, 1, cb, idx), DC_OK);
+  int n = dc_param_arrays(&a, ptr, bytes);
+  assert_int_equal(n, 5); /* values, codebook, its momentum, index, mask */
+  assert_int_equal(dc_param_adopt_kind(&b, a.kind, a.bits), DC_OK);
+  assert_int_equal(b.kind, DC_PARAM_SHARED);
+  assert_int_equal(b.k, 2);
+  void *bp[DC_PARAM_MAX_ARRAYS];
+  size_t bb[DC_PARAM_MAX_ARRAYS];
+  assert_int_equal(dc_param_arrays(&b, bp, bb), n);
+  for (int j = 0; j < n; j++) {
+    assert_int_equal(bb[j], bytes[j]);
+    memcpy(bp[j], ptr[j], bytes[j]); /* what the broadcast does */
+  }
+  assert_memory_equal(b.data, a.data, sizeof(float) * 6);
+  assert_memory_equal(b.mask, a.mask, 6);
+  assert_memory_equal(b.index, a.index, 6);
+  assert_memory_equal(b.codebook, a.codebook, sizeof(float) * 2);
+  /* and back to dense */
+  assert_int_equal(dc_param_adopt_kind(&b, DC_PARAM_DENSE, 0), DC_OK);
+  assert_int_equal(b.kind, DC_PARAM_DENSE);
+  assert_null(b.mask);
+  tu_param_free(&a);
+  tu_param_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dense_view_and_grad),
@@ -673,6 +744,8 @@ int main(void) {
       cmocka_unit_test(test_fill_masked),
       cmocka_unit_test(test_set_mask_out_of_memory),
       cmocka_unit_test(test_set_shared_out_of_memory),
+      cmocka_unit_test(test_grad_pack_per_kind),
+      cmocka_unit_test(test_adopt_kind_and_arrays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
