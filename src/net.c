@@ -197,8 +197,17 @@ static dc_status setup_layers(dc_net *net) {
   return DC_OK;
 }
 
+/* Layer i runs in place: its kind allows it, the input arrives in the layout it reads, and
+ * it is not the net's input (callers fill that once and may run several passes over it).
+ * Then a train net's layer also has an input gradient (i > 0) for its output gradient. */
+static int in_place(const dc_net *net, int i) {
+  const dc_layer_kind *k = dc_layer_kind_of(net->layers[i].type);
+  return i > 0 && !net->layouts[i].convert && k->in_place && k->in_place(&net->layers[i]);
+}
+
 /* One arena for activations, one for their gradients: the input, every layer's output
- * and every conversion buffer, each sized by its layout (blocked layouts pad). A
+ * (but an in-place layer's, which is its input's) and every conversion buffer, each
+ * sized by its layout (blocked layouts pad). A
  * forward-only net has no gradients; with DC_NET_REUSE its layers' outputs (and
  * conversion buffers) take turns in two slots, each the size of the largest of them:
  * a layer reads the slot the previous one wrote and writes the other, and a conversion
@@ -210,7 +219,7 @@ static dc_status alloc_activations(dc_net *net, int reuse) {
   for (int i = 0; i < net->nlayers; i++) {
     layer_layout *ll = &net->layouts[i];
     size_t o = dc_layout_floats(&ll->lay.out), w = ll->convert ? dc_layout_floats(&ll->lay.want) : 0;
-    total += o + w;
+    total += in_place(net, i) ? 0 : o + w;
     slot = o > slot ? o : slot;
     slot = w > slot ? w : slot;
   }
@@ -243,6 +252,12 @@ static dc_status alloc_activations(dc_net *net, int reuse) {
       l->in_diff = l->out_diff = NULL;
       l->out_data = prev = slots[other];
       cur = other;
+      continue;
+    }
+    if (in_place(net, i)) { /* writes over its input (and its input gradient over its output's) */
+      l->in_data = l->out_data = prev;
+      l->in_diff = grad ? prev_diff : NULL;
+      l->out_diff = grad ? prev_diff : NULL;
       continue;
     }
     if (ll->convert) {

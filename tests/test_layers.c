@@ -90,6 +90,25 @@ static void grad_relu(void **state) {
   (void)state;
   run_gradcheck(IN_4x6x6, "[relu]", 2, -1, 1);
   run_gradcheck(IN_4x6x6, "[relu]\nnegative_slope = 0.1", 2, -1, 1);
+  /* after another layer a ReLU with slope >= 0 runs in place (its gradient from its output) */
+  run_gradcheck(IN_4x6x6, "[fc]\nname = f\nnum_output = 9\n[relu]\n[fc]\nname = g\nnum_output = 4", 2, -1, 1);
+  run_gradcheck(IN_4x6x6, "[fc]\nname = f\nnum_output = 9\n[relu]\nnegative_slope = 0.1\n[fc]\nname = g\nnum_output = 4",
+                2, -1, 1);
+  run_gradcheck(IN_4x6x6, "[fc]\nname = f\nnum_output = 9\n[relu]\nnegative_slope = -0.5\n[fc]\nname = g\nnum_output = 4",
+                2, -1, 1);
+  const char *fmt = "[input]\nchannels = 2\nheight = 4\nwidth = 4\n[fc]\nname = f\nnum_output = 5\n[relu]\n"
+                    "negative_slope = %s\n[relu]\n[softmax_loss]\n";
+  const char *slopes[] = {"0", "0.1", "-0.5"};
+  for (int k = 0; k < 3; k++) {
+    char text[256];
+    snprintf(text, sizeof text, fmt, slopes[k]);
+    dc_net *net = tu_net(text, 2, DC_NET_TRAIN);
+    int in_place = k < 2;
+    assert_int_equal(net->layers[1].out_data == net->layers[0].out_data, in_place);
+    assert_int_equal(net->layers[1].in_diff == net->layers[1].out_diff, in_place);
+    assert_true(net->layers[2].out_data == net->layers[1].out_data); /* slope 0: in place after any layer */
+    dc_net_free(net);
+  }
 }
 
 static void grad_lrn(void **state) {

@@ -70,7 +70,8 @@ dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss);
 dc_status dc_net_backward(dc_net *net, const dc_pass *pass);
 const float *dc_net_output(const dc_net *net);
 /* Layer i's output as plain NCHW floats into dst (dc_shape_count(layers[i].out)).
- * Activations between oneDNN layers may be in blocked layouts: read them through this. */
+ * Activations between oneDNN layers may be in blocked layouts: read them through this.
+ * A ReLU after a layer runs in place: that layer's output reads as the ReLU's. */
 dc_status dc_net_read_output(dc_net *net, int i, float *dst);
 
 dc_layer *dc_net_find_layer(dc_net *net, const char *name);
