@@ -1,18 +1,24 @@
 #!/usr/bin/python3
-"""PyTorch peer for dctrain's benchmark: LeNet-5 and LeNet-300-100 throughput and peak RSS.
+"""PyTorch peer for dctrain's benchmark: LeNet-5, LeNet-300-100, AlexNet and VGG-16 throughput and peak RSS.
 
 What it measures
-    The same two nets dctrain trains, built in PyTorch, on random MNIST-shaped data (1x28x28, batch 64,
-    10 classes, softmax cross-entropy), with SGD momentum 0.9 and weight decay 5e-4:
-      lenet5    Caffe's LeNet: conv 20 5x5 -> maxpool 2/2 -> conv 50 5x5 -> maxpool 2/2 -> fc 500 -> ReLU
-                -> fc 10   (shapes: 1x28x28 -> 20x24x24 -> 20x12x12 -> 50x8x8 -> 50x4x4 = 800 -> 500 -> 10)
-      lenet300  784 -> 300 -> ReLU -> 100 -> ReLU -> 10
+    The nets dctrain trains, built in PyTorch, on random inputs of their shape, with softmax
+    cross-entropy and SGD momentum 0.9, weight decay 5e-4:
+      lenet5    Caffe's LeNet, 1x28x28, 10 classes: conv 20 5x5 -> maxpool 2/2 -> conv 50 5x5 -> maxpool 2/2
+                -> fc 500 -> ReLU -> fc 10   (1x28x28 -> 20x24x24 -> 20x12x12 -> 50x8x8 -> 50x4x4 = 800 -> 500 -> 10)
+      lenet300  1x28x28, 10 classes: 784 -> 300 -> ReLU -> 100 -> ReLU -> 10
+      alexnet   Caffe's AlexNet (nets/alexnet.net), rebuilt layer for layer: 3x227x227, conv1 96 11x11/4, ReLU,
+                LRN 5 (alpha 1e-4, beta 0.75), maxpool 3/2; conv2 256 5x5 pad 2 groups 2, ReLU, LRN, maxpool;
+                conv3 384 3x3; conv4 384 groups 2; conv5 256 groups 2 (each + ReLU), maxpool; fc6 4096, ReLU,
+                dropout; fc7 4096, ReLU, dropout; fc8 1000. (Not torchvision's alexnet, which is another net.)
+      vgg16     torchvision.models.vgg16() (random weights), 3x224x224, 1000 classes: exactly nets/vgg16.net
+    Default batch: 64 for lenet5, lenet300 and alexnet, 16 for vgg16 (--batch overrides).
     For each net and mode, after a warm-up, images/s over a fixed time (or iteration count) per repeat,
     median of several repeats:
       train  forward + loss + backward + optimizer step (train mode)
       infer  forward only, eval mode, under torch.no_grad()
     Then the peak RSS of this process (resource.getrusage ru_maxrss); it includes the PyTorch import
-    itself (about 226 MiB of it) and the larger of the two nets when both run; no data set is held.
+    itself (about 226 MiB of it) and the largest of the nets run; no data set is held.
 
 Which Python
     Debian's torch (apt-get install python3-torch) only imports under Debian's /usr/bin/python3, not a
@@ -45,6 +51,11 @@ Output (stdout), one record per line, every line starts with "torch":
     torch blas_mapped /usr/lib/.../openblasp-r0.3.21.so   each BLAS/LAPACK file in /proc/self/maps
     torch blas_core SkylakeX                     OpenBLAS's kernel (openblas_get_corename), if OpenBLAS
     torch threads 2
+    torch sgemm_gflops 160.2                     with --sgemm: GFLOP/s of a 4096^3 torch.mm (best of 5)
+    torch batch lenet5 64                        the batch of each net run
+    torch gflop_per_image lenet5 0.0046 0.0136   GFLOP of one image's forward, and of its training step
+                                                 (forward + backward-data but into the input + backward-weights;
+                                                 conv and linear layers only)
     torch lenet5 train 4512.3                    figures: torch NET MODE IMAGES_PER_S (4 fields)
     torch lenet5 infer 15000.0
     torch peak_rss_mib 512.0
@@ -63,16 +74,22 @@ import sys
 import time
 
 OPENMP_OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-BATCH = 64
-CLASSES = 10
+NETS = ("lenet5", "lenet300", "alexnet", "vgg16")
+# per net: input (C, H, W), classes, default batch, default warm-up iterations
+SHAPES = {"lenet5": ((1, 28, 28), 10, 64, 20), "lenet300": ((1, 28, 28), 10, 64, 20),
+          "alexnet": ((3, 227, 227), 1000, 64, 3), "vgg16": ((3, 224, 224), 1000, 16, 2)}
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="PyTorch peer for dctrain's LeNet benchmark.")
-    p.add_argument("--net", choices=("lenet5", "lenet300", "all"), default="all")
+    p = argparse.ArgumentParser(description="PyTorch peer for dctrain's benchmark.")
+    p.add_argument("--net", choices=NETS + ("all",), default="all")
+    p.add_argument("--batch", type=int, default=0, help="batch (default: 64, VGG-16 16)")
+    p.add_argument("--sgemm", action="store_true",
+                   help="first measure the BLAS's sgemm rate (4096^3, best of 5): torch sgemm_gflops X")
     p.add_argument("--mode", choices=("train", "infer", "all"), default="all")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed iterations before each measurement")
+    p.add_argument("--warmup", type=int, default=-1,
+                   help="untimed iterations before each measurement (default 20, AlexNet 3, VGG-16 2)")
     p.add_argument("--seconds", type=float, default=1.0,
                    help="timed seconds per repeat (used unless --iters is given)")
     p.add_argument("--iters", type=int, default=0, help="timed iterations per repeat (overrides --seconds)")
@@ -81,8 +98,8 @@ def parse_args(argv):
     p.add_argument("--blas", choices=("openblas-openmp", "any"), default="openblas-openmp",
                    help="refuse to run unless this BLAS is the one torch calls (default openblas-openmp)")
     a = p.parse_args(argv)
-    if a.threads < 1 or a.warmup < 0 or a.repeats < 1 or a.iters < 0 or a.seconds <= 0:
-        p.error("--threads and --repeats must be >= 1, --warmup and --iters >= 0, --seconds > 0")
+    if a.threads < 1 or a.warmup < -1 or a.repeats < 1 or a.iters < 0 or a.seconds <= 0 or a.batch < 0:
+        p.error("--threads and --repeats must be >= 1, --warmup, --iters and --batch >= 0, --seconds > 0")
     return a
 
 
@@ -134,15 +151,64 @@ def build_net(torch, name):
         return nn.Sequential(
             nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2),       # 20x24x24 -> 20x12x12
             nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),      # 50x8x8 -> 50x4x4
-            nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, CLASSES))
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
-        nn.Linear(100, CLASSES))
+            nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+    if name == "lenet300":
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
+    if name == "alexnet":
+        # Caffe's LRN divides alpha by the size, as torch's local_response_norm does
+        lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+        return nn.Sequential(
+            nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),             # 96x55x55 -> 27
+            nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),  # 256x27x27 -> 13
+            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
+            nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2),        # 256x13x13 -> 6
+            nn.Flatten(), nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 1000))
+    import torchvision
+    return torchvision.models.vgg16()
 
 
-def measure(step, args):
-    """Median images/s of step() (one batch) over args.repeats timed runs after args.warmup calls."""
-    for _ in range(args.warmup):
+def flops_per_image(torch, net, shape):
+    """Multiply-adds x 2 of one image's forward pass through the conv and linear layers (the
+    rest is noise at this size), and of a training step: forward, backward-data (not into the
+    first layer's input) and backward-weights, each as many as the forward of its layer."""
+    nn = torch.nn
+    per = []
+
+    def hook(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+            per.append(2.0 * k * out[0].numel())
+        elif isinstance(m, nn.Linear):
+            per.append(2.0 * m.in_features * m.out_features)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        net.eval()
+        net(torch.zeros(1, *shape))
+    for h in handles:
+        h.remove()
+    fwd = sum(per)
+    return fwd, 3 * fwd - per[0]
+
+
+def sgemm_gflops(torch, n=4096, repeats=5):
+    """Best GFLOP/s of an n x n x n float32 matrix product (torch.mm: the BLAS torch calls)."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2.0 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def measure(step, args, batch, warmup):
+    """Median images/s of step() (one batch) over args.repeats timed runs after `warmup` calls."""
+    for _ in range(warmup):
         step()
     rates = []
     for _ in range(args.repeats):
@@ -154,26 +220,32 @@ def measure(step, args):
             elapsed = time.perf_counter() - t0
             if (args.iters and n >= args.iters) or (not args.iters and elapsed >= args.seconds):
                 break
-        rates.append(n * BATCH / elapsed)
+        rates.append(n * batch / elapsed)
     return statistics.median(rates)
 
 
 def bench_net(torch, name, args):
     torch.manual_seed(args.seed)
+    shape, classes, batch, warmup = SHAPES[name]
+    batch = args.batch or batch
+    warmup = warmup if args.warmup < 0 else args.warmup
+    print("torch batch %s %d" % (name, batch), flush=True)
     net = build_net(torch, name)
+    fwd, train = flops_per_image(torch, net, shape)
+    print("torch gflop_per_image %s %.4f %.4f" % (name, fwd / 1e9, train / 1e9), flush=True)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     # A few fixed random input batches, cycled (data loading is not part of what is measured), each
     # paired with FRESH random labels. With fixed (input, label) pairs the net memorises them within
     # seconds, the loss falls to ~0.01, the gradients turn denormal and a step gets up to 70x slower
     # (microcode assists in the GEMMs): a pathology, not the cost of training. Fresh labels keep the
-    # loss near ln 10 and every step the same work; torch.randint of 64 labels costs microseconds.
-    pool = [torch.rand(BATCH, 1, 28, 28) for _ in range(8)]
+    # loss near ln(classes) and every step the same work; torch.randint of the labels costs microseconds.
+    pool = [torch.rand(batch, *shape) for _ in range(8 if batch * shape[1] * shape[2] < 1 << 20 else 2)]
     it = [0]
 
     def next_batch():
         it[0] = (it[0] + 1) % len(pool)
-        return pool[it[0]], torch.randint(0, CLASSES, (BATCH,))
+        return pool[it[0]], torch.randint(0, classes, (batch,))
 
     def train_step():
         x, y = next_batch()
@@ -189,10 +261,10 @@ def bench_net(torch, name, args):
 
     if args.mode in ("train", "all"):
         net.train()
-        print("torch %s train %.1f" % (name, measure(train_step, args)), flush=True)
+        print("torch %s train %.1f" % (name, measure(train_step, args, batch, warmup)), flush=True)
     if args.mode in ("infer", "all"):
         net.eval()
-        print("torch %s infer %.1f" % (name, measure(infer_step, args)), flush=True)
+        print("torch %s infer %.1f" % (name, measure(infer_step, args, batch, warmup)), flush=True)
 
 
 def main(argv):
@@ -228,7 +300,9 @@ def main(argv):
             % (blas_path, OPENMP_OPENBLAS_DIR, OPENMP_OPENBLAS_DIR))
         return 2
 
-    nets = ("lenet5", "lenet300") if args.net == "all" else (args.net,)
+    if args.sgemm:
+        print("torch sgemm_gflops %.1f" % sgemm_gflops(torch), flush=True)
+    nets = NETS if args.net == "all" else (args.net,)
     for name in nets:
         bench_net(torch, name, args)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

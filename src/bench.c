@@ -91,7 +91,7 @@ dc_status dc_bench(const char *net_path, int batch, int threads, double seconds,
   /* this rank's share of the batch, as in training */
   int local = (int)((int64_t)batch * (rank + 1) / size - (int64_t)batch * rank / size);
   dc_status s = dc_net_load(net_path, local, DC_NET_TRAIN, NULL, &train);
-  if (s == DC_OK) s = dc_net_load(net_path, local, 0, train->params, &infer);
+  if (s == DC_OK) s = dc_net_load(net_path, local, DC_NET_REUSE, train->params, &infer);
   if (s == DC_OK) s = dc_gradsync_create(train->params, overlap, &b.gs);
   if (s != DC_OK) goto done;
   dc_net_init_params(train, 1);

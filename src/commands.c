@@ -64,7 +64,7 @@ static void evaluator_close(evaluator *ev) {
 static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
   memset(ev, 0, sizeof *ev);
   dc_dnn_set_threads(e->threads);
-  DC_TRY(dc_net_load(e->net, e->test_batch, 0, NULL, &ev->net));
+  DC_TRY(dc_net_load(e->net, e->test_batch, DC_NET_REUSE, NULL, &ev->net));
   dc_net_init_params(ev->net, e->seed);
   DC_TRY(dc_experiment_open_data(e, 0, &ev->test));
   DC_TRY(dc_experiment_check_fit(e, ev->test, ev->net));

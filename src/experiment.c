@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "backend/dnn.h"
@@ -469,7 +470,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   t->shard_first = (int)((int64_t)e->batch * rank / size);
   int local = (int)((int64_t)e->batch * (rank + 1) / size) - t->shard_first;
   DC_TRY(dc_net_load(e->net, local, DC_NET_TRAIN, NULL, &t->train_net));
-  DC_TRY(dc_net_load(e->net, e->test_batch, 0, t->train_net->params, &t->test_net));
+  DC_TRY(dc_net_load(e->net, e->test_batch, DC_NET_REUSE, t->train_net->params, &t->test_net));
   DC_TRY(dc_experiment_open_data(e, 1, &t->train_set));
   DC_TRY(dc_experiment_open_data(e, 0, &t->test_set));
   DC_TRY(dc_experiment_check_fit(e, t->train_set, t->train_net));
@@ -566,9 +567,12 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     if (st == DC_OK && out) {
       char took[32];
       dc_format_duration(r->seconds, took, sizeof took);
-      fprintf(out, "== stage %s done in %s: test top-1 %.2f%%, %.2f%% of weights kept%s%s\n", sg->label, took,
-              100 * r->top1, r->total ? 100.0 * (double)r->nonzero / (double)r->total : 0.0,
-              sg->kind != DC_STAGE_ENCODE ? "; weights " : "", sg->kind != DC_STAGE_ENCODE ? path : "");
+      struct rusage ru;
+      getrusage(RUSAGE_SELF, &ru); /* this process's peak so far (Linux: KiB) */
+      fprintf(out, "== stage %s done in %s: test top-1 %.2f%%, %.2f%% of weights kept%s%s; peak RSS %.0f MiB\n",
+              sg->label, took, 100 * r->top1, r->total ? 100.0 * (double)r->nonzero / (double)r->total : 0.0,
+              sg->kind != DC_STAGE_ENCODE ? "; weights " : "", sg->kind != DC_STAGE_ENCODE ? path : "",
+              (double)ru.ru_maxrss / 1024.0);
       fflush(out);
     }
   }

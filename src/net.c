@@ -197,29 +197,69 @@ static dc_status setup_layers(dc_net *net) {
   return DC_OK;
 }
 
+/* Layer i runs in place: its kind allows it, the input arrives in the layout it reads, and
+ * it is not the net's input (callers fill that once and may run several passes over it).
+ * Then a train net's layer also has an input gradient (i > 0) for its output gradient. */
+static int in_place(const dc_net *net, int i) {
+  const dc_layer_kind *k = dc_layer_kind_of(net->layers[i].type);
+  return i > 0 && !net->layouts[i].convert && k->in_place && k->in_place(&net->layers[i]);
+}
+
 /* One arena for activations, one for their gradients: the input, every layer's output
- * and every conversion buffer, each sized by its layout (blocked layouts pad). */
-static dc_status alloc_activations(dc_net *net) {
+ * (but an in-place layer's, which is its input's) and every conversion buffer, each
+ * sized by its layout (blocked layouts pad). A
+ * forward-only net has no gradients; with DC_NET_REUSE its layers' outputs (and
+ * conversion buffers) take turns in two slots, each the size of the largest of them:
+ * a layer reads the slot the previous one wrote and writes the other, and a conversion
+ * writes the other slot, the layer then the one the conversion read. The input keeps a
+ * region of its own. */
+static dc_status alloc_activations(dc_net *net, int reuse) {
   dnnl_memory_desc_t in_md = dc_layout_plain(net->input);
-  size_t total = dc_layout_floats(&in_md);
+  size_t in_floats = dc_layout_floats(&in_md), total = in_floats, slot = 0;
   for (int i = 0; i < net->nlayers; i++) {
     layer_layout *ll = &net->layouts[i];
-    total += dc_layout_floats(&ll->lay.out);
-    if (ll->convert) total += dc_layout_floats(&ll->lay.want);
+    size_t o = dc_layout_floats(&ll->lay.out), w = ll->convert ? dc_layout_floats(&ll->lay.want) : 0;
+    total += in_place(net, i) ? 0 : o + w;
+    slot = o > slot ? o : slot;
+    slot = w > slot ? w : slot;
   }
+  if (reuse) total = in_floats + 2 * slot;
   net->acts = dc_alloc(sizeof(float) * total);
-  net->act_diffs = dc_alloc(sizeof(float) * total);
-  if (!net->acts || !net->act_diffs) return DC_ERR_NOMEM;
+  if (!net->acts) return DC_ERR_NOMEM;
+  if (net->train) {
+    net->act_diffs = dc_alloc(sizeof(float) * total);
+    if (!net->act_diffs) return DC_ERR_NOMEM;
+  }
   net->input_data = net->acts;
   net->input_diff = net->act_diffs;
-  size_t off = dc_layout_floats(&in_md);
+  size_t off = in_floats;
   float *prev = net->acts, *prev_diff = net->input_grad ? net->act_diffs : NULL;
+  int cur = -1; /* reuse: the slot holding prev (-1: the input region) */
+  float *slots[2] = {net->acts + in_floats, net->acts + in_floats + slot};
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     layer_layout *ll = &net->layouts[i];
     int grad = l->in_grad;
     ll->prev_out = prev;
     ll->prev_diff = grad ? prev_diff : NULL;
+    if (reuse) {
+      int other = cur == 0 ? 1 : 0;
+      l->in_data = prev;
+      if (ll->convert) {
+        l->in_data = slots[other];
+        other = !other;
+      }
+      l->in_diff = l->out_diff = NULL;
+      l->out_data = prev = slots[other];
+      cur = other;
+      continue;
+    }
+    if (in_place(net, i)) { /* writes over its input (and its input gradient over its output's) */
+      l->in_data = l->out_data = prev;
+      l->in_diff = grad ? prev_diff : NULL;
+      l->out_diff = grad ? prev_diff : NULL;
+      continue;
+    }
     if (ll->convert) {
       l->in_data = net->acts + off;
       l->in_diff = grad ? net->act_diffs + off : NULL;
@@ -229,7 +269,7 @@ static dc_status alloc_activations(dc_net *net) {
       l->in_diff = grad ? prev_diff : NULL;
     }
     l->out_data = net->acts + off;
-    l->out_diff = net->act_diffs + off;
+    l->out_diff = net->act_diffs ? net->act_diffs + off : NULL;
     prev = l->out_data;
     prev_diff = l->out_diff;
     off += dc_layout_floats(&ll->lay.out);
@@ -270,7 +310,7 @@ dc_status dc_net_create(dc_cfg *cfg, int batch, int flags, dc_params *shared, dc
   }
   if ((st = params_attach(net, pairs, net->params))) goto fail;
   if ((st = setup_layers(net))) goto fail;
-  if ((st = alloc_activations(net))) goto fail;
+  if ((st = alloc_activations(net, !net->train && (flags & DC_NET_REUSE)))) goto fail;
   free(pairs);
   *out = net;
   return DC_OK;

@@ -429,6 +429,38 @@ static void missing_and_corrupt_models(void **state) {
   free(fake);
 }
 
+/* The encode stage's round-trip check: dc_model_decode_verify accepts the net a file was
+ * written from and refuses, naming the layer, a net whose weights have moved since. */
+static void decode_verify_checks_every_weight(void **state) {
+  (void)state;
+  dc_net *net = toy_net();
+  dc_net_init_params(net, 9);
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].weight) {
+      assert_int_equal(dc_prune_density(net->layers[i].weight, 0.5), DC_OK);
+      assert_int_equal(dc_quantize(net->layers[i].weight, 3, DC_KMEANS_LINEAR, 1), DC_OK);
+    }
+  char dcz[700];
+  snprintf(dcz, sizeof dcz, "%s/verify.dcz", g_dir);
+  assert_int_equal(dc_model_encode(net, 8, 5, dcz, NULL), DC_OK);
+  assert_int_equal(dc_model_decode_verify(dcz, net, NULL), DC_OK);
+  dc_layer *last = NULL;
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].weight) last = &net->layers[i];
+  last->weight->codebook[1] += 0.25f; /* one centroid of the last layer */
+  dc_param_sync(last->weight);
+  char want[200];
+  snprintf(want, sizeof want, "decoded weights of '%s' differ", last->name);
+  dc_failure_clear();
+  expect_fail(dc_model_decode_verify(dcz, net, NULL), DC_ERR_FORMAT, want);
+  assert_int_equal(dc_model_decode(dcz, net, NULL), DC_OK); /* takes the file's values back */
+  assert_int_equal(dc_model_decode_verify(dcz, net, NULL), DC_OK);
+  last->bias->data[0] += 1.0f;
+  dc_failure_clear();
+  expect_fail(dc_model_decode_verify(dcz, net, NULL), DC_ERR_FORMAT, want);
+  dc_net_free(net);
+}
+
 static void models_of_another_net(void **state) {
   (void)state;
   /* same layer names, other shapes */
@@ -519,6 +551,7 @@ int main(void) {
       cmocka_unit_test(parse_densities),
       cmocka_unit_test(missing_and_corrupt_models),
       cmocka_unit_test(models_of_another_net),
+      cmocka_unit_test(decode_verify_checks_every_weight),
       cmocka_unit_test(plot_edge_cases),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -90,6 +90,25 @@ static void grad_relu(void **state) {
   (void)state;
   run_gradcheck(IN_4x6x6, "[relu]", 2, -1, 1);
   run_gradcheck(IN_4x6x6, "[relu]\nnegative_slope = 0.1", 2, -1, 1);
+  /* after another layer a ReLU with slope >= 0 runs in place (its gradient from its output) */
+  run_gradcheck(IN_4x6x6, "[fc]\nname = f\nnum_output = 9\n[relu]\n[fc]\nname = g\nnum_output = 4", 2, -1, 1);
+  run_gradcheck(IN_4x6x6, "[fc]\nname = f\nnum_output = 9\n[relu]\nnegative_slope = 0.1\n[fc]\nname = g\nnum_output = 4",
+                2, -1, 1);
+  run_gradcheck(IN_4x6x6, "[fc]\nname = f\nnum_output = 9\n[relu]\nnegative_slope = -0.5\n[fc]\nname = g\nnum_output = 4",
+                2, -1, 1);
+  const char *fmt = "[input]\nchannels = 2\nheight = 4\nwidth = 4\n[fc]\nname = f\nnum_output = 5\n[relu]\n"
+                    "negative_slope = %s\n[relu]\n[softmax_loss]\n";
+  const char *slopes[] = {"0", "0.1", "-0.5"};
+  for (int k = 0; k < 3; k++) {
+    char text[256];
+    snprintf(text, sizeof text, fmt, slopes[k]);
+    dc_net *net = tu_net(text, 2, DC_NET_TRAIN);
+    int in_place = k < 2;
+    assert_int_equal(net->layers[1].out_data == net->layers[0].out_data, in_place);
+    assert_int_equal(net->layers[1].in_diff == net->layers[1].out_diff, in_place);
+    assert_true(net->layers[2].out_data == net->layers[1].out_data); /* slope 0: in place after any layer */
+    dc_net_free(net);
+  }
 }
 
 static void grad_lrn(void **state) {
@@ -347,6 +366,57 @@ static void no_reference_kernels(void **state) {
   dc_net_free(net);
 }
 
+/* A forward-only net with DC_NET_REUSE (two activation slots) gives the same scores and
+ * probabilities as one that keeps every activation, also with conversions between
+ * blocked and plain layouts and a dropout; it holds less; inference nets have no
+ * gradient arena. */
+static void reuse_equals_keep(void **state) {
+  (void)state;
+  const char *text = "[input]\nchannels = 3\nheight = 35\nwidth = 35\n"
+                     "[conv]\nname = c1\nnum_output = 32\nkernel = 5\nstride = 2\n[relu]\n[lrn]\n"
+                     "[maxpool]\nkernel = 3\nstride = 2\n"
+                     "[conv]\nname = c2\nnum_output = 64\nkernel = 3\npad = 1\ngroup = 2\n[relu]\n"
+                     "[maxpool]\nkernel = 3\nstride = 2\n[fc]\nname = f1\nnum_output = 40\n[relu]\n[dropout]\n"
+                     "[fc]\nname = f2\nnum_output = 10\n[softmax_loss]\n";
+  dc_net *keep = tu_net(text, 4, 0), *reuse = tu_net(text, 4, DC_NET_REUSE);
+  assert_null(keep->act_diffs);
+  assert_null(reuse->act_diffs);
+  dc_net_init_params(keep, 3);
+  dc_net_init_params(reuse, 3);
+  size_t nin = dc_shape_count(keep->input), nout = dc_shape_count(keep->layers[keep->nlayers - 1].out);
+  size_t nscore = dc_shape_count(keep->layers[keep->nlayers - 2].out);
+  float *a = malloc(sizeof(float) * nscore), *b = malloc(sizeof(float) * nscore);
+  int labels[4] = {1, 2, 3, 4};
+  dc_pass pass = {.train = 0, .labels = labels};
+  for (int round = 0; round < 2; round++) { /* a second batch over the reused buffers */
+    tu_fill(keep->input_data, nin, 11 + (uint64_t)round, -1.0f, 1.0f);
+    memcpy(reuse->input_data, keep->input_data, sizeof(float) * nin);
+    double lk, lr;
+    assert_int_equal(dc_net_forward(keep, &pass, &lk), DC_OK);
+    assert_int_equal(dc_net_forward(reuse, &pass, &lr), DC_OK);
+    assert_true(lk == lr);
+    assert_memory_equal(dc_net_output(keep), dc_net_output(reuse), sizeof(float) * nout);
+    assert_int_equal(dc_net_read_output(keep, keep->nlayers - 2, a), DC_OK);
+    assert_int_equal(dc_net_read_output(reuse, reuse->nlayers - 2, b), DC_OK);
+    assert_memory_equal(a, b, sizeof(float) * nscore);
+  }
+  /* the slots: every output lies in two buffers after the input's region */
+  float *lo = reuse->acts + nin, *hi = lo;
+  for (int i = 0; i < reuse->nlayers; i++) {
+    float *o = reuse->layers[i].out_data;
+    assert_true(o >= lo);
+    if (o > hi) hi = o;
+  }
+  int distinct = 0;
+  for (int i = 0; i < reuse->nlayers; i++) distinct += reuse->layers[i].out_data == lo || reuse->layers[i].out_data == hi;
+  assert_int_equal(distinct, reuse->nlayers);
+  assert_true(hi > lo);
+  free(a);
+  free(b);
+  dc_net_free(keep);
+  dc_net_free(reuse);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(grad_conv),       cmocka_unit_test(grad_conv_groups), cmocka_unit_test(grad_fc),
@@ -354,7 +424,7 @@ int main(void) {
       cmocka_unit_test(grad_dropout),    cmocka_unit_test(grad_softmax_loss), cmocka_unit_test(grad_stack),
       cmocka_unit_test(ref_conv_all),    cmocka_unit_test(ref_fc),           cmocka_unit_test(ref_pool),
       cmocka_unit_test(ref_lrn),         cmocka_unit_test(dropout_semantics),
-      cmocka_unit_test(no_reference_kernels),
+      cmocka_unit_test(no_reference_kernels),     cmocka_unit_test(reuse_equals_keep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

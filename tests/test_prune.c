@@ -96,6 +96,35 @@ static void density_keeps_largest_ties_lower_index(void **state) {
   }
 }
 
+/* Magnitudes that share their upper 16 bits (1 + j·2^-23: the selection is decided in the
+ * low half of the key), with ties, signed zeros, and a second round over a mask. */
+static void density_select_within_one_bucket(void **state) {
+  (void)state;
+  enum { N = 600 };
+  dc_rng r;
+  dc_rng_seed(&r, 5, 1);
+  const double densities[] = {0.5, 0.11, 0.99, 0.002};
+  for (size_t c = 0; c < sizeof densities / sizeof densities[0]; c++) {
+    dc_param p = tu_param("fc1/weight", N);
+    float x[N];
+    uint8_t want[N], first[N];
+    for (size_t i = 0; i < N; i++) {
+      float v = 1.0f + (float)dc_rng_below(&r, 200) * 0x1p-23f;
+      x[i] = i % 50 == 0 ? (i % 100 == 0 ? -0.0f : 0.0f) : (dc_rng_below(&r, 2) ? -v : v);
+    }
+    memcpy(p.data, x, sizeof x);
+    expected_density_mask(x, NULL, N, (size_t)llround(densities[c] * N), want);
+    assert_int_equal(dc_prune_density(&p, densities[c]), DC_OK);
+    if (memcmp(p.mask, want, N) != 0) fail_msg("density %g: mask differs from the hand-ranked one", densities[c]);
+    memcpy(first, want, N);
+    double d2 = densities[c] * 0.5;
+    expected_density_mask(x, first, N, (size_t)llround(d2 * N), want);
+    assert_int_equal(dc_prune_density(&p, d2), DC_OK);
+    if (memcmp(p.mask, want, N) != 0) fail_msg("density %g then %g: mask differs", densities[c], d2);
+    tu_param_free(&p);
+  }
+}
+
 static void density_masks_nest(void **state) {
   (void)state;
   enum { N = 500 };
@@ -428,7 +457,7 @@ static void training_keeps_pruned_zero_and_indices_fixed(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(density_keeps_largest_ties_lower_index),
-      cmocka_unit_test(density_masks_nest),
+      cmocka_unit_test(density_select_within_one_bucket), cmocka_unit_test(density_masks_nest),
       cmocka_unit_test(density_one_on_dense),
       cmocka_unit_test(quality_threshold_is_q_std_of_kept),
       cmocka_unit_test(quantize_clusters_kept_weights_only),

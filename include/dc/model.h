@@ -15,4 +15,10 @@ dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const
  * weights become SHARED (codebook, index, mask), biases fp32. stats as above. */
 dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats);
 
+/* dc_model_decode, after checking that every weight and bias path holds is bit for bit
+ * what net holds now (the round-trip check after encoding, without a copy of the net):
+ * a difference fails naming the layer, and the layers before it are left decoded (with
+ * the same values). */
+dc_status dc_model_decode_verify(const char *path, dc_net *net, dc_dcz_stats *stats);
+
 #endif

@@ -34,7 +34,7 @@ typedef struct dc_net {
   int batch;
   dc_shape input;       /* (batch, C, H, W) from [input] */
   float *input_data;    /* (batch*C*H*W) caller fills before dc_net_forward */
-  float *acts, *act_diffs; /* activation arenas */
+  float *acts, *act_diffs; /* activation arenas (act_diffs NULL without DC_NET_TRAIN) */
   int classes;          /* output width of the loss layer */
   int train;            /* built with backward primitives */
   int input_grad;       /* also compute d(loss)/d(input) into input_diff (tests) */
@@ -46,7 +46,10 @@ typedef struct dc_net {
 
 enum {
   DC_NET_TRAIN = 1,      /* set up backward too (else forward-only inference primitives) */
-  DC_NET_INPUT_GRAD = 2  /* with TRAIN: also compute d(loss)/d(input) into input_diff */
+  DC_NET_INPUT_GRAD = 2, /* with TRAIN: also compute d(loss)/d(input) into input_diff */
+  DC_NET_REUSE = 4       /* without TRAIN: layers' outputs share two buffers (each the size of the
+                          * largest), so after a forward only the last two layers' outputs (the
+                          * scores and the probabilities) are valid; for test and eval nets */
 };
 
 /* Build a net from a parsed net file for `batch` samples; flags from the enum above. shared == NULL: allocate a
@@ -67,7 +70,8 @@ dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss);
 dc_status dc_net_backward(dc_net *net, const dc_pass *pass);
 const float *dc_net_output(const dc_net *net);
 /* Layer i's output as plain NCHW floats into dst (dc_shape_count(layers[i].out)).
- * Activations between oneDNN layers may be in blocked layouts: read them through this. */
+ * Activations between oneDNN layers may be in blocked layouts: read them through this.
+ * A ReLU after a layer runs in place: that layer's output reads as the ReLU's. */
 dc_status dc_net_read_output(dc_net *net, int i, float *dst);
 
 dc_layer *dc_net_find_layer(dc_net *net, const char *name);

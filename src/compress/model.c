@@ -36,7 +36,18 @@ dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const
   return s;
 }
 
-dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats) {
+/* Is the decoded layer d, weight for weight and bias for bias, bit for bit what l holds
+ * now? The values a SHARED weight takes are codebook[index] where kept, +0 where pruned. */
+static int same_values(const dc_dcz_layer *d, const dc_layer *l) {
+  const float *w = l->weight->data;
+  for (size_t i = 0; i < l->weight->count; i++) {
+    float v = d->mask[i] ? d->codebook[d->index[i]] : 0.0f;
+    if (memcmp(&v, &w[i], sizeof v) != 0) return 0;
+  }
+  return !l->bias || memcmp(d->bias, l->bias->data, sizeof(float) * (size_t)d->nbias) == 0;
+}
+
+static dc_status decode(const char *path, dc_net *net, dc_dcz_stats *stats, int verify) {
   dc_dcz_layer *layers;
   int n;
   DC_TRY(dc_dcz_read_stats(path, &layers, &n, stats));
@@ -58,6 +69,11 @@ dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats) {
                   d->name, l->name);
       break;
     }
+    if (verify && !same_values(d, l)) {
+      s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights of '%s' differ from the encoded ones (a bug: please report)",
+                  path, l->name);
+      break;
+    }
     dc_param_make_dense(w);
     s = dc_param_set_mask(w, d->mask);
     if (s == DC_OK) s = dc_param_set_shared(w, d->bits, d->codebook, d->index);
@@ -67,4 +83,10 @@ dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats) {
   dc_dcz_free(layers, n);
   if (s != DC_OK && stats) dc_dcz_stats_free(stats);
   return s;
+}
+
+dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats) { return decode(path, net, stats, 0); }
+
+dc_status dc_model_decode_verify(const char *path, dc_net *net, dc_dcz_stats *stats) {
+  return decode(path, net, stats, 1);
 }

@@ -19,15 +19,41 @@ double dc_param_std(const dc_param *p) {
   return var > 0 ? sqrt(var) : 0.0;
 }
 
-typedef struct {
-  float mag;
-  uint32_t i;
-} ranked;
+/* |w| as an unsigned key with the order of the magnitudes (a non-negative float's bits). */
+static uint32_t mag_key(float w) {
+  float m = fabsf(w);
+  uint32_t u;
+  memcpy(&u, &m, sizeof u);
+  return u;
+}
 
-static int by_magnitude_desc(const void *a, const void *b) {
-  const ranked *x = a, *y = b;
-  if (x->mag != y->mag) return x->mag < y->mag ? 1 : -1;
-  return x->i < y->i ? -1 : (x->i > y->i);
+/* Among the kept weights of p ranked by magnitude, largest first, ties by position: the
+ * magnitude key *t of the one ranked keep-th (keep >= 1), and how many of those ranked up
+ * to it share that key (*ties). A radix select on the key's two 16-bit halves: two
+ * counting passes and 64K counters instead of sorting (count) pairs (VGG-16's fc6: 0.8 GB
+ * and half a minute). */
+static dc_status kth_largest(const dc_param *p, size_t keep, uint32_t *t, size_t *ties) {
+  size_t *hist = calloc(65536, sizeof *hist);
+  if (!hist) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
+  uint32_t hi = 0, lo = 0;
+  size_t above = 0; /* kept weights with a larger key than the bucket found so far */
+  for (int pass = 0; pass < 2; pass++) {
+    memset(hist, 0, 65536 * sizeof *hist);
+    for (size_t i = 0; i < p->count; i++) {
+      if (p->mask && !p->mask[i]) continue;
+      uint32_t k = mag_key(p->data[i]);
+      if (pass == 0) hist[k >> 16]++;
+      else if (k >> 16 == hi) hist[k & 0xffff]++;
+    }
+    uint32_t b = 65535;
+    while (above + hist[b] < keep) above += hist[b--]; /* terminates: the kept weights number >= keep */
+    if (pass == 0) hi = b;
+    else lo = b;
+  }
+  *t = hi << 16 | lo;
+  *ties = keep - above;
+  free(hist);
+  return DC_OK;
 }
 
 dc_status dc_prune_density(dc_param *p, double density) {
@@ -45,20 +71,21 @@ dc_status dc_prune_density(dc_param *p, double density) {
     }
     return DC_OK;
   }
-  ranked *r = malloc(sizeof *r * p->count);
+  /* keep the `keep` largest magnitudes; of equal ones, those first in the array */
+  uint32_t t = UINT32_MAX;
+  size_t ties = 0;
+  if (keep > 0) DC_TRY(kth_largest(p, keep, &t, &ties));
   uint8_t *mask = calloc(p->count, 1);
-  if (!r || !mask) {
-    free(r);
-    free(mask);
-    return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
+  if (!mask) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
+  for (size_t i = 0; keep > 0 && i < p->count; i++) {
+    if (p->mask && !p->mask[i]) continue;
+    uint32_t k = mag_key(p->data[i]);
+    if (k > t || (k == t && ties > 0)) {
+      mask[i] = 1;
+      if (k == t) ties--;
+    }
   }
-  size_t n = 0;
-  for (size_t i = 0; i < p->count; i++)
-    if (!p->mask || p->mask[i]) r[n++] = (ranked){fabsf(p->data[i]), (uint32_t)i};
-  qsort(r, n, sizeof *r, by_magnitude_desc);
-  for (size_t j = 0; j < keep; j++) mask[r[j].i] = 1;
   dc_status s = dc_param_set_mask(p, mask);
-  free(r);
   free(mask);
   return s;
 }

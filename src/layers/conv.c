@@ -187,4 +187,4 @@ static void conv_describe(const dc_layer *l, char *buf, size_t cap) {
 }
 
 const dc_layer_kind dc_conv_kind = {"conv", 1, conv_parse, conv_shape, conv_setup,
-                                    conv_forward, conv_backward, conv_destroy, conv_describe};
+                                    conv_forward, conv_backward, conv_destroy, conv_describe, NULL};

@@ -99,4 +99,4 @@ void dc_dropout_set_ratio(dc_layer *l, float ratio) {
 }
 
 const dc_layer_kind dc_dropout_kind = {"dropout", 0, dropout_parse, dropout_shape, dropout_setup,
-                                       dropout_forward, dropout_backward, dropout_destroy, NULL};
+                                       dropout_forward, dropout_backward, dropout_destroy, NULL, NULL};

@@ -101,4 +101,4 @@ static void fc_describe(const dc_layer *l, char *buf, size_t cap) {
 }
 
 const dc_layer_kind dc_fc_kind = {"fc",       1,           fc_parse,   fc_shape,   fc_setup,
-                                  fc_forward, fc_backward, fc_destroy, fc_describe};
+                                  fc_forward, fc_backward, fc_destroy, fc_describe, NULL};

@@ -40,6 +40,11 @@ typedef struct {
   void (*destroy)(dc_layer *l);
   /* Which oneDNN implementations the layer runs on, for profiles (NULL: plain C). */
   void (*describe)(const dc_layer *l, char *buf, size_t cap);
+  /* NULL, or whether l may run in place (out_data = in_data, out_diff = in_diff, as Caffe's
+   * ReLU): elementwise, and its backward can tell what it needs from its output alone.
+   * The layer before it must not read its own output in backward (none of ours does but
+   * softmax_loss, which is last). */
+  int (*in_place)(const dc_layer *l);
 } dc_layer_kind;
 
 extern const dc_layer_kind dc_conv_kind, dc_fc_kind, dc_maxpool_kind, dc_avgpool_kind,

@@ -89,4 +89,4 @@ static void lrn_describe(const dc_layer *l, char *buf, size_t cap) {
 }
 
 const dc_layer_kind dc_lrn_kind = {"lrn",       0,            lrn_parse,   lrn_shape,   lrn_setup,
-                                   lrn_forward, lrn_backward, lrn_destroy, lrn_describe};
+                                   lrn_forward, lrn_backward, lrn_destroy, lrn_describe, NULL};

@@ -111,6 +111,6 @@ static void pool_describe(const dc_layer *l, char *buf, size_t cap) {
 }
 
 const dc_layer_kind dc_maxpool_kind = {"maxpool", 0, maxpool_parse, pool_shape, pool_setup,
-                                       pool_forward, pool_backward, pool_destroy, pool_describe};
+                                       pool_forward, pool_backward, pool_destroy, pool_describe, NULL};
 const dc_layer_kind dc_avgpool_kind = {"avgpool", 0, avgpool_parse, pool_shape, pool_setup,
-                                       pool_forward, pool_backward, pool_destroy, pool_describe};
+                                       pool_forward, pool_backward, pool_destroy, pool_describe, NULL};

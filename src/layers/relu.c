@@ -34,34 +34,40 @@ static dc_status relu_setup(dc_layer *l, int train, dc_layout *lay) {
   return DC_OK;
 }
 
+/* In place (see relu_in_place) y aliases x and dy aliases dx: elementwise at one index,
+ * so no restrict here. */
 static dc_status relu_forward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   const float slope = ((relu_priv *)l->priv)->slope;
   const size_t n = ((relu_priv *)l->priv)->n;
-  const float *restrict x = l->in_data;
-  float *restrict y = l->out_data;
+  const float *x = l->in_data;
+  float *y = l->out_data;
   /* split like the oneDNN kernels around it, so each thread finds its half in cache */
 #pragma omp parallel for simd schedule(static) if (n >= 8192)
   for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
   return DC_OK;
 }
 
+/* x > 0 decides the gradient; in place only y is left, and y > 0 exactly when x > 0 for a
+ * slope >= 0 (y = slope·x <= 0 otherwise), so backward reads out_data either way. */
 static dc_status relu_backward(dc_layer *l, const dc_pass *pass) {
   (void)pass;
   if (!l->in_diff) return DC_OK;
   const float slope = ((relu_priv *)l->priv)->slope;
   const size_t n = ((relu_priv *)l->priv)->n;
-  const float *restrict x = l->in_data, *restrict dy = l->out_diff;
-  float *restrict dx = l->in_diff;
+  const float *x = slope >= 0.0f ? l->out_data : l->in_data, *dy = l->out_diff;
+  float *dx = l->in_diff;
 #pragma omp parallel for simd schedule(static) if (n >= 8192)
   for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
   return DC_OK;
 }
+
+static int relu_in_place(const dc_layer *l) { return ((const relu_priv *)l->priv)->slope >= 0.0f; }
 
 static void relu_destroy(dc_layer *l) {
   free(l->priv);
   l->priv = NULL;
 }
 
-const dc_layer_kind dc_relu_kind = {"relu", 0, relu_parse, relu_shape, relu_setup,
-                                    relu_forward, relu_backward, relu_destroy, NULL};
+const dc_layer_kind dc_relu_kind = {"relu",       0,          relu_parse,    relu_shape,   relu_setup,
+                                    relu_forward, relu_backward, relu_destroy, NULL,         relu_in_place};

@@ -82,4 +82,4 @@ static void loss_destroy(dc_layer *l) {
 }
 
 const dc_layer_kind dc_softmax_loss_kind = {"softmax_loss", 0, loss_parse, loss_shape, loss_setup,
-                                            loss_forward, loss_backward, loss_destroy, NULL};
+                                            loss_forward, loss_backward, loss_destroy, NULL, NULL};
