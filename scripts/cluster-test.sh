@@ -14,7 +14,8 @@
 #   - quantization: `scancel --signal=USR1 --full` (the script and srun get it too).
 # Every time dctrain must stop with a checkpoint and status 75, the job come back, and
 # --resume auto carry on; the chain must end with a model.dcz identical byte for byte to
-# the uninterrupted run's (threads = 1, the same 2 ranks).
+# the uninterrupted run's (threads = 1, the same 2 ranks). Last, a plain `scancel` must
+# stop a job with a checkpoint too, but leave it cancelled (not requeued).
 #
 #   sudo scripts/cluster-test.sh [--keep]     --keep: leave the temporary directory
 #
@@ -78,6 +79,7 @@ started=() # pid files of the daemons we started, in start order
 cleanup() {
   local rc=$?
   set +e
+  trap '' INT TERM PIPE # finish the cleanup whatever happens to our terminal or pipe
   if [ -s "$T/run/slurmctld.pid" ]; then
     scancel --quiet --user=root >/dev/null 2>&1
     for _ in $(seq 60); do # the jobs end within KillWait (10 s)
@@ -287,7 +289,18 @@ resumed=$(grep -c -- "--resume auto: $T/chain/ckpt.h5" "$log" || true)
 say "stopped 3 times (time-limit signal, preemption, signal to the whole job), requeued, resumed:" \
   "$((restarts + 1)) runs in $t_chain s"
 
-# 3. The same model, byte for byte.
+# 3. A cancelled job stops with a checkpoint too, and stays cancelled.
+cancel=$(submit cancel)
+wait_log "$cancel" "$T/cancel.out" "[train] iter    100/1000" 120
+scancel "$cancel"
+s=$(wait_done "$cancel" 60)
+[ "$s" = CANCELLED ] && [ "$(job_field "$cancel" Restarts)" = 0 ] && [ -s "$T/cancel/ckpt.h5" ] &&
+  grep -q "not requeued" "$T/cancel.out" ||
+  fail "the cancelled job $cancel ended $s, Restarts=$(job_field "$cancel" Restarts), expected CANCELLED without" \
+    "a requeue and with a checkpoint"
+say "a cancelled job: stopped with a checkpoint and not requeued"
+
+# 4. The same model, byte for byte.
 cmp -s "$T/ref/model.dcz" "$T/chain/model.dcz" ||
   fail "model.dcz of the preempted chain differs from the uninterrupted run's ($(cmp "$T/ref/model.dcz" "$T/chain/model.dcz" 2>&1 | head -n 1))"
 echo "cluster-test: PASS in $(elapsed) s: model.dcz ($(stat -c %s "$T/ref/model.dcz") bytes) of the thrice-stopped" \
