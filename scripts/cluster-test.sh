@@ -44,7 +44,7 @@ T=""
 fail() {
   say "$*"
   if [ -n "$T" ] && [ -d "$T" ]; then
-    for f in "$T"/ref.out "$T"/chain.out "$T"/log/slurmctld.log "$T"/log/slurmd.log; do
+    for f in "$T"/ref.out "$T"/chain.out "$T"/cancel.out "$T"/log/slurmctld.log "$T"/log/slurmd.log; do
       [ -s "$f" ] && { echo "---- last lines of $f"; tail -n 15 "$f"; }
     done
     keep=1
@@ -58,10 +58,10 @@ fail() {
 
 # What it needs: Debian's Slurm and munge, an MPI build of dctrain, MNIST.
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null ||
-  ! command -v mpirun >/dev/null || [ ! -x build/dctrain ]; then
+  [ ! -x build/dctrain ]; then
   bash scripts/setup.sh
 fi
-ldd build/dctrain | grep -q libmpi || fail "build/dctrain is built without MPI (install libopenmpi-dev, rerun scripts/setup.sh)"
+ldd build/dctrain | grep libmpi >/dev/null || fail "build/dctrain is built without MPI (install libopenmpi-dev, rerun scripts/setup.sh)"
 [ -e data/mnist/train-images-idx3-ubyte ] || [ -e data/mnist/train-images-idx3-ubyte.gz ] ||
   bash scripts/fetch-mnist.sh data/mnist
 
@@ -110,14 +110,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Two free TCP ports next to each other (ours, not a system Slurm's 6817/6818).
-port=$((20000 + RANDOM % 20000))
+# Two free TCP ports next to each other (ours, not a system Slurm's 6817/6818), below
+# Linux's ephemeral range (32768 and up).
+port=$((10000 + RANDOM % 20000))
 while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/$((port + 1))) 2>/dev/null; do
   port=$((port + 2))
 done
 
 # The node as slurmd sees this machine (CPUs, sockets, cores, threads, memory).
-hw=$(slurmd -C | head -n 1 | sed 's/^NodeName=[^ ]* //')
+hw=$(slurmd -C | sed -n '1s/^NodeName=[^ ]* //p')
 cpus=$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$hw")
 [ "${cpus:-0}" -ge 2 ] || fail "this machine has ${cpus:-?} CPU; the test runs 2 tasks"
 
@@ -252,7 +253,7 @@ wait_log() { # JOB FILE TEXT SECONDS: until FILE has TEXT while the job runs
 
 # 1. The reference: uninterrupted, 2 tasks.
 t0=$(date +%s)
-ref=$(submit ref)
+ref=$(submit ref) || fail "sbatch failed"
 s=$(wait_done "$ref" 150)
 [ "$s" = COMPLETED ] || fail "the uninterrupted job $ref ended $s"
 [ -s "$T/ref/model.dcz" ] || fail "the uninterrupted job wrote no model.dcz"
@@ -263,7 +264,7 @@ say "uninterrupted 2-task job: $t_ref s"
 # 2. The chain: stopped in dense training like before a time limit, preempted in the
 #    prune round, stopped by a signal to the whole job in quantization, finished.
 t0=$(date +%s)
-chain=$(submit chain)
+chain=$(submit chain) || fail "sbatch failed"
 log=$T/chain.out
 wait_log "$chain" "$log" "[train] iter    500/1000" 120
 scancel --signal=USR1 "$chain"
@@ -290,7 +291,7 @@ say "stopped 3 times (time-limit signal, preemption, signal to the whole job), r
   "$((restarts + 1)) runs in $t_chain s"
 
 # 3. A cancelled job stops with a checkpoint too, and stays cancelled.
-cancel=$(submit cancel)
+cancel=$(submit cancel) || fail "sbatch failed"
 wait_log "$cancel" "$T/cancel.out" "[train] iter    100/1000" 120
 scancel "$cancel"
 s=$(wait_done "$cancel" 60)

