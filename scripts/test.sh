@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — set up (apt packages, build), fetch real MNIST, run every test with
-# ctest, then build the library and tests again with AddressSanitizer + UBSan in
-# build-asan/ and run them there. Exits non-zero on any failure.
+# ctest, run the single-host Slurm cluster test (as root), then build the library and tests
+# again with AddressSanitizer + UBSan in build-asan/ and run them there. Exits non-zero on
+# any failure.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -11,6 +12,17 @@ bash scripts/fetch-mnist.sh data/mnist
 
 echo "test: ctest in build/"
 (cd build && ctest --output-on-failure -j2)
+
+# A real single-host Slurm cluster (the daemons run as root): the sbatch example stopped
+# and requeued three times must end with the uninterrupted run's model. One line, or the
+# whole log on failure.
+if [ "$(id -u)" -eq 0 ]; then
+  echo "test: Slurm cluster test (scripts/cluster-test.sh, log in build/cluster-test.log)"
+  bash scripts/cluster-test.sh > build/cluster-test.log 2>&1 || { cat build/cluster-test.log >&2; exit 1; }
+  tail -n 1 build/cluster-test.log
+else
+  echo "test: Slurm cluster test skipped: it starts Slurm's daemons as root (sudo scripts/cluster-test.sh)"
+fi
 
 # The sanitizer build is the one-process build (-DDC_MPI=OFF): LeakSanitizer would report
 # the MPI runtime's own allocations, and this way both builds are tested. It is built with

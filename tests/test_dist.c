@@ -399,6 +399,37 @@ static void sigusr1_through_mpirun_and_resume_elsewhere(void **state) {
   assert_true(w <= 1e-5);
 }
 
+/* Copies of one stop signal within a second count once, also when a whole second of
+ * the monotonic clock (the handler's) passes between them, as it does for a copy that
+ * comes 15 ms later at x.99 s. A stopping run exits within milliseconds, so the copy has
+ * to come that soon; three runs (long enough not to end first), each must stop with its
+ * checkpoint. */
+static void copies_of_a_signal_across_a_second_count_once(void **state) {
+  (void)state;
+  free(tu_write_file(g_dir, "dup.cfg",
+                     "[experiment]\nnet = toy.net\nseed = 9\nthreads = 1\n[data]\ndir = .\n"
+                     "[solver]\nbase_lr = 0.05\nbatch = 16\nmax_iter = 1000000\ntest_interval = 0\n"
+                     "display = 1000\nsnapshot = 0\n"));
+  for (int k = 0; k < 3; k++) {
+    pid_t pid = start("dup.log", "$D dup.cfg --output dup");
+    wait_for(pid, "dup.log", "[train] iter   1000/");
+    struct timespec now;
+    do {
+      nanosleep(&(struct timespec){0, 1000000}, NULL);
+      clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_nsec < 988000000L || now.tv_nsec > 993000000L);
+    kill(pid, SIGTERM);
+    nanosleep(&(struct timespec){0, 15000000}, NULL);
+    kill(pid, SIGTERM);
+    int rc = wait_status(pid);
+    if (rc != 75) show("dup.log");
+    assert_int_equal(rc, 75);
+    char *out = slurp("dup.log");
+    assert_non_null(strstr(out, "stopped at iteration"));
+    free(out);
+  }
+}
+
 /* N launched processes that would not form one job must not become N runs writing the
  * same files: a build without MPI refuses to be one of several ranks, and a build with
  * MPI refuses tasks that srun started without an MPI plugin (each would be a job of one). */
@@ -440,6 +471,7 @@ int main(void) {
       cmocka_unit_test(failing_rank_stops_the_job),
       cmocka_unit_test(sigterm_stops_and_resume_auto_finishes),
       cmocka_unit_test(sigusr1_through_mpirun_and_resume_elsewhere),
+      cmocka_unit_test(copies_of_a_signal_across_a_second_count_once),
       cmocka_unit_test(refuses_to_be_separate_runs),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
