@@ -208,8 +208,8 @@ static dc_status alloc_activations(dc_net *net) {
     if (ll->convert) total += dc_layout_floats(&ll->lay.want);
   }
   net->acts = dc_alloc(sizeof(float) * total);
-  net->act_diffs = dc_alloc(sizeof(float) * total);
-  if (!net->acts || !net->act_diffs) return DC_ERR_NOMEM;
+  net->act_diffs = net->train ? dc_alloc(sizeof(float) * total) : NULL; /* forward-only nets need none */
+  if (!net->acts || (net->train && !net->act_diffs)) return DC_ERR_NOMEM;
   net->input_data = net->acts;
   net->input_diff = net->act_diffs;
   size_t off = dc_layout_floats(&in_md);
@@ -229,7 +229,7 @@ static dc_status alloc_activations(dc_net *net) {
       l->in_diff = grad ? prev_diff : NULL;
     }
     l->out_data = net->acts + off;
-    l->out_diff = net->act_diffs + off;
+    l->out_diff = net->act_diffs ? net->act_diffs + off : NULL;
     prev = l->out_data;
     prev_diff = l->out_diff;
     off += dc_layout_floats(&ll->lay.out);
@@ -319,16 +319,20 @@ void dc_net_init_params(dc_net *net, uint64_t seed) {
   for (int i = 0; i < net->params->count; i++) dc_param_fill(&net->params->p[i], seed);
 }
 
+dc_status dc_net_layer_input(dc_net *net, int i) {
+  DC_ASSERT(i >= 0 && i < net->nlayers);
+  layer_layout *ll = &net->layouts[i];
+  if (!ll->convert) return DC_OK;
+  void *r[2] = {ll->prev_out, net->layers[i].in_data};
+  return dc_op_run(&ll->to, r);
+}
+
 dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss) {
   DC_ASSERT(!pass->train || net->train);
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     double t0 = net->profile ? dc_now() : 0.0;
-    layer_layout *ll = &net->layouts[i];
-    if (ll->convert) {
-      void *r[2] = {ll->prev_out, l->in_data};
-      DC_TRY(dc_op_run(&ll->to, r));
-    }
+    DC_TRY(dc_net_layer_input(net, i));
     DC_TRY(dc_layer_kind_of(l->type)->forward(l, pass));
     if (net->profile) net->profile[i] += dc_now() - t0;
   }

@@ -121,7 +121,11 @@ static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats 
   float *keep = malloc(sizeof(float) * ps->total);
   if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory");
   memcpy(keep, ps->arena_data, sizeof(float) * ps->total);
-  dc_status s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
+  dc_dcz_model info; /* the net text and preprocessing travel with the weights */
+  dc_status s = dc_model_describe(e, t->test_set, &info);
+  if (s == DC_OK)
+    s = dc_model_encode_with(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &info, path, NULL);
+  dc_dcz_model_free(&info);
   if (s == DC_OK) s = dc_model_decode(path, t->train_net, stats);
   if (s == DC_OK && memcmp(keep, ps->arena_data, sizeof(float) * ps->total) != 0)
     s = dc_fail(DC_ERR_FORMAT, "%s: decoded weights differ from the encoded ones (a bug: please report)", path);

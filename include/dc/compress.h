@@ -189,7 +189,8 @@ typedef struct {
 typedef struct {
   int nlayers;
   dc_dcz_layer_stats *layer; /* (nlayers), owned; release with dc_dcz_stats_free */
-  uint64_t file_bytes;       /* whole file: 16-byte header + layers + 4-byte file CRC */
+  uint64_t file_bytes;       /* whole file: 16-byte header + model section + layers + 4-byte file CRC */
+  uint64_t model_bytes;      /* the model section with its length and CRC (0 in version 1) */
   uint64_t dense_bytes;      /* sum of the layers' dense_bytes */
   double ratio;              /* dense_bytes / file_bytes */
 } dc_dcz_stats;

@@ -187,7 +187,7 @@ static void fill_stats(dc_dcz_layer_stats *s, const char *name, const layer_size
 }
 
 static void finish_stats(dc_dcz_stats *st) {
-  st->file_bytes = HEADER_BYTES + TRAILER_BYTES;
+  st->file_bytes = HEADER_BYTES + TRAILER_BYTES + st->model_bytes;
   st->dense_bytes = 0;
   for (int i = 0; i < st->nlayers; i++) {
     st->file_bytes += st->layer[i].total_bytes;
@@ -489,6 +489,7 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
     size_t rl = 0;
     st = encode_model(model, netlen, lablen, &rec, &rl);
     if (st == DC_OK) st = write_all(f, tmp, rec, rl, &crc);
+    if (stats) stats->model_bytes = rl;
     dc_free(rec);
   }
   for (int i = 0; st == DC_OK && i < n; i++) {
@@ -521,6 +522,7 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
     finish_stats(stats);
   } else {
     dc_free(ls);
+    if (stats) memset(stats, 0, sizeof *stats);
   }
   return st;
 }
@@ -820,6 +822,7 @@ static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats
   dc_dcz_layer_stats *ss = NULL;
   uint8_t *rec = NULL;
   uint32_t nl = 0;
+  uint64_t model_bytes = 0;
   if (r.size < HEADER_BYTES + TRAILER_BYTES) {
     st = dc_fail(DC_ERR_FORMAT, "%s: file is %llu bytes, too short for a .dcz file (at least %d)",
                  path, (unsigned long long)r.size, HEADER_BYTES + TRAILER_BYTES);
@@ -852,7 +855,9 @@ static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats
     goto done;
   }
   nl = (uint32_t)get_le(h + 8, 4);
+  model_bytes = r.pos;
   if (version == DC_DCZ_VERSION && (st = read_model(&r, model))) goto done;
+  model_bytes = r.pos - model_bytes;
   uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + MIN_RECORD);
   if (nl > DC_DCZ_MAX_LAYERS || nl > room) {
     st = dc_fail(DC_ERR_FORMAT,
@@ -939,6 +944,7 @@ done:
   if (stats) {
     stats->nlayers = (int)nl;
     stats->layer = ss;
+    stats->model_bytes = model_bytes;
     finish_stats(stats);
   }
   return DC_OK;
