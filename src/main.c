@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity and bench, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench and predict, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include "dc/cfg.h"
 #include "dc/commands.h"
 #include "dc/experiment.h"
+#include "dc/predict.h"
 
 #define DC_VERSION "0.1.0"
 
@@ -30,6 +31,7 @@ static const char *const USAGE =
     "  export MODEL.dcz OUT.h5           dense fp32 HDF5 weights from a compressed model\n"
     "  sensitivity EXPERIMENT.cfg        accuracy when pruning one layer at a time\n"
     "  bench NET.net                     training/inference images/s and per-layer profile\n"
+    "  predict MODEL.dcz INPUT...        top classes of images (or --idx records) by a .dcz\n"
     "\n"
     "training options:\n"
     "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5)\n"
@@ -95,6 +97,23 @@ static const char *const BENCH_USAGE =
     "  --batch N     batch size (default 64)\n"
     "  --threads N   oneDNN threads (default 2)\n"
     "  --seconds S   timed seconds per mode (default 3)\n";
+
+static const char *const PREDICT_USAGE =
+    "usage: dctrain predict MODEL.dcz [IMAGE...] [--idx FILE --first N] [--top K]\n"
+    "                       [--labels FILE] [--data EXPERIMENT.cfg] [--threads N]\n"
+    "\n"
+    "Run a compressed model as it is (fc layers on the sparse-quantized kernels, conv\n"
+    "layers decoded) and print the top classes with probabilities, one line per input.\n"
+    "Images (PNG, JPEG, BMP, ...) are preprocessed as the model says (colour, resize,\n"
+    "crop, mean, scale: written into the .dcz by the encode stage).\n"
+    "\n"
+    "  --idx FILE        also the records of an idx3 ubyte image file (MNIST's format)\n"
+    "  --first N         with --idx: its first N records (default 10)\n"
+    "  --top K           classes per input (default 5)\n"
+    "  --labels FILE     class names, one per line (default: the model's, else numbers)\n"
+    "  --data EXP.cfg    take the net and preprocessing from an experiment instead of the\n"
+    "                    file (for .dcz files written before they carried them)\n"
+    "  --threads N       compute threads (default 2)\n";
 
 static int die(const char *msg) {
   fprintf(stderr, "dctrain: %s\n", msg && *msg ? msg : "failed");
@@ -281,6 +300,39 @@ static int cmd_bench(const char *cmd, int argc, char **argv) {
   return 0;
 }
 
+/* ---- predict ---- */
+
+static int cmd_predict(const char *cmd, int argc, char **argv) {
+  const char *idx = NULL, *labels = NULL, *data = NULL;
+  long first = 10, top = 5, threads = 2;
+  const opt opts[] = {{"--idx", OPT_STR, &idx, 0, 0},         {"--labels", OPT_STR, &labels, 0, 0},
+                      {"--data", OPT_STR, &data, 0, 0},       {"--first", OPT_LONG, &first, 1, 1000000},
+                      {"--top", OPT_LONG, &top, 1, 1 << 20},  {"--threads", OPT_LONG, &threads, 1, 1024}};
+  /* positionals (MODEL, IMAGE...) are any number: parse the options alone */
+  char **optv = malloc(sizeof(char *) * (size_t)(argc + 1));
+  const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
+  if (!optv || !pos) return die("out of memory");
+  int no = 0, np = 0, n, rc;
+  for (int i = 0; i < argc; i++) {
+    if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      optv[no++] = argv[i];
+      if (strcmp(argv[i], "-h") && strcmp(argv[i], "--help") && i + 1 < argc) optv[no++] = argv[++i];
+    } else {
+      pos[np++] = argv[i];
+    }
+  }
+  rc = parse_args(cmd, PREDICT_USAGE, no, optv, opts, NOPTS(opts), NULL, 0, &n, "");
+  if (rc < 0 && np == 0) rc = bad_arg(cmd, "missing MODEL.dcz");
+  if (rc < 0 && np == 1 && !idx) rc = bad_arg(cmd, "no input: give image files or --idx FILE");
+  if (rc < 0) {
+    dc_predict_conf c = {pos[0], pos + 1, np - 1, idx, (int)first, (int)top, labels, data, (int)threads};
+    rc = dc_cmd_predict(&c, stdout) == DC_OK ? 0 : die(dc_failure_reason());
+  }
+  free(optv);
+  free(pos);
+  return rc;
+}
+
 /* ---- dispatch ---- */
 
 typedef struct {
@@ -291,6 +343,7 @@ typedef struct {
 static const subcommand g_commands[] = {
     {"train", cmd_train},         {"eval", cmd_eval},   {"info", cmd_info},
     {"export", cmd_export},       {"sensitivity", cmd_sensitivity}, {"bench", cmd_bench},
+    {"predict", cmd_predict},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 
