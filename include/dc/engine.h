@@ -57,6 +57,9 @@ const dc_dcz_model *dc_engine_model(const dc_engine *e);
 /* probs (n, classes) = softmax of the net on x (n, C, H, W) NCHW floats, already
  * preprocessed. n >= 1. Both caller owned. */
 dc_status dc_engine_run(dc_engine *e, const float *x, int n, float *probs);
+/* The same, also writing logits (n, classes): the input of the final softmax (may be
+ * NULL; probs may be NULL too). */
+dc_status dc_engine_run_logits(dc_engine *e, const float *x, int n, float *probs, float *logits);
 
 /* One image as the model's preprocessing says (dc_dcz_model): pixels (h, w, channels)
  * 8-bit, channels 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) -> x (C, H, W).

@@ -310,7 +310,12 @@ static dc_status forward(dc_engine *e, dc_net *net) {
 }
 
 dc_status dc_engine_run(dc_engine *e, const float *x, int n, float *probs) {
-  if (!e || !x || !probs) return dc_fail(DC_ERR_ARG, "dc_engine_run: NULL engine, input or output");
+  if (!probs) return dc_fail(DC_ERR_ARG, "dc_engine_run: NULL output");
+  return dc_engine_run_logits(e, x, n, probs, NULL);
+}
+
+dc_status dc_engine_run_logits(dc_engine *e, const float *x, int n, float *probs, float *logits) {
+  if (!e || !x) return dc_fail(DC_ERR_ARG, "dc_engine_run: NULL engine or input");
   if (n < 1) return dc_fail(DC_ERR_ARG, "%s: batch of %d samples, must be >= 1", e->path, n);
   const size_t in = (size_t)e->c * e->h * e->w;
   for (int s0 = 0; s0 < n;) {
@@ -319,7 +324,9 @@ dc_status dc_engine_run(dc_engine *e, const float *x, int n, float *probs) {
     DC_TRY(net_for(e, m, &net));
     memcpy(net->input_data, x + (size_t)s0 * in, sizeof(float) * in * (size_t)m);
     DC_TRY(forward(e, net));
-    memcpy(probs + (size_t)s0 * e->classes, dc_net_output(net), sizeof(float) * (size_t)e->classes * (size_t)m);
+    const size_t k = (size_t)e->classes * (size_t)m;
+    if (probs) memcpy(probs + (size_t)s0 * e->classes, dc_net_output(net), sizeof(float) * k);
+    if (logits) memcpy(logits + (size_t)s0 * e->classes, net->layers[net->nlayers - 1].in_data, sizeof(float) * k);
     s0 += m;
   }
   return DC_OK;
