@@ -10,8 +10,17 @@
  *   bench_infer format [--layers ...] [--threads 2] [--seconds S]
  *       batch 1, the CSR in-memory form against weights grouped by centroid:
  *       "format LAYER CSR_US GROUPED_US CSR_BYTES_PER_KEPT GROUPED_BYTES_PER_KEPT"
- *   bench_infer net MODEL.dcz [--threads 2] [--seconds S]
- *       batch-1 latency: "net MODEL engine_us dense_us" and resident memory lines
+ *   bench_infer net MODEL.dcz NET.net [--threads 2] [--seconds S]
+ *       batch-1 latency of the engine and of the dense-decoded dc_net (what dctrain eval
+ *       runs): "net MODEL ENGINE_US DENSE_US"
+ *   bench_infer rss MODEL.dcz engine|dense [NET.net]
+ *       resident memory (VmRSS) growth from opening the model and running one sample,
+ *       in the engine or as a dense dc_net: "rss MODEL WHICH KIB" plus the engine's own
+ *       accounting "mem MODEL FC_SPARSE FC_DENSE CONV_AND_BIAS DENSE_MODEL FILE"
+ *   bench_infer synth NET.net OUT.dcz
+ *       a model of NET's size compressed as the paper did AlexNet / VGG-16 (random
+ *       weights pruned by magnitude to the paper's per-layer densities, conv 8-bit and
+ *       fc 5-bit codebooks, conv 8-bit and fc 5-bit gaps), for the benchmarks
  *
  * Random layers have exactly the stated density (kept positions drawn uniformly), codebook
  * indices uniform over 2^bits entries, inputs uniform in [-1, 1). */
@@ -21,7 +30,10 @@
 
 #include "backend/dnn.h"
 #include "dc/cfg.h"
+#include "dc/engine.h"
+#include "dc/model.h"
 #include "dc/net.h"
+#include "dc/prune.h"
 #include "dc/rng.h"
 #include "infer/spfc.h"
 #include "layers/layers.h"
@@ -305,6 +317,131 @@ static int bench_crossover(int threads, double seconds) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- whole nets */
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
+  if (f) fclose(f);
+  return v;
+}
+
+typedef struct {
+  dc_engine *e;
+  dc_net *net;
+  float *x, *p;
+} net_bench;
+
+static dc_status run_engine1(void *ctx) {
+  net_bench *b = ctx;
+  return dc_engine_run(b->e, b->x, 1, b->p);
+}
+static dc_status run_dense1(void *ctx) {
+  net_bench *b = ctx;
+  dc_pass pass = {0};
+  return dc_net_forward(b->net, &pass, NULL);
+}
+
+static int fail(void) {
+  fprintf(stderr, "bench_infer: %s\n", dc_failure_reason());
+  return 1;
+}
+
+static int bench_net(const char *model, const char *netfile, int threads, double seconds) {
+  net_bench b = {0};
+  dc_engine_conf c = dc_engine_defaults();
+  c.threads = threads;
+  if (dc_engine_open(model, NULL, 0, &c, &b.e) != DC_OK) return fail();
+  if (dc_net_load(netfile, 1, 0, NULL, &b.net) != DC_OK || dc_model_decode(model, b.net, NULL) != DC_OK) return fail();
+  size_t in = dc_shape_sample(b.net->input);
+  b.x = b.net->input_data;
+  b.p = malloc(sizeof(float) * (size_t)b.net->classes);
+  dc_rng r;
+  dc_rng_seed(&r, 5, 5);
+  for (size_t i = 0; i < in; i++) b.x[i] = dc_rng_uniform(&r);
+  double te = time_us(run_engine1, &b, seconds), td = time_us(run_dense1, &b, seconds);
+  printf("net %s %.1f %.1f\n", model, te, td);
+  dc_engine_free(b.e);
+  dc_net_free(b.net);
+  free(b.p);
+  return 0;
+}
+
+static int bench_rss(const char *model, const char *which, const char *netfile, int threads) {
+  long before = rss_kib();
+  if (strcmp(which, "engine") == 0) {
+    dc_engine_conf c = dc_engine_defaults();
+    c.threads = threads;
+    dc_engine *e;
+    if (dc_engine_open(model, NULL, 0, &c, &e) != DC_OK) return fail();
+    int C, H, W;
+    dc_engine_input_shape(e, &C, &H, &W);
+    float *x = calloc((size_t)C * H * W, sizeof(float)), *p = calloc((size_t)dc_engine_classes(e), sizeof(float));
+    if (dc_engine_run(e, x, 1, p) != DC_OK) return fail();
+    printf("rss %s engine %ld\n", model, rss_kib() - before);
+    dc_engine_memory m;
+    dc_engine_memory_of(e, &m);
+    printf("mem %s %zu %zu %zu %zu %zu\n", model, m.fc_sparse, m.fc_dense, m.conv_dense, m.dense_model, m.file);
+    dc_engine_free(e);
+    free(x);
+    free(p);
+    return 0;
+  }
+  dc_net *net;
+  if (!netfile || dc_net_load(netfile, 1, 0, NULL, &net) != DC_OK || dc_model_decode(model, net, NULL) != DC_OK)
+    return fail();
+  dc_pass pass = {0};
+  if (dc_net_forward(net, &pass, NULL) != DC_OK) return fail();
+  printf("rss %s dense %ld\n", model, rss_kib() - before);
+  dc_net_free(net);
+  return 0;
+}
+
+/* The paper's AlexNet and VGG-16 densities (Han et al. 2016, Tables 4 and 5). */
+static const struct {
+  const char *layer;
+  double density;
+} g_paper[] = {{"conv1", 0.84}, {"conv2", 0.38}, {"conv3", 0.35}, {"conv4", 0.37}, {"conv5", 0.37},
+               {"fc6", 0.09},   {"fc7", 0.09},   {"fc8", 0.25},
+               {"conv1_1", 0.58}, {"conv1_2", 0.22}, {"conv2_1", 0.34}, {"conv2_2", 0.36}, {"conv3_1", 0.53},
+               {"conv3_2", 0.24}, {"conv3_3", 0.42}, {"conv4_1", 0.32}, {"conv4_2", 0.27}, {"conv4_3", 0.34},
+               {"conv5_1", 0.35}, {"conv5_2", 0.29}, {"conv5_3", 0.36}};
+
+static int synth(const char *netfile, const char *out, int vgg) {
+  dc_net *net;
+  if (dc_net_load(netfile, 1, 0, NULL, &net) != DC_OK) return fail();
+  dc_net_init_params(net, 1);
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (!l->weight) continue;
+    double d = 1.0;
+    for (int k = 0; k < (int)(sizeof g_paper / sizeof g_paper[0]); k++)
+      if (strcmp(g_paper[k].layer, l->name) == 0) d = g_paper[k].density;
+    if (vgg && strcmp(l->name, "fc6") == 0) d = 0.03;
+    if (vgg && strcmp(l->name, "fc7") == 0) d = 0.04;
+    if (vgg && strcmp(l->name, "fc8") == 0) d = 0.23;
+    int fc = l->type == DC_LAYER_FC;
+    if (dc_prune_density(l->weight, d) != DC_OK || dc_quantize(l->weight, fc ? 5 : 8, DC_KMEANS_LINEAR, 1) != DC_OK)
+      return fail();
+    fprintf(stderr, "synth: %s %.0f%% kept, %d-bit codebook\n", l->name, 100 * d, fc ? 5 : 8);
+  }
+  FILE *f = fopen(netfile, "rb");
+  static char text[1 << 16];
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  if (f) fclose(f);
+  text[n] = '\0';
+  dc_dcz_model m = {text, DC_COLOR_BGR, 256, {104, 117, 123}, 1, NULL};
+  dc_dcz_stats st;
+  if (dc_model_encode_with(net, 8, 5, &m, out, &st) != DC_OK) return fail();
+  fprintf(stderr, "synth: %s %llu bytes, %.1fx\n", out, (unsigned long long)st.file_bytes, st.ratio);
+  dc_dcz_stats_free(&st);
+  dc_net_free(net);
+  return 0;
+}
+
 /* Spin ~0.5 s so the cores are at full clock before the first measurement. */
 static void warm_up(void) {
   volatile double x = 0;
@@ -318,7 +455,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_infer fc|crossover|net ...\n");
     return 2;
   }
-  const char *mode = argv[1], *layers = "all", *model = NULL;
+  const char *mode = argv[1], *layers = "all", *pos[3] = {NULL, NULL, NULL};
+  int npos = 0;
   int threads = 2, batch[16] = {1, 64}, nb = 2;
   double seconds = 1.0;
   for (int i = 2; i < argc; i++) {
@@ -326,7 +464,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) nb = parse_list(argv[++i], batch, 16);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
     else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
-    else if (argv[i][0] != '-' && !model) model = argv[i];
+    else if (argv[i][0] != '-' && npos < 3) pos[npos++] = argv[i];
     else {
       fprintf(stderr, "bench_infer: unknown argument %s\n", argv[i]);
       return 2;
@@ -337,6 +475,9 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "fc") == 0) return bench_fc(layers, batch, nb, threads, seconds, "fc");
   if (strcmp(mode, "crossover") == 0) return bench_crossover(threads, seconds);
   if (strcmp(mode, "format") == 0) return bench_format(layers, threads, seconds);
+  if (strcmp(mode, "net") == 0 && npos == 2) return bench_net(pos[0], pos[1], threads, seconds);
+  if (strcmp(mode, "rss") == 0 && npos >= 2) return bench_rss(pos[0], pos[1], pos[2], threads);
+  if (strcmp(mode, "synth") == 0 && npos == 2) return synth(pos[0], pos[1], strstr(pos[0], "vgg") != NULL);
   fprintf(stderr, "bench_infer: unknown mode %s\n", mode);
   return 2;
 }

@@ -9,6 +9,9 @@
 #include "dc/engine.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +241,11 @@ dc_status dc_engine_open(const char *path, const void *buf, size_t len, const dc
   dc_dcz_free(L, n);
   dc_dcz_stats_free(&stats);
   dc_dcz_model_free(&stored);
+#ifdef __GLIBC__
+  /* the decoded masks and indices (2 bytes per weight) are gone: give their pages back
+   * rather than keep them resident in the heap */
+  malloc_trim(0);
+#endif
   if (st != DC_OK) {
     dc_engine_free(e);
     return st;
