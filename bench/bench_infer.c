@@ -5,18 +5,19 @@
  *   bench_infer fc [--layers all|NAME,...] [--batch 1,64] [--threads 2] [--seconds S]
  *       one line per (layer, batch): "fc LAYER BATCH DENSE_US SPARSE_US"
  *   bench_infer crossover [--threads 2] [--seconds S]
- *       a 4096 x 4096 layer at densities 5..100% and batches 1..256, dense and sparse
- *       microseconds: "xo DENSITY_PCT BATCH DENSE_US SPARSE_US"
+ *       4096 x 4096 and 1000 x 4096 layers at densities 5..100% and batches 1..256, dense
+ *       and sparse microseconds: "xoROWS DENSITY_PCT BATCH DENSE_US SPARSE_US"
  *   bench_infer format [--layers ...] [--threads 2] [--seconds S]
  *       batch 1, the CSR in-memory form against weights grouped by centroid:
  *       "format LAYER CSR_US GROUPED_US CSR_BYTES_PER_KEPT GROUPED_BYTES_PER_KEPT"
  *   bench_infer net MODEL.dcz NET.net [--threads 2] [--seconds S]
  *       batch-1 latency of the engine and of the dense-decoded dc_net (what dctrain eval
  *       runs): "net MODEL ENGINE_US DENSE_US"
- *   bench_infer rss MODEL.dcz engine|dense [NET.net]
+ *   bench_infer rss MODEL.dcz engine|engine-sparse|dense [NET.net]
  *       resident memory (VmRSS) growth from opening the model and running one sample,
- *       in the engine or as a dense dc_net: "rss MODEL WHICH KIB" plus the engine's own
- *       accounting "mem MODEL FC_SPARSE FC_DENSE CONV_AND_BIAS DENSE_MODEL FILE"
+ *       in the engine (automatic or always-sparse fc) or as a dense dc_net: "rss MODEL
+ *       WHICH KIB" plus the engine's own accounting "mem MODEL WHICH FC_SPARSE FC_DENSE
+ *       CONV_AND_BIAS DENSE_MODEL FILE"
  *   bench_infer synth NET.net OUT.dcz
  *       a model of NET's size compressed as the paper did AlexNet / VGG-16 (random
  *       weights pruned by magnitude to the paper's per-layer densities, conv 8-bit and
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/dnn.h"
 #include "dc/cfg.h"
@@ -60,23 +62,34 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* --cpu-time: measure process CPU time instead of wall time (with --threads 1 this
+ * ignores the time the process waits for a core on a busy machine: for comparing
+ * kernels, not for the tables) */
+static int g_cpu_time;
+static double now(void) {
+  if (!g_cpu_time) return dc_now();
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Median microseconds per call of fn over ~seconds, in 5 repeats after a warm-up. */
 typedef dc_status (*call_fn)(void *ctx);
 static double time_us(call_fn fn, void *ctx, double seconds) {
-  double t0 = dc_now();
+  double t0 = now();
   long it = 0;
-  while (dc_now() - t0 < seconds / 10 || it < 2) {
+  while (now() - t0 < seconds / 10 || it < 2) {
     if (fn(ctx) != DC_OK) return -1;
     it++;
   }
-  double per = (dc_now() - t0) / (double)it;
+  double per = (now() - t0) / (double)it;
   long n = (long)(seconds / 5 / per) + 1;
   double r[5];
   for (int k = 0; k < 5; k++) {
-    double s = dc_now();
+    double s = now();
     for (long i = 0; i < n; i++)
       if (fn(ctx) != DC_OK) return -1;
-    r[k] = (dc_now() - s) / (double)n * 1e6;
+    r[k] = (now() - s) / (double)n * 1e6;
   }
   qsort(r, 5, sizeof r[0], cmp_double);
   return r[2];
@@ -297,20 +310,22 @@ static int bench_fc(const char *layers, const int *batch, int nb, int threads, d
   return 0;
 }
 
-/* Where dense overtakes sparse: a 4096 x 4096 layer at several densities and batches. */
+/* Where dense overtakes sparse: a 4096 x 4096 layer (64 MB dense: from memory) and a
+ * 1000 x 4096 one (16 MB: fits this machine's 32 MB L3) at several densities and batches. */
 static int bench_crossover(int threads, double seconds) {
   static const double dens[] = {0.05, 0.10, 0.20, 0.35, 0.50, 0.75, 1.00};
-  static const int xb[] = {1, 4, 16, 64, 256};
+  static const int xb[] = {1, 4, 16, 64, 256}, rows[] = {4096, 1000};
+  for (int r = 0; r < 2; r++)
   for (int d = 0; d < (int)(sizeof dens / sizeof dens[0]); d++)
     for (int j = 0; j < (int)(sizeof xb / sizeof xb[0]); j++) {
-      layer_spec s = {"xo", 4096, 4096, dens[d], 5, 0};
+      layer_spec s = {"xo", rows[r], 4096, dens[d], 5, 0};
       fc_bench b;
       if (fc_open(&s, xb[j], threads, &b) != DC_OK) {
         fprintf(stderr, "bench_infer: %s\n", dc_failure_reason());
         return 1;
       }
       double dt = time_us(run_dense, &b, seconds), st = time_us(run_sparse, &b, seconds);
-      printf("xo %.0f %d %.1f %.1f\n", 100 * dens[d], xb[j], dt, st);
+      printf("xo%d %.0f %d %.1f %.1f\n", rows[r], 100 * dens[d], xb[j], dt, st);
       fflush(stdout);
       fc_close(&b);
     }
@@ -372,19 +387,21 @@ static int bench_net(const char *model, const char *netfile, int threads, double
 
 static int bench_rss(const char *model, const char *which, const char *netfile, int threads) {
   long before = rss_kib();
-  if (strcmp(which, "engine") == 0) {
+  if (strncmp(which, "engine", 6) == 0) {
     dc_engine_conf c = dc_engine_defaults();
     c.threads = threads;
+    if (strcmp(which, "engine-sparse") == 0) c.fc = DC_FC_SPARSE;
     dc_engine *e;
     if (dc_engine_open(model, NULL, 0, &c, &e) != DC_OK) return fail();
     int C, H, W;
     dc_engine_input_shape(e, &C, &H, &W);
     float *x = calloc((size_t)C * H * W, sizeof(float)), *p = calloc((size_t)dc_engine_classes(e), sizeof(float));
     if (dc_engine_run(e, x, 1, p) != DC_OK) return fail();
-    printf("rss %s engine %ld\n", model, rss_kib() - before);
+    printf("rss %s %s %ld\n", model, which, rss_kib() - before);
     dc_engine_memory m;
     dc_engine_memory_of(e, &m);
-    printf("mem %s %zu %zu %zu %zu %zu\n", model, m.fc_sparse, m.fc_dense, m.conv_dense, m.dense_model, m.file);
+    printf("mem %s %s %zu %zu %zu %zu %zu\n", model, which, m.fc_sparse, m.fc_dense, m.conv_dense, m.dense_model,
+           m.file);
     dc_engine_free(e);
     free(x);
     free(p);
@@ -464,6 +481,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) nb = parse_list(argv[++i], batch, 16);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
     else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
+    else if (strcmp(argv[i], "--cpu-time") == 0) g_cpu_time = 1;
     else if (argv[i][0] != '-' && npos < 3) pos[npos++] = argv[i];
     else {
       fprintf(stderr, "bench_infer: unknown argument %s\n", argv[i]);

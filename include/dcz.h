@@ -36,10 +36,13 @@ typedef enum {
 } dcz_status;
 
 typedef struct {
-  int threads;   /* compute threads (default 2) */
+  int threads;   /* compute threads (default 2); the library computes on OpenMP and sets
+                    the process's OpenMP thread count to this at open */
   int max_batch; /* samples per internal pass; longer batches are split (default 64) */
-  int fc_mode;   /* 0 auto (sparse kernels below each layer's measured crossover batch,
-                    dense above), 1 always sparse, 2 always dense (default 0) */
+  int fc_mode;   /* 0 auto (per fc layer and batch size, the sparse kernels or dense
+                    oneDNN, whichever the measured crossover says is faster; a layer run
+                    dense keeps its decoded weights), 1 always sparse (least memory),
+                    2 always dense (default 0) */
 } dcz_params;
 
 /* The defaults above. */

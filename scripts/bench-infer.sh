@@ -7,7 +7,8 @@
 #   2. whole-net batch-1 latency: the engine on compressed LeNet-300-100, LeNet-5 and an
 #      AlexNet-sized model, against the dense-decoded dctrain net and against PyTorch;
 #   3. resident memory of the loaded models beside file and dense sizes;
-#   4. the dense/sparse crossover (a 4096 x 4096 layer, densities 5..100%, batch 1..256).
+#   4. the dense/sparse crossover (4096 x 4096 and 1000 x 4096 layers, densities 5..100%,
+#      batch 1..256).
 # Rounds are interleaved (ROUNDS times: every measurement once per round) and the tables
 # show medians. The whole script runs under flock /tmp/dctrain-cpu.lock (it takes the
 # lock itself), with GOMP_SPINCOUNT=3000 for every process (dctrain's own setting; see
@@ -88,6 +89,7 @@ done
 for m in lenet300:"$l300":nets/lenet300.net lenet5:"$l5":nets/lenet5.net alexnet:"$alex":nets/alexnet.net; do
   IFS=: read -r name path net <<< "$m"
   $bi rss "$path" engine | sed "s|$path|$name|" >> "$out"
+  $bi rss "$path" engine-sparse | sed "s|$path|$name|" >> "$out"
   $bi rss "$path" dense "$net" | sed "s|$path|$name|" >> "$out"
 done
 
@@ -116,25 +118,32 @@ for n in lenet300 lenet5 alexnet; do
     "$([ "$t" = - ] && echo - || awk -v a="$t" -v b="$e" 'BEGIN{printf "%.2fx", a/b}')"
 done
 echo
-echo "memory of a loaded model (one sample run): file, dense fp32 weights, what the engine holds, resident growth"
-printf '%-10s %12s %14s %16s %14s %16s\n' model "file" "dense weights" "engine weights" "engine RSS" "dense dctrain RSS"
+echo "memory of a loaded model (one sample run): file, dense fp32 weights, weights the engine holds and"
+echo "its resident growth (automatic fc mode; always-sparse), resident growth of the dense dctrain net"
+printf '%-9s %9s %10s %10s %10s %10s %10s %10s\n' model file dense "weights" "RSS" "weights" "RSS" "dense RSS"
+printf '%-9s %9s %10s %21s %21s %10s\n' "" "" "weights" "(auto)" "(sparse)" "dctrain"
+mb() { awk -v x="$1" -v m="$2" 'BEGIN{printf "%.2f", x*m/1e6}'; }
 for n in lenet300 lenet5 alexnet; do
-  read -r _ _ fs fd cd dm fb <<< "$(awk -v n="$n" '$1=="mem" && $2==n' "$out" | head -1)"
-  er=$(awk -v n="$n" '$1=="rss" && $2==n && $3=="engine" {print $4}' "$out") dr=$(awk -v n="$n" '$1=="rss" && $2==n && $3=="dense" {print $4}' "$out")
-  printf '%-10s %10.2f MB %11.2f MB %13.2f MB %11.1f MB %13.1f MB\n' "$n" "$(awk -v x="$fb" 'BEGIN{print x/1e6}')" \
-    "$(awk -v x="$dm" 'BEGIN{print x/1e6}')" "$(awk -v a="$fs" -v b="$fd" -v c="$cd" 'BEGIN{print (a+b+c)/1e6}')" \
-    "$(awk -v x="$er" 'BEGIN{print x*1024/1e6}')" "$(awk -v x="$dr" 'BEGIN{print x*1024/1e6}')"
+  read -r _ _ _ fs fd cd dm fb <<< "$(awk -v n="$n" '$1=="mem" && $2==n && $3=="engine"' "$out" | head -1)"
+  read -r _ _ _ ss sd sc _ _ <<< "$(awk -v n="$n" '$1=="mem" && $2==n && $3=="engine-sparse"' "$out" | head -1)"
+  er=$(awk -v n="$n" '$1=="rss" && $2==n && $3=="engine" {print $4}' "$out")
+  sr=$(awk -v n="$n" '$1=="rss" && $2==n && $3=="engine-sparse" {print $4}' "$out")
+  dr=$(awk -v n="$n" '$1=="rss" && $2==n && $3=="dense" {print $4}' "$out")
+  printf '%-9s %6s MB %7s MB %7s MB %7s MB %7s MB %7s MB %7s MB\n' "$n" "$(mb "$fb" 1)" "$(mb "$dm" 1)" \
+    "$(mb $((fs + fd + cd)) 1)" "$(mb "$er" 1024)" "$(mb $((ss + sd + sc)) 1)" "$(mb "$sr" 1024)" "$(mb "$dr" 1024)"
 done
 if [ "$crossover" = 1 ]; then
-  echo
-  echo "crossover, 4096 x 4096 fc layer: sparse time / dense time (below 1: sparse wins), medians"
-  printf '%8s' density; for b in 1 4 16 64 256; do printf '%9s' "b=$b"; done; echo
-  for d in 5 10 20 35 50 75 100; do
-    printf '%7s%%' "$d"
-    for b in 1 4 16 64 256; do
-      printf '%9s' "$(awk -v d="$(col xo "$d" "$b" 4)" -v s="$(col xo "$d" "$b" 5)" 'BEGIN{printf "%.2f", s/d}')"
-    done
+  for rows in 4096 1000; do
     echo
+    echo "crossover, $rows x 4096 fc layer ($((rows * 4096 * 4 / 1000000)) MB dense): sparse time / dense time (below 1: sparse wins), medians"
+    printf '%8s' density; for b in 1 4 16 64 256; do printf '%9s' "b=$b"; done; echo
+    for d in 5 10 20 35 50 75 100; do
+      printf '%7s%%' "$d"
+      for b in 1 4 16 64 256; do
+        printf '%9s' "$(awk -v d="$(col "xo$rows" "$d" "$b" 4)" -v s="$(col "xo$rows" "$d" "$b" 5)" 'BEGIN{printf "%.2f", s/d}')"
+      done
+      echo
+    done
   done
 fi
 [ "$have_torch" = 1 ] || echo "(PyTorch not installed: apt-get install python3-torch adds the torch column)"

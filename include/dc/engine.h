@@ -5,10 +5,11 @@
  * model section (format version 2) or, for files written before it, from the caller.
  * At load, conv layers are decoded to dense fp32 (oneDNN runs them as in training);
  * fc layers stay compressed (codebook + CSR of 16-bit columns and 8-bit indices, 3 bytes
- * per kept weight; src/infer/spfc.h) and run on the sparse-quantized kernels. A batch at
- * or above a layer's crossover runs that layer on oneDNN's dense inner product instead,
- * decoding its dense weights on first use (and keeping them: memory grows by 4 bytes per
- * weight of that layer). Pooling, ReLU, LRN, dropout (identity) and softmax are the
+ * per kept weight; src/infer/spfc.h) and run on the sparse-quantized kernels, unless the
+ * measured crossover (by density, batch size and whether the dense layer fits in the
+ * cache; engine.c) says oneDNN's dense inner product is faster: then that layer runs
+ * dense, its dense weights decoded on first use and kept (memory grows by 4 bytes per
+ * weight of that layer; DC_FC_SPARSE never does that). Pooling, ReLU, LRN, dropout (identity) and softmax are the
  * training code's forward passes.
  *
  * An engine is not thread-safe: one run at a time per engine. */
@@ -23,7 +24,7 @@
 typedef struct dc_engine dc_engine; /* opaque */
 
 typedef enum {
-  DC_FC_AUTO = 0, /* sparse below the layer's crossover batch, dense oneDNN from it on */
+  DC_FC_AUTO = 0, /* per layer and batch size, the faster by the measured crossover */
   DC_FC_SPARSE,   /* always the sparse-quantized kernels */
   DC_FC_DENSE     /* always dense oneDNN (fc weights decoded at load, as conv) */
 } dc_fc_mode;
@@ -80,8 +81,8 @@ typedef struct {
 } dc_engine_memory;
 void dc_engine_memory_of(const dc_engine *e, dc_engine_memory *m);
 
-/* The batch size from which layer `name` runs dense in DC_FC_AUTO (0: never; -1: no
- * such fc layer). */
-int dc_engine_crossover(const dc_engine *e, const char *name);
+/* Whether fc layer `name` runs on the sparse kernels (1) or dense oneDNN (0) at this
+ * batch size; -1 when there is no such fc layer. */
+int dc_engine_fc_sparse(const dc_engine *e, const char *name, int batch);
 
 #endif

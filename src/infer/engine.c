@@ -4,7 +4,7 @@
  * engine makes itself (dc_params): conv weights and all biases decoded into one arena,
  * fc weights left NULL unless a layer runs dense. The engine then runs the chain layer
  * by layer, putting the sparse kernels (dc_spfc) in place of oneDNN's inner product
- * where the batch is below the layer's crossover. One dc_net per batch size in use
+ * where the measured crossover says they are faster for that layer and batch. One dc_net per batch size in use
  * (a few, most recent kept), all sharing the parameters. */
 #include "dc/engine.h"
 
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <stb/stb_image.h>
 
@@ -30,7 +31,8 @@
 
 typedef struct {
   dc_spfc sp;     /* the compressed form (always kept) */
-  int crossover;  /* batch from which it runs dense (0: never) */
+  double density; /* kept / weights */
+  int cached;     /* dense weights fit in half the L3: the cache-sized crossover table */
   float *dense;   /* (O, I) decoded weights once a dense run needed them, else NULL */
   dc_param *weight; /* the layer's weight in the engine's store: data = dense or NULL */
 } fc_state;
@@ -59,19 +61,35 @@ dc_engine_conf dc_engine_defaults(void) {
 /* ---------------------------------------------------------------- crossover */
 
 /* The largest density at which the sparse kernels still beat oneDNN's dense inner
- * product, by batch size: measured with `bench_infer crossover` (a 4096 x 4096 layer,
- * 2 threads, medians of 3 interleaved rounds; README "Running compressed models").
- * Between two measured batches the smaller one's limit applies. */
-static const struct {
-  int batch;
-  double max_density;
-} g_crossover[] = {{1, 0.50}, {4, 0.35}, {16, 0.35}, {64, 0.35}, {256, 0.20}};
+ * product, per batch size, measured with `bench_infer crossover` (scripts/bench-infer.sh;
+ * 2 threads, medians of 3 interleaved rounds; README "Running compressed models") on two
+ * layers: 4096 x 4096 (64 MB dense, read from memory) and 1000 x 4096 (16 MB: fits the
+ * 32 MB L3 of the reference machine, where dense runs up to 3x faster per weight when
+ * nothing else uses the cache). A layer uses the second table when its dense weights fit
+ * in half the L3. A batch between two measured sizes uses the smaller one's limit.
+ * Batch 16 is no typo: oneDNN's inner product was 3-30x slower there than at 4 or 64
+ * (per sample), so sparse won at every density. The cache table's batch-1 limit is
+ * 20%, not the crossover's 32%: on the paper's layers (5 rounds of bench_infer fc)
+ * AlexNet fc8 (25%) and VGG-16 fc8 (23%) ran 2.0x and 1.6x faster dense. */
+static const int g_xo_batch[] = {1, 4, 16, 64, 256};
+static const double g_xo_memory[] = {0.43, 0.36, 1.00, 0.64, 0.20};
+static const double g_xo_cache[] = {0.20, 0.20, 1.00, 0.66, 0.20};
+#define XO_N ((int)(sizeof g_xo_batch / sizeof g_xo_batch[0]))
 
-static int crossover_batch(double density) {
-  int n = (int)(sizeof g_crossover / sizeof g_crossover[0]);
-  for (int i = 0; i < n; i++)
-    if (density > g_crossover[i].max_density) return g_crossover[i].batch;
+static int use_sparse(const dc_engine *e, const fc_state *f, int batch) {
+  if (e->conf.fc != DC_FC_AUTO) return e->conf.fc == DC_FC_SPARSE;
+  int k = 0;
+  while (k + 1 < XO_N && g_xo_batch[k + 1] <= batch) k++;
+  return f->density <= (f->cached ? g_xo_cache[k] : g_xo_memory[k]);
+}
+
+static size_t l3_bytes(void) {
+#ifdef _SC_LEVEL3_CACHE_SIZE
+  long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  return v > 0 ? (size_t)v : 0;
+#else
   return 0;
+#endif
 }
 
 /* ---------------------------------------------------------------- opening */
@@ -163,8 +181,8 @@ static dc_status attach(dc_engine *e, dc_net *net, dc_dcz_layer *L, int n) {
     f->weight = l->weight;
     DC_TRY(dc_spfc_build(&f->sp, d->dims[0], d->dims[1], d->bits, d->codebook, d->mask, d->index,
                          l->bias ? l->bias->data : NULL, e->conf.threads));
-    double density = (double)f->sp.nnz / ((double)d->dims[0] * d->dims[1]);
-    f->crossover = e->conf.fc == DC_FC_SPARSE ? 0 : e->conf.fc == DC_FC_DENSE ? 1 : crossover_batch(density);
+    f->density = (double)f->sp.nnz / ((double)d->dims[0] * d->dims[1]);
+    f->cached = 4.0 * d->dims[0] * d->dims[1] <= l3_bytes() / 2.0;
   }
   if (j != n)
     return dc_fail(DC_ERR_FORMAT, "%s: holds %d weighted layers, the net only %d", e->path, n, j);
@@ -236,8 +254,8 @@ dc_status dc_engine_open(const char *path, const void *buf, size_t len, const dc
       st = dc_fail(DC_ERR_FORMAT, "%s: the model resizes images to %d but the net's input is %d x %d", path,
                    e->model.resize, e->w, e->h);
   }
-  for (int i = 0; st == DC_OK && i < e->nlayers; i++)
-    if (e->fc[i] && e->fc[i]->crossover == 1) st = make_dense(e, i);
+  for (int i = 0; st == DC_OK && i < e->nlayers; i++) /* dense at batch 1: decode now */
+    if (e->fc[i] && !use_sparse(e, e->fc[i], 1)) st = make_dense(e, i);
   dc_dcz_free(L, n);
   dc_dcz_stats_free(&stats);
   dc_dcz_model_free(&stored);
@@ -307,7 +325,7 @@ static dc_status forward(dc_engine *e, dc_net *net) {
     dc_layer *l = &net->layers[i];
     DC_TRY(dc_net_layer_input(net, i));
     fc_state *f = e->fc[i];
-    if (f && (f->crossover == 0 || n < f->crossover)) {
+    if (f && use_sparse(e, f, n)) {
       DC_TRY(dc_spfc_forward(&f->sp, l->in_data, n, l->out_data));
       continue;
     }
@@ -384,11 +402,11 @@ void dc_engine_memory_of(const dc_engine *e, dc_engine_memory *m) {
   m->file = e->file_bytes;
 }
 
-int dc_engine_crossover(const dc_engine *e, const char *name) {
+int dc_engine_fc_sparse(const dc_engine *e, const char *name, int batch) {
   dc_net *net = NULL;
   for (int k = 0; k < MAX_NETS && !net; k++) net = e->nets[k];
-  if (!net) return -1;
+  if (!net || batch < 1) return -1;
   for (int i = 0; i < e->nlayers; i++)
-    if (e->fc[i] && strcmp(net->layers[i].name, name) == 0) return e->fc[i]->crossover;
+    if (e->fc[i] && strcmp(net->layers[i].name, name) == 0) return use_sparse(e, e->fc[i], batch);
   return -1;
 }
