@@ -465,6 +465,51 @@ static void engine_matches_dense_decoded(void **state) {
   free(logits);
 }
 
+/* An fc layer wider than the kernels' 16-bit columns runs dense, in every mode. */
+static void engine_wide_fc_runs_dense(void **state) {
+  (void)state;
+  const int in = 3 * 21846, out = 2; /* 65538 inputs: more than the kernels take */
+  rand_layer R = make_layer(out, in, 0.3, 2, 0, 17);
+  dc_dcz_layer L;
+  memset(&L, 0, sizeof L);
+  snprintf(L.name, sizeof L.name, "ip1");
+  L.ndim = 2;
+  L.dims[0] = out;
+  L.dims[1] = in;
+  L.bits = 2;
+  L.codebook = R.cb;
+  L.index = R.index;
+  L.mask = R.mask;
+  L.gap_bits = 5;
+  L.nbias = out;
+  L.bias = R.bias;
+  char net[200];
+  snprintf(net, sizeof net, "[input]\nchannels = 3\nheight = 1\nwidth = %d\n[fc]\nname = ip1\nnum_output = %d\n"
+           "[softmax_loss]\n", in / 3, out);
+  dc_dcz_model m = {net, DC_COLOR_RGB, 0, {0}, 1, NULL};
+  assert_int_equal(dc_dcz_write_model(path_in("wide.dcz"), &m, &L, 1, NULL), DC_OK);
+  float *x = malloc(sizeof(float) * in), logits[2], probs[2];
+  double ref[2], mag[2];
+  tu_fill(x, (size_t)in, 3, -1, 1);
+  naive(&R, x, 1, ref, mag);
+  for (int mode = 0; mode < 3; mode++) {
+    dc_engine_conf c = dc_engine_defaults();
+    c.fc = (dc_fc_mode)mode;
+    dc_engine *e;
+    dc_failure_clear();
+    if (dc_engine_open(path_in("wide.dcz"), NULL, 0, &c, &e) != DC_OK) fail_msg("%s", dc_failure_reason());
+    assert_int_equal(dc_engine_fc_sparse(e, "ip1", 1), 0);
+    assert_int_equal(dc_engine_run_logits(e, x, 1, probs, logits), DC_OK);
+    for (int o = 0; o < out; o++) assert_true(fabs(logits[o] - ref[o]) <= 1e-5 * mag[o]);
+    dc_engine_memory mem;
+    dc_engine_memory_of(e, &mem);
+    assert_true(mem.fc_sparse == 0 && mem.fc_dense == sizeof(float) * (size_t)out * in);
+    dc_engine_free(e);
+  }
+  free(x);
+  free_layer(&R);
+}
+
 /* ------------------------------------------------------------------ the API misused */
 
 static void expect_status(dcz_status got, dcz_status want, const char *msg_part) {
@@ -559,6 +604,7 @@ int main(void) {
       cmocka_unit_test(model_section_round_trip),
       cmocka_unit_test(preprocessing),
       cmocka_unit_test(engine_matches_dense_decoded),
+      cmocka_unit_test(engine_wide_fc_runs_dense),
       cmocka_unit_test(api_misuse),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -203,6 +203,29 @@ static void lenet300(void **state) {
     free(out);
   }
 
+  /* class names from --labels; too few of them is an error naming the file */
+  if (bin) {
+    static const char *const names[10] = {"zero", "one", "two", "three", "four",
+                                          "five", "six", "seven", "eight", "nine"};
+    char text[200] = "", *lab, want[64];
+    for (int i = 0; i < 10; i++) strcat(strcat(text, names[i]), "\n");
+    lab = tu_write_file(g_dir, "names.txt", text);
+    snprintf(cmd, sizeof cmd, "%s predict %s --idx %s/t10k-images-idx3-ubyte --first 1 --top 1 --labels %s 2>&1", bin,
+             model, g_mnist, lab);
+    char *out = capture(cmd, &st);
+    snprintf(want, sizeof want, "ubyte[0]: %s ", names[pred[0]]);
+    if (st != 0 || !strstr(out, want)) fail_msg("predict --labels: status %d, output:\n%s", st, out);
+    free(out);
+    free(lab);
+    lab = tu_write_file(g_dir, "few.txt", "a\nb\n");
+    snprintf(cmd, sizeof cmd, "%s predict %s --idx %s/t10k-images-idx3-ubyte --first 1 --labels %s 2>&1", bin, model,
+             g_mnist, lab);
+    out = capture(cmd, &st);
+    assert_true(st != 0 && strstr(out, "few.txt: 2 class names, the model has 10"));
+    free(out);
+    free(lab);
+  }
+
   /* a version-1 copy needs the net given explicitly */
   dc_dcz_layer *L;
   int nl;

@@ -9,7 +9,8 @@
  * measured crossover (by density, batch size and whether the dense layer fits in the
  * cache; engine.c) says oneDNN's dense inner product is faster: then that layer runs
  * dense, its dense weights decoded on first use and kept (memory grows by 4 bytes per
- * weight of that layer; DC_FC_SPARSE never does that). Pooling, ReLU, LRN, dropout (identity) and softmax are the
+ * weight of that layer; DC_FC_SPARSE never does that). An fc layer with more than
+ * 65535 inputs (the kernels' 16-bit columns) is decoded and runs dense in every mode. Pooling, ReLU, LRN, dropout (identity) and softmax are the
  * training code's forward passes.
  *
  * An engine is not thread-safe: one run at a time per engine. */

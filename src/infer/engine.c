@@ -77,6 +77,7 @@ static const double g_xo_cache[] = {0.20, 0.20, 1.00, 0.66, 0.20};
 #define XO_N ((int)(sizeof g_xo_batch / sizeof g_xo_batch[0]))
 
 static int use_sparse(const dc_engine *e, const fc_state *f, int batch) {
+  if (!f->sp.row_start) return 0; /* too wide for 16-bit columns: always dense */
   if (e->conf.fc != DC_FC_AUTO) return e->conf.fc == DC_FC_SPARSE;
   int k = 0;
   while (k + 1 < XO_N && g_xo_batch[k + 1] <= batch) k++;
@@ -179,6 +180,14 @@ static dc_status attach(dc_engine *e, dc_net *net, dc_dcz_layer *L, int n) {
     if (!f) return dc_fail(DC_ERR_NOMEM, "out of memory");
     e->fc[i] = f;
     f->weight = l->weight;
+    if (d->dims[1] > DC_SPFC_MAX_IN) { /* the CSR's columns are 16-bit: run this one dense */
+      size_t count = (size_t)d->dims[0] * d->dims[1];
+      if (!(f->dense = dc_alloc(sizeof(float) * count))) return dc_fail(DC_ERR_NOMEM, "%s: out of memory", e->path);
+      for (size_t q = 0; q < count; q++) f->dense[q] = d->mask[q] ? d->codebook[d->index[q]] : 0.0f;
+      f->weight->data = f->dense;
+      f->density = 1;
+      continue;
+    }
     DC_TRY(dc_spfc_build(&f->sp, d->dims[0], d->dims[1], d->bits, d->codebook, d->mask, d->index,
                          l->bias ? l->bias->data : NULL, e->conf.threads));
     f->density = (double)f->sp.nnz / ((double)d->dims[0] * d->dims[1]);
@@ -207,7 +216,6 @@ dc_status dc_engine_open(const char *path, const void *buf, size_t len, const dc
                          dc_engine **out) {
   *out = NULL;
   if (!path) path = "<memory>";
-  if (!buf && len == 0 && path[0] == '\0') return dc_fail(DC_ERR_ARG, "no model path");
   dc_engine *e = calloc(1, sizeof *e);
   if (!e) return dc_fail(DC_ERR_NOMEM, "out of memory");
   snprintf(e->path, sizeof e->path, "%s", path);
@@ -394,8 +402,9 @@ void dc_engine_memory_of(const dc_engine *e, dc_engine_memory *m) {
   memset(m, 0, sizeof *m);
   for (int i = 0; i < e->nlayers; i++) {
     if (!e->fc[i]) continue;
-    m->fc_sparse += dc_spfc_bytes(&e->fc[i]->sp);
-    if (e->fc[i]->dense) m->fc_dense += sizeof(float) * (size_t)e->fc[i]->sp.out * e->fc[i]->sp.in;
+    const fc_state *f = e->fc[i];
+    if (f->sp.row_start) m->fc_sparse += dc_spfc_bytes(&f->sp);
+    if (f->dense) m->fc_dense += sizeof(float) * f->weight->count;
   }
   m->conv_dense = sizeof(float) * e->arena_floats;
   m->dense_model = e->dense_bytes;
