@@ -62,18 +62,18 @@ dc_engine_conf dc_engine_defaults(void) {
 
 /* The largest density at which the sparse kernels still beat oneDNN's dense inner
  * product, per batch size, measured with `bench_infer crossover` (scripts/bench-infer.sh;
- * 2 threads, medians of 3 interleaved rounds; README "Running compressed models") on two
- * layers: 4096 x 4096 (64 MB dense, read from memory) and 1000 x 4096 (16 MB: fits the
- * 32 MB L3 of the reference machine, where dense runs up to 3x faster per weight when
- * nothing else uses the cache). A layer uses the second table when its dense weights fit
- * in half the L3. A batch between two measured sizes uses the smaller one's limit.
- * Batch 16 is no typo: oneDNN's inner product was 3-30x slower there than at 4 or 64
- * (per sample), so sparse won at every density. The cache table's batch-1 limit is
- * 20%, not the crossover's 32%: on the paper's layers (5 rounds of bench_infer fc)
- * AlexNet fc8 (25%) and VGG-16 fc8 (23%) ran 2.0x and 1.6x faster dense. */
+ * 2 threads; medians of 3 and of 5 interleaved rounds in two runs; README "Running
+ * compressed models") on two layers: 4096 x 4096 (64 MB dense, read from memory) and
+ * 1000 x 4096 (16 MB: fits the 32 MB L3 of the reference machine, where dense runs up to
+ * 3x faster per weight when nothing else uses the cache). A layer uses the second table
+ * when its dense weights fit in half the L3. A batch between two measured sizes uses the
+ * smaller one's limit. Batch 16 is no typo: oneDNN's inner product was 3-30x slower per
+ * sample there than at 4 or 64, so sparse won at every density. On the paper's layers
+ * (bench_infer fc) AlexNet fc8 (25%) and VGG-16 fc8 (23%), both cache-sized, ran 1.3-2.0x
+ * and 1.6x faster dense at batch 1, consistent with the 20% limit. */
 static const int g_xo_batch[] = {1, 4, 16, 64, 256};
-static const double g_xo_memory[] = {0.43, 0.36, 1.00, 0.64, 0.20};
-static const double g_xo_cache[] = {0.20, 0.20, 1.00, 0.66, 0.20};
+static const double g_xo_memory[] = {0.42, 0.42, 1.00, 0.60, 0.19};
+static const double g_xo_cache[] = {0.20, 0.15, 1.00, 0.55, 0.18};
 #define XO_N ((int)(sizeof g_xo_batch / sizeof g_xo_batch[0]))
 
 static int use_sparse(const dc_engine *e, const fc_state *f, int batch) {
