@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity, bench and import, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench, import and predict, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>
@@ -17,6 +17,7 @@
 #include "dc/experiment.h"
 #include "dc/train.h"
 #include "dc/import.h"
+#include "dc/predict.h"
 
 #ifndef DC_VERSION /* from CMake's project(VERSION) */
 #define DC_VERSION "unknown"
@@ -43,6 +44,7 @@ static const char *const USAGE =
     "  bench NET.net                     training/inference images/s and per-layer profile\n"
     "  import caffe IN.caffemodel OUT.h5 --net NET.net\n"
     "                                    trained Caffe weights as HDF5 weights\n"
+    "  predict MODEL.dcz INPUT...        top classes of images (or --idx records) by a .dcz\n"
     "\n"
     "training options:\n"
     "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5);\n"
@@ -135,6 +137,23 @@ static const char *const IMPORT_USAGE =
     "\n"
     "  --net NET.net   the dctrain net the weights are for (required),\n"
     "                  e.g. nets/alexnet.net for bvlc_alexnet.caffemodel\n";
+
+static const char *const PREDICT_USAGE =
+    "usage: dctrain predict MODEL.dcz [IMAGE...] [--idx FILE --first N] [--top K]\n"
+    "                       [--labels FILE] [--data EXPERIMENT.cfg] [--threads N]\n"
+    "\n"
+    "Run a compressed model as it is (fc layers on the sparse-quantized kernels, conv\n"
+    "layers decoded) and print the top classes with probabilities, one line per input.\n"
+    "Images (PNG, JPEG, BMP, ...) are preprocessed as the model says (colour, resize,\n"
+    "crop, mean, scale: written into the .dcz by the encode stage).\n"
+    "\n"
+    "  --idx FILE        also the records of an idx3 ubyte image file (MNIST's format)\n"
+    "  --first N         with --idx: its first N records (default 10)\n"
+    "  --top K           classes per input (default 5)\n"
+    "  --labels FILE     class names, one per line (default: the model's, else numbers)\n"
+    "  --data EXP.cfg    take the net and preprocessing from an experiment instead of the\n"
+    "                    file (for .dcz files written before they carried them)\n"
+    "  --threads N       compute threads (default 2)\n";
 
 /* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
  * whole job ends here: the other ranks may be waiting in a collective for this one. */
@@ -409,6 +428,39 @@ static int cmd_import(const char *cmd, int argc, char **argv) {
   return 0;
 }
 
+/* ---- predict ---- */
+
+static int cmd_predict(const char *cmd, int argc, char **argv) {
+  const char *idx = NULL, *labels = NULL, *data = NULL;
+  long first = 10, top = 5, threads = 2;
+  const opt opts[] = {{"--idx", OPT_STR, &idx, 0, 0},         {"--labels", OPT_STR, &labels, 0, 0},
+                      {"--data", OPT_STR, &data, 0, 0},       {"--first", OPT_LONG, &first, 1, 1000000},
+                      {"--top", OPT_LONG, &top, 1, 1 << 20},  {"--threads", OPT_LONG, &threads, 1, 1024}};
+  /* positionals (MODEL, IMAGE...) are any number: parse the options alone */
+  char **optv = malloc(sizeof(char *) * (size_t)(argc + 1));
+  const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
+  if (!optv || !pos) return die("out of memory");
+  int no = 0, np = 0, n, rc;
+  for (int i = 0; i < argc; i++) {
+    if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      optv[no++] = argv[i];
+      if (strcmp(argv[i], "-h") && strcmp(argv[i], "--help") && i + 1 < argc) optv[no++] = argv[++i];
+    } else {
+      pos[np++] = argv[i];
+    }
+  }
+  rc = parse_args(cmd, PREDICT_USAGE, no, optv, opts, NOPTS(opts), NULL, 0, &n, "");
+  if (rc < 0 && np == 0) rc = bad_arg(cmd, "missing MODEL.dcz");
+  if (rc < 0 && np == 1 && !idx) rc = bad_arg(cmd, "no input: give image files or --idx FILE");
+  if (rc < 0) {
+    dc_predict_conf c = {pos[0], pos + 1, np - 1, idx, (int)first, (int)top, labels, data, (int)threads};
+    rc = dc_cmd_predict(&c, stdout) == DC_OK ? 0 : die(dc_failure_reason());
+  }
+  free(optv);
+  free(pos);
+  return rc;
+}
+
 /* ---- dispatch ---- */
 
 typedef struct {
@@ -421,6 +473,7 @@ static const subcommand g_commands[] = {
     {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
     {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"bench", cmd_bench, 1},
     {"import", cmd_import, 0},
+    {"predict", cmd_predict, 0},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 

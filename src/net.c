@@ -359,16 +359,20 @@ void dc_net_init_params(dc_net *net, uint64_t seed) {
   for (int i = 0; i < net->params->count; i++) dc_param_fill(&net->params->p[i], seed);
 }
 
+dc_status dc_net_layer_input(dc_net *net, int i) {
+  DC_ASSERT(i >= 0 && i < net->nlayers);
+  layer_layout *ll = &net->layouts[i];
+  if (!ll->convert) return DC_OK;
+  void *r[2] = {ll->prev_out, net->layers[i].in_data};
+  return dc_op_run(&ll->to, r);
+}
+
 dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss) {
   DC_ASSERT(!pass->train || net->train);
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     double t0 = net->profile ? dc_now() : 0.0;
-    layer_layout *ll = &net->layouts[i];
-    if (ll->convert) {
-      void *r[2] = {ll->prev_out, l->in_data};
-      DC_TRY(dc_op_run(&ll->to, r));
-    }
+    DC_TRY(dc_net_layer_input(net, i));
     DC_TRY(dc_layer_kind_of(l->type)->forward(l, pass));
     if (net->profile) net->profile[i] += dc_now() - t0;
   }

@@ -134,7 +134,17 @@ static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats 
   double t_enc = 0, t_dec = 0;
   if (dc_dist_rank() == 0) { /* the writer; the other ranks hold the same weights */
     double t0 = dc_now();
-    DC_TRY(dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL));
+    dc_dcz_model info; /* the net text and preprocessing travel with the weights */
+    dc_status s = dc_model_describe(e, t->test_set, &info);
+    if (s == DC_ERR_FORMAT) { /* preprocessing the format cannot carry: weights only */
+      if (t->out) fprintf(t->out, "[encode] note: %s; model.dcz holds the weights only\n", dc_failure_reason());
+      dc_failure_clear();
+      s = dc_model_encode(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, path, NULL);
+    } else if (s == DC_OK) {
+      s = dc_model_encode_with(t->train_net, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &info, path, NULL);
+      dc_dcz_model_free(&info);
+    }
+    DC_TRY(s);
     t_enc = dc_now() - t0;
     t0 = dc_now();
     DC_TRY(dc_model_decode_verify(path, t->train_net, stats));

@@ -442,9 +442,9 @@ static void test_read_bad_magic_and_version(void **state) {
   spit(path, c, n);
   assert_int_equal(read_expect_fail(path, "bad magic"), DC_ERR_FORMAT);
   memcpy(c, b, n);
-  put_le(c + 4, 2, 2);
+  put_le(c + 4, 3, 2);
   spit(path, c, n);
-  read_expect_fail(path, "format version 2 not supported");
+  read_expect_fail(path, "format version 3 not supported");
   memcpy(c, b, n);
   put_le(c + 6, 1, 2); /* flags, with a valid header CRC */
   fix_crcs(c, n, 2);

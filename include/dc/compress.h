@@ -7,7 +7,9 @@
  *   3. relative-index ("gap") coding of the positions of kept weights, with filler
  *      entries for gaps that do not fit in `gap_bits` bits;
  *   4. the .dcz file: per layer a codebook, a Huffman-coded weight-index stream, a
- *      Huffman-coded gap stream and fp32 biases, CRC-protected (docs/dcz-format.md).
+ *      Huffman-coded gap stream and fp32 biases, CRC-protected (docs/dcz-format.md);
+ *      since version 2 also what inference needs besides the weights (the net file
+ *      and the input preprocessing: dc_dcz_model).
  *
  * Nothing here knows about nets or training: the trainer hands in plain arrays.
  * All functions return a dc_status; failures record one line via dc_fail. */
@@ -133,7 +135,9 @@ dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentr
 
 /* ---------------------------------------------------------------- the .dcz file */
 
-#define DC_DCZ_VERSION 1
+#define DC_DCZ_VERSION 2       /* the newest version this build reads and writes */
+#define DC_DCZ_VERSION_PLAIN 1 /* layers only: written when there is no model section */
+#define DC_DCZ_MAX_TEXT (1u << 20) /* bytes of the net text and of the label text */
 #define DC_DCZ_MAX_LAYERS 4096
 #define DC_DCZ_MAX_WEIGHTS (1u << 30) /* per layer, product of dims; also max nbias */
 
@@ -185,10 +189,33 @@ typedef struct {
 typedef struct {
   int nlayers;
   dc_dcz_layer_stats *layer; /* (nlayers), owned; release with dc_dcz_stats_free */
-  uint64_t file_bytes;       /* whole file: 16-byte header + layers + 4-byte file CRC */
+  uint64_t file_bytes;       /* whole file: 16-byte header + model section + layers + 4-byte file CRC */
+  uint64_t model_bytes;      /* the model section with its length and CRC (0 in version 1) */
   uint64_t dense_bytes;      /* sum of the layers' dense_bytes */
   double ratio;              /* dense_bytes / file_bytes */
 } dc_dcz_stats;
+
+/* The colour channels a model's input image is given in. */
+typedef enum { DC_COLOR_GRAY = 0, DC_COLOR_BGR, DC_COLOR_RGB, DC_COLOR_COUNT } dc_color;
+
+/* The model section of a version-2 file: what running the model needs besides the
+ * weights. An image becomes the input (C, H, W) of the net as
+ *   decode -> `color` channels (gray: 1, BGR/RGB: 3, in that order) -> resize to
+ *   resize x resize (0: straight to W x H) -> centre crop to W x H ->
+ *   x[c][i][j] = (pixel - mean[c]) * scale        (pixel in 0..255)
+ * which is how the training data set fed the net (MNIST: gray, scale 1/256; ImageNet:
+ * BGR, resize 256, crop, mean 104/117/123). */
+typedef struct {
+  char *net;        /* the net file (nets/NAME.net syntax), NUL-terminated; owned */
+  dc_color color;
+  int resize;       /* 0, or the side images are resized to before the centre crop */
+  float mean[3];    /* per channel, in the order of `color` (gray uses mean[0]) */
+  float scale;
+  char *labels;     /* NULL, or class names one per line ("\n"), class 0 first; owned */
+} dc_dcz_model;
+
+/* Release m->net and m->labels and zero *m. NULL is a no-op. */
+void dc_dcz_model_free(dc_dcz_model *m);
 
 /* Write n (0..DC_DCZ_MAX_LAYERS) layers to `path` atomically: everything goes to
  * "PATH.tmp", which is flushed, fsynced and renamed over `path` only when complete;
@@ -200,6 +227,13 @@ dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n);
 /* dc_dcz_write that also reports sizes: *stats (may be NULL) gets a new layer array
  * the caller releases with dc_dcz_stats_free (also on failure: it is then empty). */
 dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n,
+                             dc_dcz_stats *stats);
+
+/* dc_dcz_write_stats with a model section (version 2; model == NULL writes version
+ * 1, as dc_dcz_write_stats). The net text and labels must be 1..DC_DCZ_MAX_TEXT bytes of
+ * printable ASCII, tab, CR or LF (labels may be NULL), mean and scale finite, scale
+ * nonzero, resize 0..65536, color a dc_color: else DC_ERR_ARG naming the field. */
+dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const dc_dcz_layer *layers, int n,
                              dc_dcz_stats *stats);
 
 /* Read `path` in one pass into *layers, a new array of *n layers (NULL when n = 0)
@@ -214,6 +248,14 @@ dc_status dc_dcz_read(const char *path, dc_dcz_layer **layers, int *n);
 /* dc_dcz_read that also fills *stats (may be NULL) as dc_dcz_write_stats would. */
 dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n,
                             dc_dcz_stats *stats);
+
+/* dc_dcz_read_stats from a file (buf NULL) or from memory: buf[len] holds the whole
+ * file and `path` only names it in messages (the buffer is only read, and never past
+ * len). model (may be NULL) gets the model section of a version-2 file, released with
+ * dc_dcz_model_free; a version-1 file leaves it zeroed (model->net NULL). Validation and
+ * failures as dc_dcz_read; on failure *model is zeroed. */
+dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dcz_layer **layers, int *n,
+                            dc_dcz_stats *stats, dc_dcz_model *model);
 
 /* Release layers from dc_dcz_read (every array and the array itself). NULL is a no-op. */
 void dc_dcz_free(dc_dcz_layer *layers, int n);

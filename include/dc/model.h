@@ -1,8 +1,11 @@
-/* dc/model.h — between a net's parameters and the .dcz compressed model file. */
+/* dc/model.h — between a net's parameters and the .dcz compressed model file, and the
+ * model section (net text, preprocessing, labels) an experiment gives a .dcz. */
 #ifndef DC_MODEL_H
 #define DC_MODEL_H
 
 #include "dc/compress.h"
+#include "dc/data.h"
+#include "dc/experiment.h"
 #include "dc/net.h"
 
 /* Encode every weighted layer of net into path (atomic). Every weight must be SHARED
@@ -10,6 +13,17 @@
  * fc_gap_bits for fc layers. stats (may be NULL): sizes, released with
  * dc_dcz_stats_free. */
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats);
+
+/* dc_model_encode with a model section (model may be NULL: a version-1 file). */
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, const dc_dcz_model *model,
+                               const char *path, dc_dcz_stats *stats);
+
+/* What running e's model needs besides the weights: the text of e's net file, the
+ * preprocessing of its [data] section (mnist: gray, no resize, mean 0, scale; imagenet:
+ * BGR, resize, mean, scale; the crop is the net's input size) and, for image folders,
+ * the class names of `test` (may be NULL). *out is released with dc_dcz_model_free.
+ * DC_ERR_IO when the net file cannot be read. */
+dc_status dc_model_describe(const dc_experiment *e, const dc_dataset *test, dc_dcz_model *out);
 
 /* Decode path into net's parameters: layers, names and shapes must match the net;
  * weights become SHARED (codebook, index, mask), biases fp32. stats as above. */

@@ -69,6 +69,11 @@ dc_status dc_net_forward(dc_net *net, const dc_pass *pass, double *loss);
 /* Backward from the loss; writes every param's diff (overwrites, does not accumulate). */
 dc_status dc_net_backward(dc_net *net, const dc_pass *pass);
 const float *dc_net_output(const dc_net *net);
+/* The first half of layer i's forward step: reorder the previous output into the layout
+ * layer i reads, when they differ (a no-op otherwise). dc_net_forward does this before
+ * each layer; a runtime that computes some layers itself (src/infer/engine.c) calls it
+ * and then fills l->out_data from l->in_data (plain NCHW for fc layers). */
+dc_status dc_net_layer_input(dc_net *net, int i);
 /* Layer i's output as plain NCHW floats into dst (dc_shape_count(layers[i].out)).
  * Activations between oneDNN layers may be in blocked layouts: read them through this.
  * A ReLU after a layer runs in place: that layer's output reads as the ReLU's. */

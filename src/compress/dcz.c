@@ -9,7 +9,11 @@
  * the bytes actually left in the file before it is used to allocate or read, each
  * record's CRC is checked before its contents are parsed, and every field is then
  * validated (shape limits, code tables, stream sizes, positions) before the output
- * arrays — sized by the layer's weight count — are allocated. */
+ * arrays — sized by the layer's weight count — are allocated.
+ *
+ * Version 2 adds one record between the header and the layers, framed like a layer:
+ * the model section (dc_dcz_model: net text, preprocessing, labels). The reader takes
+ * its bytes from a FILE or from a caller's memory buffer through the same rd(). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -183,7 +187,7 @@ static void fill_stats(dc_dcz_layer_stats *s, const char *name, const layer_size
 }
 
 static void finish_stats(dc_dcz_stats *st) {
-  st->file_bytes = HEADER_BYTES + TRAILER_BYTES;
+  st->file_bytes = HEADER_BYTES + TRAILER_BYTES + st->model_bytes;
   st->dense_bytes = 0;
   for (int i = 0; i < st->nlayers; i++) {
     st->file_bytes += st->layer[i].total_bytes;
@@ -365,6 +369,76 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
   return st;
 }
 
+/* ---------------------------------------------------------------- model section */
+
+enum { MODEL_FIXED = 4 + 1 + 3 + 4 + 12 + 4 + 4, /* without the two texts */
+       MAX_RESIZE = 65536 };
+
+/* Text the model section may hold: printable ASCII, tab, CR, LF. Returns the length,
+ * or -1 when empty, too long or holding another byte (*bad set to it). */
+static long text_len(const char *t, int *bad) {
+  size_t n = 0;
+  for (; t[n]; n++) {
+    unsigned char c = (unsigned char)t[n];
+    if (n >= DC_DCZ_MAX_TEXT) return -1;
+    if (!(c == '\t' || c == '\n' || c == '\r' || (c >= 0x20 && c <= 0x7e))) {
+      *bad = c;
+      return -1;
+    }
+  }
+  return n ? (long)n : -1;
+}
+
+static dc_status validate_model(const char *path, const dc_dcz_model *m, long *netlen, long *lablen) {
+  int bad = -1;
+  if (!m->net || (*netlen = text_len(m->net, &bad)) < 0)
+    return dc_fail(DC_ERR_ARG, "%s: model net text must be 1..%u bytes of printable ASCII, tab or newline%s", path,
+                   DC_DCZ_MAX_TEXT, bad >= 0 ? " (has a control or non-ASCII byte)" : "");
+  *lablen = 0;
+  if (m->labels && (*lablen = text_len(m->labels, &bad)) < 0)
+    return dc_fail(DC_ERR_ARG, "%s: model labels must be 1..%u bytes of printable ASCII, tab or newline", path,
+                   DC_DCZ_MAX_TEXT);
+  if ((unsigned)m->color >= DC_COLOR_COUNT)
+    return dc_fail(DC_ERR_ARG, "%s: model color %d, must be 0 (gray), 1 (BGR) or 2 (RGB)", path, (int)m->color);
+  if (m->resize < 0 || m->resize > MAX_RESIZE)
+    return dc_fail(DC_ERR_ARG, "%s: model resize %d, must be 0..%d", path, m->resize, MAX_RESIZE);
+  for (int c = 0; c < 3; c++)
+    if (!isfinite(m->mean[c])) return dc_fail(DC_ERR_ARG, "%s: model mean[%d] is not finite", path, c);
+  if (!isfinite(m->scale) || m->scale == 0.0f)
+    return dc_fail(DC_ERR_ARG, "%s: model scale %g, must be finite and nonzero", path, (double)m->scale);
+  return DC_OK;
+}
+
+/* The framed model record (u64 length, record, u32 CRC) in a new buffer. */
+static dc_status encode_model(const dc_dcz_model *m, long netlen, long lablen, uint8_t **out, size_t *outlen) {
+  size_t rl = MODEL_FIXED + (size_t)netlen + (size_t)lablen;
+  uint8_t *rec = dc_alloc(rl + LAYER_FRAME);
+  if (!rec) return DC_ERR_NOMEM;
+  obuf o = {rec, 0, rl + LAYER_FRAME};
+  put_uint(&o, rl, 8);
+  put_uint(&o, (uint64_t)netlen, 4);
+  put_bytes(&o, m->net, (size_t)netlen);
+  put_uint(&o, (uint64_t)m->color, 1);
+  put_uint(&o, 0, 3);
+  put_uint(&o, (uint64_t)m->resize, 4);
+  for (int c = 0; c < 3; c++) put_f32(&o, m->mean[c]);
+  put_f32(&o, m->scale);
+  put_uint(&o, (uint64_t)lablen, 4);
+  put_bytes(&o, m->labels, (size_t)lablen);
+  put_uint(&o, crc_update(0, rec, o.n), 4);
+  DC_ASSERT(o.n == o.cap);
+  *out = rec;
+  *outlen = o.n;
+  return DC_OK;
+}
+
+void dc_dcz_model_free(dc_dcz_model *m) {
+  if (!m) return;
+  free(m->net);
+  free(m->labels);
+  memset(m, 0, sizeof *m);
+}
+
 static dc_status write_all(FILE *f, const char *tmp, const uint8_t *p, size_t n, uint32_t *crc) {
   if (n && fwrite(p, 1, n, f) != n)
     return dc_fail(DC_ERR_IO, "%s: write failed (disk full?)", tmp);
@@ -372,9 +446,11 @@ static dc_status write_all(FILE *f, const char *tmp, const uint8_t *p, size_t n,
   return DC_OK;
 }
 
-dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n,
+dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const dc_dcz_layer *layers, int n,
                              dc_dcz_stats *stats) {
   if (stats) memset(stats, 0, sizeof *stats);
+  long netlen = 0, lablen = 0;
+  if (model) DC_TRY(validate_model(path, model, &netlen, &lablen));
   if (n < 0 || n > DC_DCZ_MAX_LAYERS)
     return dc_fail(DC_ERR_ARG, "%s: %d layers, must be 0..%d", path, n, DC_DCZ_MAX_LAYERS);
   if (n > 0 && !layers) return dc_fail(DC_ERR_ARG, "%s: layers is NULL", path);
@@ -402,11 +478,19 @@ dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n
     uint8_t h[HEADER_BYTES];
     obuf o = {h, 0, sizeof h};
     put_bytes(&o, MAGIC, 4);
-    put_uint(&o, DC_DCZ_VERSION, 2);
+    put_uint(&o, model ? DC_DCZ_VERSION : DC_DCZ_VERSION_PLAIN, 2);
     put_uint(&o, 0, 2);
     put_uint(&o, (uint64_t)n, 4);
     put_uint(&o, crc_update(0, h, 12), 4);
     st = write_all(f, tmp, h, sizeof h, &crc);
+  }
+  if (st == DC_OK && model) {
+    uint8_t *rec = NULL;
+    size_t rl = 0;
+    st = encode_model(model, netlen, lablen, &rec, &rl);
+    if (st == DC_OK) st = write_all(f, tmp, rec, rl, &crc);
+    if (stats) stats->model_bytes = rl;
+    dc_free(rec);
   }
   for (int i = 0; st == DC_OK && i < n; i++) {
     uint8_t *rec = NULL;
@@ -438,8 +522,13 @@ dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n
     finish_stats(stats);
   } else {
     dc_free(ls);
+    if (stats) memset(stats, 0, sizeof *stats);
   }
   return st;
+}
+
+dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n, dc_dcz_stats *stats) {
+  return dc_dcz_write_model(path, NULL, layers, n, stats);
 }
 
 dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n) {
@@ -450,14 +539,17 @@ dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n) {
 
 typedef struct {
   const char *path;
-  FILE *f;
+  FILE *f;            /* the file, or NULL when reading from mem */
+  const uint8_t *mem; /* (size) the whole file in memory */
   uint64_t size, pos; /* file size, bytes consumed */
   uint32_t crc;       /* running CRC of everything consumed */
 } reader;
 
 static dc_status rd(reader *r, void *buf, size_t n) {
   DC_ASSERT(n <= r->size - r->pos); /* callers check sizes against the file first */
-  if (n && fread(buf, 1, n, r->f) != n)
+  if (r->mem) {
+    if (n) memcpy(buf, r->mem + r->pos, n);
+  } else if (n && fread(buf, 1, n, r->f) != n)
     return dc_fail(DC_ERR_IO, "%s: read failed at offset %llu: %s", r->path,
                    (unsigned long long)r->pos,
                    ferror(r->f) ? strerror(errno) : "file shrank while reading");
@@ -637,23 +729,100 @@ done:
   return st;
 }
 
-dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats) {
-  *layers = NULL;
-  *n = 0;
-  if (stats) memset(stats, 0, sizeof *stats);
-  reader r = {path, fopen(path, "rb"), 0, 0, 0};
-  if (!r.f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+/* A NUL-terminated copy of text[len] (checked as text_len does) into *out, or what is wrong. */
+static const char *take_text(const uint8_t *p, uint64_t len, char **out) {
+  for (uint64_t i = 0; i < len; i++)
+    if (!(p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || (p[i] >= 0x20 && p[i] <= 0x7e)))
+      return "holds a control or non-ASCII byte";
+  if (!(*out = malloc((size_t)len + 1))) return "out of memory";
+  memcpy(*out, p, (size_t)len);
+  (*out)[len] = '\0';
+  return NULL;
+}
+
+/* Parse the CRC-checked model record rec[rl] into *m (texts newly allocated; on
+ * failure *m is released). */
+static dc_status parse_model(const char *path, const uint8_t *rec, size_t rl, dc_dcz_model *m) {
+  char who[600];
+  snprintf(who, sizeof who, "%.500s: model section", path);
+  dc_status st = DC_OK;
+  cursor c = {rec, rl};
+  const uint8_t *p;
+  uint64_t netlen, lablen, color, resv, resize;
+  const char *why;
+  NEED(take_uint(&c, 4, &netlen), "net text length");
+  if (netlen < 1 || netlen > DC_DCZ_MAX_TEXT)
+    BAD("net text of %llu bytes, must be 1..%u", (unsigned long long)netlen, DC_DCZ_MAX_TEXT);
+  NEED(take(&c, (size_t)netlen, &p), "net text");
+  if ((why = take_text(p, netlen, &m->net))) BAD("net text %s", why);
+  NEED(take_uint(&c, 1, &color), "color");
+  NEED(take_uint(&c, 3, &resv), "reserved bytes");
+  NEED(take_uint(&c, 4, &resize), "resize");
+  if (color >= DC_COLOR_COUNT) BAD("color %llu, must be 0 (gray), 1 (BGR) or 2 (RGB)", (unsigned long long)color);
+  if (resv != 0) BAD("reserved bytes are not 0");
+  if (resize > MAX_RESIZE) BAD("resize %llu, must be 0..%d", (unsigned long long)resize, MAX_RESIZE);
+  m->color = (dc_color)color;
+  m->resize = (int)resize;
+  NEED(take(&c, 16, &p), "mean and scale");
+  for (int k = 0; k < 3; k++) {
+    m->mean[k] = f32_at(p + 4 * k);
+    if (!isfinite(m->mean[k])) BAD("mean[%d] is not finite", k);
+  }
+  m->scale = f32_at(p + 12);
+  if (!isfinite(m->scale) || m->scale == 0.0f) BAD("scale %g, must be finite and nonzero", (double)m->scale);
+  NEED(take_uint(&c, 4, &lablen), "label text length");
+  if (lablen > DC_DCZ_MAX_TEXT)
+    BAD("label text of %llu bytes, at most %u", (unsigned long long)lablen, DC_DCZ_MAX_TEXT);
+  NEED(take(&c, (size_t)lablen, &p), "label text");
+  if (lablen && (why = take_text(p, lablen, &m->labels))) BAD("label text %s", why);
+  if (c.left != 0) BAD("%zu unexpected bytes after the label text", c.left);
+done:
+  if (st != DC_OK) dc_dcz_model_free(m);
+  return st;
+}
+
+/* Read the framed model record at r's position (right after the header). */
+static dc_status read_model(reader *r, dc_dcz_model *m) {
+  uint64_t at = r->pos, left = r->size - r->pos - TRAILER_BYTES;
+  if (left < LAYER_FRAME + MODEL_FIXED + 1)
+    return dc_fail(DC_ERR_FORMAT, "%s: file truncated or corrupt: the model section at offset %llu has %llu bytes",
+                   r->path, (unsigned long long)at, (unsigned long long)left);
+  uint8_t lb[8];
+  DC_TRY(rd(r, lb, 8));
+  uint64_t rl = get_le(lb, 8);
+  if (rl < MODEL_FIXED + 1 || rl > left - LAYER_FRAME)
+    return dc_fail(DC_ERR_FORMAT,
+                   "%s: file truncated or corrupt: the model section at offset %llu claims %llu bytes, but %llu "
+                   "are left for it (minimum %d)",
+                   r->path, (unsigned long long)at, (unsigned long long)rl, (unsigned long long)(left - LAYER_FRAME),
+                   MODEL_FIXED + 1);
+  uint8_t *rec = dc_alloc((size_t)rl + LAYER_FRAME);
+  if (!rec) return DC_ERR_NOMEM;
+  memcpy(rec, lb, 8);
+  dc_status st = rd(r, rec + 8, (size_t)rl + 4);
+  if (st == DC_OK) {
+    uint32_t crc = (uint32_t)get_le(rec + 8 + rl, 4), comp = crc_update(0, rec, 8 + (size_t)rl);
+    if (crc != comp)
+      st = dc_fail(DC_ERR_FORMAT,
+                   "%s: model section at offset %llu: CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt",
+                   r->path, (unsigned long long)at, crc, comp);
+  }
+  dc_dcz_model tmp = {0};
+  if (st == DC_OK) st = parse_model(r->path, rec + 8, (size_t)rl, m ? m : &tmp);
+  dc_dcz_model_free(&tmp);
+  dc_free(rec);
+  return st;
+}
+
+/* Everything after opening: r->size set, r->f or r->mem at offset 0. Closes nothing. */
+static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats, dc_dcz_model *model) {
+  const char *path = r.path;
   dc_status st = DC_OK;
   dc_dcz_layer *ls = NULL;
   dc_dcz_layer_stats *ss = NULL;
   uint8_t *rec = NULL;
   uint32_t nl = 0;
-  struct stat sb;
-  if (fstat(fileno(r.f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    st = dc_fail(DC_ERR_IO, "%s: not a regular file", path);
-    goto done;
-  }
-  r.size = (uint64_t)sb.st_size;
+  uint64_t model_bytes = 0;
   if (r.size < HEADER_BYTES + TRAILER_BYTES) {
     st = dc_fail(DC_ERR_FORMAT, "%s: file is %llu bytes, too short for a .dcz file (at least %d)",
                  path, (unsigned long long)r.size, HEADER_BYTES + TRAILER_BYTES);
@@ -669,9 +838,9 @@ dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n, dc_
     goto done;
   }
   unsigned version = (unsigned)get_le(h + 4, 2), flags = (unsigned)get_le(h + 6, 2);
-  if (version != DC_DCZ_VERSION) {
-    st = dc_fail(DC_ERR_FORMAT, "%s: format version %u not supported (this build reads version %d)",
-                 path, version, DC_DCZ_VERSION);
+  if (version != DC_DCZ_VERSION && version != DC_DCZ_VERSION_PLAIN) {
+    st = dc_fail(DC_ERR_FORMAT, "%s: format version %u not supported (this build reads versions %d and %d)",
+                 path, version, DC_DCZ_VERSION_PLAIN, DC_DCZ_VERSION);
     goto done;
   }
   uint32_t hcrc = (uint32_t)get_le(h + 12, 4), hcomp = crc_update(0, h, 12);
@@ -686,7 +855,10 @@ dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n, dc_
     goto done;
   }
   nl = (uint32_t)get_le(h + 8, 4);
-  uint64_t room = (r.size - HEADER_BYTES - TRAILER_BYTES) / (LAYER_FRAME + MIN_RECORD);
+  model_bytes = r.pos;
+  if (version == DC_DCZ_VERSION && (st = read_model(&r, model))) goto done;
+  model_bytes = r.pos - model_bytes;
+  uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + MIN_RECORD);
   if (nl > DC_DCZ_MAX_LAYERS || nl > room) {
     st = dc_fail(DC_ERR_FORMAT,
                  "%s: header claims %u layers; the limit is %d and the %llu-byte file has room "
@@ -759,12 +931,12 @@ dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n, dc_
     goto done;
   }
 done:
-  fclose(r.f);
   dc_free(rec);
   if (st != DC_OK) {
     dc_dcz_free(ls, *n);
     dc_free(ss);
     *n = 0;
+    dc_dcz_model_free(model);
     return st;
   }
   *layers = ls;
@@ -772,9 +944,36 @@ done:
   if (stats) {
     stats->nlayers = (int)nl;
     stats->layer = ss;
+    stats->model_bytes = model_bytes;
     finish_stats(stats);
   }
   return DC_OK;
+}
+
+dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dcz_layer **layers, int *n,
+                            dc_dcz_stats *stats, dc_dcz_model *model) {
+  *layers = NULL;
+  *n = 0;
+  if (stats) memset(stats, 0, sizeof *stats);
+  if (model) memset(model, 0, sizeof *model);
+  if (!path) path = "<memory>";
+  reader r = {path, NULL, buf, len, 0, 0};
+  if (buf) return read_impl(r, layers, n, stats, model);
+  if (!(r.f = fopen(path, "rb"))) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  dc_status st;
+  if (fstat(fileno(r.f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    st = dc_fail(DC_ERR_IO, "%s: not a regular file", path);
+  } else {
+    r.size = (uint64_t)sb.st_size;
+    st = read_impl(r, layers, n, stats, model);
+  }
+  fclose(r.f);
+  return st;
+}
+
+dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats) {
+  return dc_dcz_read_model(path, NULL, 0, layers, n, stats, NULL);
 }
 
 dc_status dc_dcz_read(const char *path, dc_dcz_layer **layers, int *n) {

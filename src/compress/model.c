@@ -1,11 +1,21 @@
-/* compress/model.c — a net's SHARED parameters to and from the .dcz file. */
+/* compress/model.c — a net's SHARED parameters to and from the .dcz file, and the
+ * model section an experiment writes beside them. */
 #include "dc/model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/data.h"
+#include "dc/experiment.h"
+
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
+  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, NULL, path, stats);
+}
+
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, const dc_dcz_model *model,
+                               const char *path, dc_dcz_stats *stats) {
   dc_dcz_layer *layers = calloc((size_t)net->nlayers + 1, sizeof *layers);
   if (!layers) return dc_fail(DC_ERR_NOMEM, "out of memory");
   int n = 0;
@@ -31,7 +41,7 @@ dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const
     d->nbias = l->bias ? (int)l->bias->count : 0;
     d->bias = l->bias ? l->bias->data : NULL;
   }
-  if (s == DC_OK) s = dc_dcz_write_stats(path, layers, n, stats);
+  if (s == DC_OK) s = dc_dcz_write_model(path, model, layers, n, stats);
   free(layers);
   return s;
 }
@@ -89,4 +99,67 @@ dc_status dc_model_decode(const char *path, dc_net *net, dc_dcz_stats *stats) { 
 
 dc_status dc_model_decode_verify(const char *path, dc_net *net, dc_dcz_stats *stats) {
   return decode(path, net, stats, 1);
+}
+
+/* The whole file at path as a NUL-terminated string (caller frees). */
+static dc_status slurp(const char *path, char **out) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (n < cap - 1) break;
+    char *nb = cap > DC_DCZ_MAX_TEXT * 2u ? NULL : realloc(buf, cap *= 2);
+    if (!nb) {
+      free(buf);
+      buf = NULL;
+    } else {
+      buf = nb;
+    }
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf) return dc_fail(DC_ERR_NOMEM, "%s: too large or out of memory", path);
+  if (bad) {
+    free(buf);
+    return dc_fail(DC_ERR_IO, "%s: read failed", path);
+  }
+  buf[n] = '\0';
+  *out = buf;
+  return DC_OK;
+}
+
+dc_status dc_model_describe(const dc_experiment *e, const dc_dataset *test, dc_dcz_model *out) {
+  memset(out, 0, sizeof *out);
+  DC_TRY(slurp(e->net, &out->net));
+  out->scale = (float)e->scale;
+  if (e->data_kind == DC_DATA_IMAGENET) {
+    /* what the model section cannot say yet must not be dropped silently */
+    if (e->resize_mode != DC_RESIZE_SQUASH || e->std[0] != 1.0 || e->std[1] != 1.0 || e->std[2] != 1.0) {
+      dc_dcz_model_free(out);
+      return dc_fail(DC_ERR_FORMAT,
+                     "%s: [data] %s is not expressible in a .dcz model section yet (it holds colour order, a "
+                     "square resize, mean and one scale)",
+                     e->path, e->resize_mode != DC_RESIZE_SQUASH ? "resize_mode = shorter" : "std");
+    }
+    out->color = e->rgb ? DC_COLOR_RGB : DC_COLOR_BGR;
+    out->resize = e->resize;
+    for (int c = 0; c < 3; c++) out->mean[c] = (float)e->mean[c];
+  } else {
+    out->color = DC_COLOR_GRAY;
+  }
+  int classes = test ? dc_dataset_classes(test) : 0;
+  if (test && dc_imagefolder_class_name(test, 0)) {
+    size_t len = 0;
+    for (int i = 0; i < classes; i++) len += strlen(dc_imagefolder_class_name(test, i)) + 1;
+    if (!(out->labels = malloc(len + 1))) {
+      dc_dcz_model_free(out);
+      return dc_fail(DC_ERR_NOMEM, "out of memory");
+    }
+    char *p = out->labels;
+    for (int i = 0; i < classes; i++) p += sprintf(p, i ? "\n%s" : "%s", dc_imagefolder_class_name(test, i));
+  }
+  return DC_OK;
 }
