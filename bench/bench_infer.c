@@ -465,6 +465,7 @@ static void warm_up(void) {
   double t0 = dc_now();
   while (dc_now() - t0 < 0.5)
     for (int i = 0; i < 100000; i++) x += i;
+  (void)x;
 }
 
 int main(int argc, char **argv) {
