@@ -21,6 +21,7 @@
 
 #include <stb/stb_image_write.h>
 
+#include "dc/compress.h"
 #include "dc/data.h"
 #include "dc/experiment.h"
 #include "dc/h5.h"
@@ -1150,6 +1151,50 @@ static void experiment_errors(void **state) {
   free(root);
 }
 
+/* The encode stage records the model's preprocessing in the .dcz (colour order, resize,
+ * mean, scale); what the model section cannot carry (std, shorter-side resize) must not be
+ * dropped silently: the file then holds the weights only, and the run says so. */
+static void encode_records_what_it_can(void **state) {
+  (void)state;
+  free(tu_write_file(g_tmp, "img.net", IMG_NET));
+  const char *extra[2] = {"channels = rgb\n", "channels = rgb\nstd = 2, 2, 2\n"};
+  for (int k = 0; k < 2; k++) {
+    char name[32], outdir[32];
+    snprintf(name, sizeof name, "enc%d.cfg", k);
+    snprintf(outdir, sizeof outdir, "enc%d", k);
+    char *base = img_experiment(name, outdir, extra[k], 2);
+    FILE *f = fopen(base, "a");
+    assert_non_null(f);
+    fputs("[quantize]\nconv_bits = 4\nfc_bits = 3\nretrain_iters = 1\n[encode]\n", f);
+    fclose(f);
+    FILE *out = tmpfile();
+    if (tu_run(base, NULL, 0, out) != DC_OK) fail_msg("%s", dc_failure_reason());
+    rewind(out);
+    char line[2048];
+    int note = 0;
+    while (fgets(line, sizeof line, out)) note |= strstr(line, "[encode] note:") && strstr(line, "[data] std is not expressible");
+    fclose(out);
+    assert_int_equal(note, k == 1);
+    char dcz[1200];
+    snprintf(dcz, sizeof dcz, "%s/%s/model.dcz", g_tmp, outdir);
+    dc_dcz_layer *layers;
+    int n;
+    dc_dcz_model m;
+    if (dc_dcz_read_model(dcz, NULL, 0, &layers, &n, NULL, &m) != DC_OK) fail_msg("%s", dc_failure_reason());
+    if (k == 0) {
+      assert_non_null(m.net);
+      assert_int_equal(m.color, DC_COLOR_RGB);
+      assert_int_equal(m.resize, 20);
+      assert_true(m.mean[0] == 100.0f && m.mean[2] == 120.0f);
+    } else {
+      assert_null(m.net); /* weights only */
+    }
+    dc_dcz_model_free(&m);
+    dc_dcz_free(layers, n);
+    free(base);
+  }
+}
+
 /* The decode thread count does not change a run: 1 and 3 loader threads train to the
  * same weights (the prefetcher hands out the same bytes). */
 static void loader_threads_do_not_change_a_run(void **state) {
@@ -1219,6 +1264,7 @@ int main(void) {
       cmocka_unit_test(val_list),
       cmocka_unit_test(limit_spreads_over_classes),
       cmocka_unit_test(bad_image_skipped),
+      cmocka_unit_test(encode_records_what_it_can),
       cmocka_unit_test(synthetic_tree_loads),
       cmocka_unit_test(corrupt_image_fails_the_batch),
       cmocka_unit_test(open_errors),
