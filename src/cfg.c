@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "util.h"
 
 typedef struct {
   char *key;
@@ -247,6 +248,7 @@ dc_status dc_cfg_parse(const char *text, const char *name, dc_cfg **out) {
 dc_status dc_cfg_load(const char *path, dc_cfg **out) {
   DC_ASSERT(out != NULL && path != NULL);
   *out = NULL;
+  DC_TRY(dc_check_input(path, 16u << 20)); /* cfg and net files are text of a few KB */
   FILE *fp = fopen(path, "rb");
   if (!fp) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   size_t len = 0, cap = 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "util.h"
 
 struct dc_h5 {
   hid_t file;
@@ -317,6 +318,7 @@ dc_status dc_h5_open(const char *path, dc_h5 **out) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   close(fd);
+  DC_TRY(dc_check_input(path, 0));
   if (H5Fis_hdf5(path) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     return dc_fail(DC_ERR_FORMAT, "%s: not an HDF5 file", path);

@@ -13,6 +13,21 @@ double dc_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+dc_status dc_check_input(const char *path, unsigned long long max_bytes) {
+  struct stat st;
+  /* a path that cannot be stat'ed, or a directory, is left to the caller's open and
+   * reader, which say why */
+  if (stat(path, &st) != 0 || S_ISDIR(st.st_mode)) return DC_OK;
+  if (!S_ISREG(st.st_mode)) {
+    const char *what = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISFIFO(st.st_mode) ? "a pipe" : "a socket";
+    return dc_fail(DC_ERR_IO, "%s: is %s, not a regular file", path, what);
+  }
+  if (max_bytes > 0 && (unsigned long long)st.st_size > max_bytes)
+    return dc_fail(DC_ERR_IO, "%s: %lld bytes, more than the %llu this kind of file may have", path,
+                   (long long)st.st_size, max_bytes);
+  return DC_OK;
+}
+
 dc_status dc_make_dirs(const char *dir) {
   char buf[512];
   if (strlen(dir) >= sizeof buf) return dc_fail(DC_ERR_ARG, "%s: path too long", dir);

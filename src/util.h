@@ -1,5 +1,5 @@
-/* util.h — private helpers shared by the library's files: a monotonic clock and
- * directory creation. */
+/* util.h — private helpers shared by the library's files: a monotonic clock, the check
+ * on input files and directory creation. */
 #ifndef DC_UTIL_H
 #define DC_UTIL_H
 
@@ -7,6 +7,12 @@
 
 /* Seconds on a monotonic clock. */
 double dc_now(void);
+
+/* A file the user hands in must not be a device (/dev/zero), FIFO or socket, and has at
+ * most max_bytes when max_bytes > 0: refused with a one-line error naming it, instead of
+ * a hang or a read without end. A path that cannot be stat'ed, and a directory, are left
+ * to the caller's open and reader, which say why. */
+dc_status dc_check_input(const char *path, unsigned long long max_bytes);
 
 /* mkdir -p: create dir and its missing parents. */
 dc_status dc_make_dirs(const char *dir);

@@ -104,11 +104,17 @@ static void failures_exit_1(void **state) {
   expect("info nope.dcz", 1, "nope.dcz");
   expect("info nets/lenet5.net", 1, "nets/lenet5.net");
   expect("bench nets/nope.net", 1, "nets/nope.net: cannot open");
+  /* inputs that are not regular files are refused at once, not read without end */
+  expect("/dev/zero", 1, "dctrain: /dev/zero: is a device, not a regular file");
+  expect("experiments/lenet5.cfg --set experiment.net=/dev/zero", 1, "/dev/zero: is a device, not a regular file");
+  expect("info /dev/zero", 1, "/dev/zero: is a device, not a regular file");
   /* eval opens the experiment's test set before the model: this case needs real MNIST */
   char mnist[600];
   snprintf(mnist, sizeof mnist, "%s/data/mnist/t10k-images-idx3-ubyte", getenv("DC_SOURCE_DIR") ? getenv("DC_SOURCE_DIR") : ".");
-  if (access(mnist, R_OK) == 0)
+  if (access(mnist, R_OK) == 0) {
     expect("eval nets/lenet5.net --data experiments/lenet5.cfg", 1, "nets/lenet5.net");
+    expect("eval /dev/zero --data experiments/lenet5.cfg", 1, "/dev/zero: is a device, not a regular file");
+  }
   else
     print_message("eval of a non-model not checked: no MNIST in data/mnist (scripts/fetch-mnist.sh)\n");
 }

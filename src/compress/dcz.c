@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "dc/compress.h"
+#include "util.h"
 
 static const uint8_t MAGIC[4] = {'D', 'C', 'Z', 'F'};
 enum {
@@ -959,6 +960,7 @@ dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dc
   if (!path) path = "<memory>";
   reader r = {path, NULL, buf, len, 0, 0};
   if (buf) return read_impl(r, layers, n, stats, model);
+  DC_TRY(dc_check_input(path, 0));
   if (!(r.f = fopen(path, "rb"))) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat sb;
   dc_status st;

@@ -9,6 +9,7 @@
 
 #include "dc/data.h"
 #include "dc/experiment.h"
+#include "util.h"
 
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
   return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, NULL, path, stats);
@@ -104,6 +105,7 @@ dc_status dc_model_decode_verify(const char *path, dc_net *net, dc_dcz_stats *st
 /* The whole file at path as a NUL-terminated string (caller frees). */
 static dc_status slurp(const char *path, char **out) {
   *out = NULL;
+  DC_TRY(dc_check_input(path, 0));
   FILE *f = fopen(path, "rb");
   if (!f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   size_t cap = 4096, n = 0;

@@ -33,6 +33,7 @@
 
 #include "dc/data.h"
 #include "dc/rng.h"
+#include "util.h"
 
 #define MAX_SIDE 65536 /* resize / crop beyond this is surely a typo */
 
@@ -130,6 +131,7 @@ static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", f->root, f->names + f->name_at[index]);
   int w = 0, h = 0, ch = 0;
+  if (dc_check_input(path, 0) != DC_OK) return DC_ERR_DATA; /* e.g. a directory named x.JPEG: a bad sample */
   unsigned char *img = stbi_load(path, &w, &h, &ch, 3); /* h×w×3 RGB */
   if (!img) {
     const char *why = stbi_failure_reason();
@@ -338,6 +340,7 @@ static dc_status scan_list(folder_impl *f, const char *rootdir) {
   const char *lp = f->conf.val_list;
   if (lp[0] == '/') snprintf(listpath, sizeof listpath, "%s", lp);
   else snprintf(listpath, sizeof listpath, "%s/%s", rootdir, lp);
+  DC_TRY(dc_check_input(listpath, 0));
   FILE *fp = fopen(listpath, "r");
   if (!fp) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", listpath, strerror(errno));
   char line[4096 + 64], path[8192];

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "dc/data.h"
+#include "util.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u /* ubyte, 3 dims */
 #define IDX_MAGIC_LABELS 0x00000801u /* ubyte, 1 dim */
@@ -61,6 +62,7 @@ typedef struct {
 static dc_status idx_open(idx_file *f, const char *path, const char *hint) {
   f->path = path;
   f->pos = 0;
+  DC_TRY(dc_check_input(path, 0));
   int fd = open(path, O_RDONLY);
   if (fd < 0) {
     int e = errno;
