@@ -415,6 +415,7 @@ static void trainer_close(dc_trainer *t) {
   dc_dataset_free(t->test_set);
   free(t->labels);
   if (t->log) fclose(t->log);
+  if (t->lock_fd >= 0) close(t->lock_fd);
 }
 
 /* A run killed after its last checkpoint logged iterations it will now redo: keep only
@@ -449,6 +450,7 @@ static dc_status trim_log(const char *path, int64_t iter) {
 
 static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *out, dc_trainer *t) {
   memset(t, 0, sizeof *t);
+  t->lock_fd = -1;
   int rank = dc_dist_rank(), size = dc_dist_size();
   /* rank 0 alone prints and writes; every rank reads the data */
   t->out = rank == 0 ? out : NULL;
@@ -477,7 +479,10 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
   int nl = e->batch > e->test_batch ? e->batch : e->test_batch;
   t->labels = calloc((size_t)nl, sizeof(int));
   if (!t->labels) return dc_fail(DC_ERR_NOMEM, "out of memory");
-  if (rank == 0) DC_TRY(dc_make_dirs(e->output));
+  if (rank == 0) {
+    DC_TRY(dc_make_dirs(e->output));
+    DC_TRY(dc_lock_dir(e->output, &t->lock_fd)); /* one run per output directory */
+  }
   snprintf(t->ckpt_path, sizeof t->ckpt_path, "%.511s/ckpt.h5", e->output);
   dc_net_init_params(t->train_net, e->seed);
   /* rank 0 reads the files and hands the result to the others */

@@ -2,6 +2,10 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +29,33 @@ dc_status dc_check_input(const char *path, unsigned long long max_bytes) {
   if (max_bytes > 0 && (unsigned long long)st.st_size > max_bytes)
     return dc_fail(DC_ERR_IO, "%s: %lld bytes, more than the %llu this kind of file may have", path,
                    (long long)st.st_size, max_bytes);
+  return DC_OK;
+}
+
+dc_status dc_lock_dir(const char *dir, int *fd) {
+  char path[600];
+  snprintf(path, sizeof path, "%.590s/.lock", dir);
+  *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (*fd < 0) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+  if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char pid[32] = "";
+    ssize_t n = pread(*fd, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    close(*fd);
+    *fd = -1;
+    if (err == EWOULDBLOCK)
+      return dc_fail(DC_ERR_IO,
+                     "%s: another dctrain run%s%s is writing to this output directory: wait for it to end or "
+                     "give this one another --output",
+                     dir, pid[0] ? " (pid " : "", pid[0] ? strcat(pid, ")") : "");
+    return dc_fail(DC_ERR_IO, "%s: cannot lock: %s", path, strerror(err));
+  }
+  char me[32];
+  int len = snprintf(me, sizeof me, "%ld\n", (long)getpid());
+  if (ftruncate(*fd, 0) != 0 || pwrite(*fd, me, (size_t)len, 0) != len) { /* the pid is only informative */
+  }
   return DC_OK;
 }
 

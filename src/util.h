@@ -14,6 +14,11 @@ double dc_now(void);
  * to the caller's open and reader, which say why. */
 dc_status dc_check_input(const char *path, unsigned long long max_bytes);
 
+/* Take dir/.lock for this process (flock, released when *fd is closed or the process
+ * ends, also when it is killed): a second run on the same output directory is refused
+ * with a one-line error naming the run that holds it, instead of interleaving writes. */
+dc_status dc_lock_dir(const char *dir, int *fd);
+
 /* mkdir -p: create dir and its missing parents. */
 dc_status dc_make_dirs(const char *dir);
 

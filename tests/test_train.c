@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include "dc/ckpt.h"
 #include "dc/experiment.h"
 #include "dc/h5.h"
+#include "util.h"
 #include "util_net.h"
 
 static char *g_dir; /* toy data + net */
@@ -227,6 +230,27 @@ static void checkpoint_round_trip_all_kinds(void **state) {
   dc_net_free(net);
 }
 
+/* Two runs on one output directory would interleave their writes: the second is refused
+ * while the first holds the directory's lock, and may start once it is gone. */
+static void one_run_per_output_directory(void **state) {
+  (void)state;
+  char *cfg = toy_experiment("lock.cfg", "locked", 5, NULL);
+  char dir[600], lock[700];
+  snprintf(dir, sizeof dir, "%s/locked", g_dir);
+  snprintf(lock, sizeof lock, "%s/.lock", dir);
+  assert_int_equal(dc_make_dirs(dir), DC_OK);
+  int fd = open(lock, O_RDWR | O_CREAT, 0644); /* as another run holds it */
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+  assert_int_equal(pwrite(fd, "4242\n", 5, 0), 5);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
+  if (s != DC_ERR_IO || !strstr(dc_failure_reason(), "another dctrain run (pid 4242) is writing to this output directory"))
+    fail_msg("expected the lock refusal, got %d: %s", s, dc_failure_reason());
+  close(fd);
+  if (tu_run(cfg, NULL, 0, NULL) != DC_OK) fail_msg("%s", dc_failure_reason());
+  free(cfg);
+}
+
 static void experiment_errors(void **state) {
   (void)state;
   char text[2048], net[600];
@@ -303,6 +327,7 @@ int main(void) {
       cmocka_unit_test(resume_is_bit_identical),
       cmocka_unit_test(resume_trims_the_log),
       cmocka_unit_test(checkpoint_round_trip_all_kinds),
+      cmocka_unit_test(one_run_per_output_directory),
       cmocka_unit_test(experiment_errors),
       cmocka_unit_test(net_errors),
   };

@@ -26,6 +26,7 @@ typedef struct {
   long snapshot;        /* checkpoint every N iterations (0: only at the end of a stage) */
   char ckpt_path[600];  /* where snapshots go (atomic) */
   int have_ckpt;        /* ckpt_path holds a checkpoint of this run (resumed or written) */
+  int lock_fd;          /* the output directory's lock (rank 0; -1: none) */
   FILE *log;            /* CSV log, may be NULL */
   FILE *out;            /* progress lines (stdout), may be NULL */
   dc_ckpt_state state;  /* iteration counters, saved with checkpoints */
