@@ -33,6 +33,7 @@
 
 #include "dc/data.h"
 #include "dc/rng.h"
+#include "data/resize.h"
 #include "util.h"
 
 #define MAX_SIDE 65536 /* resize / crop beyond this is surely a typo */
@@ -54,58 +55,6 @@ typedef struct {
 static const char *const g_split_names[2] = {"val", "train"};
 
 /* ---- decoding one sample ---------------------------------------------------- */
-
-#define LERP_BITS 11 /* weights in 1/2048ths: two passes stay below 2^31 */
-#define LERP_ONE (1 << LERP_BITS)
-
-/* Source taps of output coordinate i of n when resampling from m: left tap *a, right
- * tap *b and the right tap's weight *w in [0, LERP_ONE]. Centre-aligned like OpenCV:
- * the output pixel centre i + 0.5 maps to (i + 0.5) * m / n in source pixels. */
-static void lerp_taps(int i, int n, int m, int *a, int *b, int *w) {
-  double f = ((double)i + 0.5) * (double)m / (double)n - 0.5;
-  int lo = (int)(f < 0 ? -1 : f); /* floor for f >= -0.5 */
-  double frac = f - lo;
-  if (lo < 0) {
-    lo = 0;
-    frac = 0;
-  }
-  if (lo >= m - 1) {
-    lo = m - 1;
-    frac = 0;
-  }
-  *a = lo;
-  *b = lo + 1 < m ? lo + 1 : lo;
-  *w = (int)(frac * LERP_ONE + 0.5);
-}
-
-/* Bilinear resize of src (sh×sw×3 bytes) to a virtual dh×dw image, of which only the
- * c×c window at (oy, ox) is computed into dst (c×c×3 bytes): a crop never pays for
- * the pixels it drops. */
-static dc_status resize_window(const unsigned char *src, int sw, int sh, int dw, int dh, int oy,
-                               int ox, int c, unsigned char *dst) {
-  int *xa = malloc(sizeof(int) * 3 * (size_t)c);
-  if (!xa) return DC_ERR_NOMEM;
-  int *xb = xa + c, *xw = xa + 2 * c;
-  for (int j = 0; j < c; j++) lerp_taps(ox + j, dw, sw, &xa[j], &xb[j], &xw[j]);
-  for (int i = 0; i < c; i++) {
-    int ya, yb, yw;
-    lerp_taps(oy + i, dh, sh, &ya, &yb, &yw);
-    const unsigned char *top = src + (size_t)ya * (size_t)sw * 3;
-    const unsigned char *bot = src + (size_t)yb * (size_t)sw * 3;
-    unsigned char *o = dst + (size_t)i * (size_t)c * 3;
-    for (int j = 0; j < c; j++) {
-      const int a = xa[j] * 3, b = xb[j] * 3, w = xw[j];
-      for (int k = 0; k < 3; k++) {
-        int t = top[a + k] * (LERP_ONE - w) + top[b + k] * w; /* <= 255 * 2^11 */
-        int u = bot[a + k] * (LERP_ONE - w) + bot[b + k] * w;
-        int v = (t * (LERP_ONE - yw) + u * yw + (1 << (2 * LERP_BITS - 1))) >> (2 * LERP_BITS);
-        o[j * 3 + k] = (unsigned char)v;
-      }
-    }
-  }
-  free(xa);
-  return DC_OK;
-}
 
 /* The size a w×h image is resized to: squash R×R, or shorter side R (torchvision's
  * Resize(R): the longer side int(R * long / short)). */
@@ -158,7 +107,7 @@ static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
   if (w == dw && h == dh) {
     for (int i = 0; i < C; i++)
       memcpy(px + (size_t)i * C * 3, img + ((size_t)(oy + i) * (size_t)w + (size_t)ox) * 3, (size_t)C * 3);
-  } else if (resize_window(img, w, h, dw, dh, oy, ox, C, px) != DC_OK) {
+  } else if (dc_resize_window(img, w, h, 3, dw, dh, oy, ox, C, C, px) != DC_OK) {
     stbi_image_free(img);
     free(px);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, dw, dh);
