@@ -204,21 +204,21 @@ lr_policy = inv
 gamma = 0.0001
 power = 0.75
 batch = 64
-max_iter = 1000
+max_iter = 3000
 test_batch = 100
 test_interval = 500
 display = 50
 snapshot = 0
 [prune]
 rounds = 1
-retrain_iters = 600
+retrain_iters = 3000
 base_lr = 0.005
 ip1 = 8%
 ip2 = 9%
 ip3 = 26%
 [quantize]
 fc_bits = 6
-retrain_iters = 400
+retrain_iters = 2000
 base_lr = 0.001
 [encode]
 EOF
@@ -266,13 +266,13 @@ say "uninterrupted 2-task job: $t_ref s"
 t0=$(date +%s)
 chain=$(submit chain) || fail "sbatch failed"
 log=$T/chain.out
-wait_log "$chain" "$log" "[train] iter    500/1000" 120
+wait_log "$chain" "$log" "[train] iter    500/3000" 120
 scancel --signal=USR1 "$chain"
 wait_log "$chain" "$log" "job $chain run 2 " 120
-wait_log "$chain" "$log" "[prune1] iter    100/600" 120
+wait_log "$chain" "$log" "[prune1] iter    100/3000" 120
 scontrol requeue "$chain"
 wait_log "$chain" "$log" "job $chain run 3 " 120
-wait_log "$chain" "$log" "[quantize] iter    100/400" 120
+wait_log "$chain" "$log" "[quantize] iter    100/2000" 120
 scancel --signal=USR1 --full "$chain"
 s=$(wait_done "$chain" 150)
 [ "$s" = COMPLETED ] || fail "the preempted job $chain ended $s"
@@ -292,7 +292,7 @@ say "stopped 3 times (time-limit signal, preemption, signal to the whole job), r
 
 # 3. A cancelled job stops with a checkpoint too, and stays cancelled.
 cancel=$(submit cancel) || fail "sbatch failed"
-wait_log "$cancel" "$T/cancel.out" "[train] iter    100/1000" 120
+wait_log "$cancel" "$T/cancel.out" "[train] iter    100/3000" 120
 scancel "$cancel"
 s=$(wait_done "$cancel" 60)
 [ "$s" = CANCELLED ] && [ "$(job_field "$cancel" Restarts)" = 0 ] && [ -s "$T/cancel/ckpt.h5" ] &&

@@ -341,7 +341,7 @@ static const char *const LONG_CFG =
     "[data]\ndir = .\n"
     "[solver]\nbase_lr = 0.05\nmomentum = 0.9\nbatch = 16\nmax_iter = 3000\n"
     "test_batch = 50\ntest_interval = 1000\ndisplay = 10\nsnapshot = 0\n"
-    "[prune]\nrounds = 1\nretrain_iters = 200\nip1 = 30%\n"
+    "[prune]\nrounds = 1\nretrain_iters = 1000\nip1 = 30%\n"
     "[quantize]\nfc_bits = 4\nconv_bits = 5\nretrain_iters = 200\n"
     "[encode]\n";
 
