@@ -117,7 +117,8 @@ static void print_densities(dc_net *net, FILE *out) {
     if (!w) continue;
     fprintf(out, "  %-10s %9zu weights, %6.2f%% kept", net->layers[i].name, w->count,
             100.0 * (double)dc_param_nonzero(w) / (double)w->count);
-    if (w->kind == DC_PARAM_SHARED) fprintf(out, ", %d-bit codebook", w->bits);
+    int bits = dc_param_parts_of(w).bits; /* 0: no codebook */
+    if (bits) fprintf(out, ", %d-bit codebook", bits);
     fprintf(out, "\n");
   }
 }
