@@ -39,7 +39,7 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
     d->codebook = parts.codebook;
     d->index = parts.index;
     d->mask = parts.mask;
-    d->gap_bits = l->type == DC_LAYER_CONV ? conv_gap_bits : fc_gap_bits;
+    d->gap_bits = dc_layer_type_weights(l->type) == DC_WEIGHTS_CONV ? conv_gap_bits : fc_gap_bits;
     d->nbias = l->bias ? (int)l->bias->count : 0;
     d->bias = l->bias ? l->bias->data : NULL;
   }

@@ -186,5 +186,5 @@ static void conv_describe(const dc_layer *l, char *buf, size_t cap) {
   dc_op_describe(buf, cap, &c->fwd, bwd, 2);
 }
 
-const dc_layer_kind dc_conv_kind = {"conv", 1, conv_parse, conv_shape, conv_setup,
+const dc_layer_kind dc_conv_kind = {"conv", DC_WEIGHTS_CONV, conv_parse, conv_shape, conv_setup,
                                     conv_forward, conv_backward, conv_destroy, conv_describe, NULL};
