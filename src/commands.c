@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 
-#include "backend/dnn.h"
 #include "dc/ckpt.h"
 #include "dc/compress.h"
 #include "dc/data.h"
@@ -63,7 +62,7 @@ static void evaluator_close(evaluator *ev) {
  * so accuracies agree to the sample. */
 static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
   memset(ev, 0, sizeof *ev);
-  dc_dnn_set_threads(e->threads);
+  dc_set_threads(e->threads);
   DC_TRY(dc_net_load(e->net, e->test_batch, DC_NET_REUSE, NULL, &ev->net));
   dc_net_init_params(ev->net, e->seed);
   DC_TRY(dc_experiment_open_data(e, 0, &ev->test));

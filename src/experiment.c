@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
 #include "dc/data.h"
@@ -510,7 +509,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
 
 dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out, int *stopped) {
   if (stopped) *stopped = 0;
-  dc_dnn_set_threads(e->threads);
+  dc_set_threads(e->threads);
   dc_trainer t;
   static dc_stage stages[DC_MAX_STAGES];
   static dc_stage_result results[DC_MAX_STAGES];

@@ -20,7 +20,6 @@
 
 #include <stb/stb_image.h>
 
-#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/net.h"
 #include "infer/image.h"
@@ -220,7 +219,7 @@ dc_status dc_engine_open(const char *path, const void *buf, size_t len, const dc
   e->conf = conf ? *conf : dc_engine_defaults();
   if (e->conf.threads <= 0) e->conf.threads = 2;
   if (e->conf.max_batch <= 0) e->conf.max_batch = 64;
-  dc_dnn_set_threads(e->conf.threads);
+  dc_set_threads(e->conf.threads);
   dc_dcz_layer *L = NULL;
   int n = 0;
   dc_dcz_stats stats = {0};
