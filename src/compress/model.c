@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dc/data.h"
-#include "dc/experiment.h"
+#include "dc/config.h"
 #include "util.h"
 
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
