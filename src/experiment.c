@@ -16,6 +16,7 @@
 #include "dc/report.h"
 #include "gradsync.h"
 #include "stages.h"
+#include "atomic.h"
 #include "util.h"
 
 static const char *const g_sections[] = {"experiment", "data", "solver", "prune", "quantize", "encode"};
@@ -423,13 +424,13 @@ static void trainer_close(dc_trainer *t) {
 static dc_status trim_log(const char *path, int64_t iter) {
   FILE *in = fopen(path, "r");
   if (!in) return DC_OK; /* no log yet: the resumed run starts one */
-  char tmp[640], line[512];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *out = fopen(tmp, "w");
-  if (!out) {
+  char line[512];
+  dc_atomic a;
+  if (dc_atomic_open(&a, path, "w") != DC_OK) {
     fclose(in);
-    return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    return DC_ERR_IO;
   }
+  FILE *out = a.f;
   int first = 1;
   while (fgets(line, sizeof line, in)) {
     long long it;
@@ -440,12 +441,7 @@ static dc_status trim_log(const char *path, int64_t iter) {
     first = 0;
   }
   fclose(in);
-  int bad = ferror(out);
-  if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rewrite: %s", path, strerror(errno));
-  }
-  return DC_OK;
+  return dc_atomic_commit(&a);
 }
 
 static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *out, dc_trainer *t) {

@@ -15,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "atomic.h"
 #include "util.h"
 
 struct dc_h5 {
   hid_t file;
   char *path; /* PATH as given: used in messages and as the commit target */
-  char *tmp;  /* PATH.tmp while writing; NULL for a read-only file */
+  char *tmp;  /* PATH.tmp while writing (points into out); NULL for a read-only file */
+  dc_atomic out; /* the crash-safe commit of a written file */
 };
 
 enum { PATH_MAX_LEN = 1024 };
@@ -217,7 +219,6 @@ static hid_t make_fapl(void) {
 
 static void free_handle(dc_h5 *f) {
   free(f->path);
-  free(f->tmp);
   free(f);
 }
 
@@ -226,15 +227,16 @@ dc_status dc_h5_create(const char *path, dc_h5 **out) {
   *out = NULL;
   quiet();
   dc_h5 *f = calloc(1, sizeof *f);
-  size_t n = strlen(path);
   if (f) f->path = dup_str(path);
-  if (f) f->tmp = malloc(n + 5);
-  if (!f || !f->path || !f->tmp) {
+  if (!f || !f->path) {
     if (f) free_handle(f);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
   }
-  memcpy(f->tmp, path, n);
-  memcpy(f->tmp + n, ".tmp", 5);
+  if (dc_atomic_begin(&f->out, path) != DC_OK) {
+    free_handle(f);
+    return DC_ERR_ARG;
+  }
+  f->tmp = f->out.tmp;
   /* Create the file ourselves first: a failure then has a plain errno reason
    * ("No such file or directory") instead of HDF5's stack. */
   int fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -258,20 +260,6 @@ dc_status dc_h5_create(const char *path, dc_h5 **out) {
   return DC_OK;
 }
 
-/* fsync the directory holding `path`, so the rename itself is durable. Best effort:
- * the file is already in place, and some filesystems refuse directory fsync. */
-static void sync_dir(const char *path) {
-  char dir[PATH_MAX_LEN];
-  const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == path) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  (void)fsync(fd);
-  close(fd);
-}
-
 dc_status dc_h5_commit(dc_h5 *f) {
   DC_ASSERT(f != NULL);
   quiet();
@@ -287,17 +275,9 @@ dc_status dc_h5_commit(dc_h5 *f) {
   if (H5Fclose(f->file) < 0 && st == DC_OK)
     st = dc_fail(DC_ERR_IO, "%s: cannot close: %s", f->tmp, h5_reason(r));
   f->file = H5I_INVALID_HID;
-  if (st == DC_OK) {
-    /* The data must be on disk before the rename makes it visible as PATH. */
-    int fd = open(f->tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0)
-      st = dc_fail(DC_ERR_IO, "%s: cannot fsync: %s", f->tmp, strerror(errno));
-    if (fd >= 0) close(fd);
-  }
-  if (st == DC_OK && rename(f->tmp, f->path) != 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot rename %s into place: %s", f->path, f->tmp, strerror(errno));
-  if (st == DC_OK) sync_dir(f->path);
-  else unlink(f->tmp);
+  /* fsync, rename over PATH, fsync the directory; removes PATH.tmp on failure */
+  if (st == DC_OK) st = dc_atomic_commit(&f->out);
+  else dc_atomic_abort(&f->out);
   free_handle(f);
   return st;
 }
@@ -306,7 +286,7 @@ void dc_h5_abort(dc_h5 *f) {
   if (!f) return;
   quiet();
   if (f->file >= 0) H5Fclose(f->file);
-  if (f->tmp) unlink(f->tmp);
+  if (f->tmp) dc_atomic_abort(&f->out);
   free_handle(f);
 }
 
