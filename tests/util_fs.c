@@ -28,6 +28,12 @@ char *tu_small_fs(size_t bytes, char *why, size_t cap) {
   return dir;
 }
 
+int tu_small_fs_resize(const char *dir, size_t bytes) {
+  char opts[64];
+  snprintf(opts, sizeof opts, "size=%zu", bytes);
+  return mount("tmpfs", dir, "tmpfs", MS_REMOUNT, opts);
+}
+
 void tu_small_fs_release(char *dir) {
   if (!dir) return;
   umount2(dir, MNT_DETACH);
