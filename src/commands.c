@@ -18,6 +18,7 @@
 #include "dc/plot.h"
 #include "dc/prune.h"
 #include "dc/report.h"
+#include "atomic.h"
 #include "util.h"
 
 /* ---- loading a model ---- */
@@ -226,10 +227,9 @@ static dc_status pick_weights(const dc_experiment *e, const char *weights, char 
 }
 
 static dc_status write_csv(const char *path, const dc_sensitivity *r) {
-  char tmp[640];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic a;
+  DC_TRY(dc_atomic_open(&a, path, "w"));
+  FILE *f = a.f;
   fprintf(f, "density");
   for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%s", r->layer[l]);
   fprintf(f, "\n");
@@ -238,16 +238,7 @@ static dc_status write_csv(const char *path, const dc_sensitivity *r) {
     for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%.6f", r->top1[d * r->nlayers + l]);
     fprintf(f, "\n");
   }
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
-  }
-  return DC_OK;
+  return dc_atomic_commit(&a);
 }
 
 static void print_table(FILE *out, const dc_sensitivity *r) {
