@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +21,7 @@
 #include "dc/experiment.h"
 #include "dc/h5.h"
 #include "util.h"
+#include "util_fs.h"
 #include "util_net.h"
 
 static char *g_dir; /* toy data + net */
@@ -251,6 +253,59 @@ static void one_run_per_output_directory(void **state) {
   free(cfg);
 }
 
+static long file_bytes(const char *path, char *buf, long cap) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  long n = (long)fread(buf, 1, (size_t)cap, f);
+  fclose(f);
+  return n;
+}
+
+/* The disk fills up between two checkpoints: the run stops with one line naming the
+ * checkpoint, the reason and the dataset, and the previous checkpoint is intact. */
+static void full_disk_keeps_the_checkpoint(void **state) {
+  (void)state;
+  char why[200], link[600], ckpt[700];
+  char *fs = tu_small_fs(4 << 20, why, sizeof why);
+  if (!fs) {
+    fprintf(stderr, "skipped: %s\n", why);
+    skip();
+  }
+  snprintf(link, sizeof link, "%s/full", g_dir);
+  assert_int_equal(symlink(fs, link), 0);
+  char *cfg = toy_experiment("full.cfg", "full/run", 40, "");
+  /* snapshot every 10 iterations */
+  static char text[4096];
+  long tl = file_bytes(cfg, text, sizeof text - 1);
+  text[tl] = '\0';
+  char *sn = strstr(text, "snapshot = 0");
+  assert_non_null(sn);
+  memmove(sn + 11, sn + 10, strlen(sn + 10) + 1);
+  memcpy(sn, "snapshot = 10", 13);
+  FILE *f = fopen(cfg, "w");
+  fputs(text, f);
+  fclose(f);
+  snprintf(ckpt, sizeof ckpt, "%s/run/ckpt.h5", fs);
+  assert_int_equal(tu_run(cfg, NULL, 10, NULL), DC_OK);
+  static char before[1 << 20], after[1 << 20];
+  long n = file_bytes(ckpt, before, sizeof before);
+  assert_true(n > 4096 && n < (long)sizeof before);
+  struct statvfs sv;
+  assert_int_equal(statvfs(fs, &sv), 0);
+  size_t used = (size_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+  assert_int_equal(tu_small_fs_resize(fs, used + (size_t)n / 2), 0); /* room for half a checkpoint */
+  dc_status s = tu_run(cfg, ckpt, 0, NULL);
+  const char *r = dc_failure_reason();
+  if (s != DC_ERR_IO || !strstr(r, "ckpt.h5: no space left on device while writing /") ||
+      !strstr(r, "(the previous ckpt.h5 is intact)") || strchr(r, '\n'))
+    fail_msg("expected one line about the full disk, got %d: %s", s, r);
+  assert_int_equal(file_bytes(ckpt, after, sizeof after), n);
+  assert_memory_equal(before, after, (size_t)n);
+  unlink(link);
+  tu_small_fs_release(fs);
+  free(cfg);
+}
+
 static void experiment_errors(void **state) {
   (void)state;
   char text[2048], net[600];
@@ -328,6 +383,7 @@ int main(void) {
       cmocka_unit_test(resume_trims_the_log),
       cmocka_unit_test(checkpoint_round_trip_all_kinds),
       cmocka_unit_test(one_run_per_output_directory),
+      cmocka_unit_test(full_disk_keeps_the_checkpoint),
       cmocka_unit_test(experiment_errors),
       cmocka_unit_test(net_errors),
   };

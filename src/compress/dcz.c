@@ -33,6 +33,7 @@
 
 #include "compress/bits.h"
 #include "dc/compress.h"
+#include "atomic.h"
 #include "util.h"
 
 static const uint8_t MAGIC[4] = {'D', 'C', 'Z', 'F'};
@@ -887,7 +888,7 @@ void dc_dcz_model_free(dc_dcz_model *m) {
 
 static dc_status write_all(FILE *f, const char *tmp, const uint8_t *p, size_t n, uint32_t *crc) {
   if (n && fwrite(p, 1, n, f) != n)
-    return dc_fail(DC_ERR_IO, "%s: write failed (disk full?)", tmp);
+    return dc_fail(DC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
   *crc = crc_update(*crc, p, n);
   return DC_OK;
 }
@@ -908,17 +909,10 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
   dc_dcz_layer_stats *ls = NULL;
   if (stats && n > 0 && !(ls = dc_alloc((size_t)n * sizeof *ls))) return DC_ERR_NOMEM;
 
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  if (!tmp) {
-    dc_free(ls);
-    return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
-  }
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
-  dc_status st = DC_OK;
-  FILE *f = fopen(tmp, "wb");
-  if (!f) st = dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic a;
+  dc_status st = dc_atomic_open(&a, path, "wb");
+  FILE *f = a.f;
+  const char *tmp = a.tmp;
   uint32_t crc = 0;
   if (st == DC_OK) {
     uint8_t h[HEADER_BYTES];
@@ -959,14 +953,8 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
     uint32_t unused = 0;
     st = write_all(f, tmp, t, sizeof t, &unused);
   }
-  if (st == DC_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-    st = dc_fail(DC_ERR_IO, "%s: flush failed: %s", tmp, strerror(errno));
-  if (f && fclose(f) != 0 && st == DC_OK)
-    st = dc_fail(DC_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-  if (st == DC_OK && rename(tmp, path) != 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-  if (st != DC_OK && f) remove(tmp);
-  free(tmp);
+  if (st == DC_OK) st = dc_atomic_commit(&a);
+  else dc_atomic_abort(&a);
   if (st == DC_OK && stats) {
     stats->nlayers = n;
     stats->layer = ls;
