@@ -273,9 +273,10 @@ dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n,
 
 /* dc_dcz_read_stats from a file (buf NULL) or from memory: buf[len] holds the whole
  * file and `path` only names it in messages (the buffer is only read, and never past
- * len). model (may be NULL) gets the model section of a version-2 file, released with
- * dc_dcz_model_free; a version-1 file leaves it zeroed (model->net NULL). Validation and
- * failures as dc_dcz_read; on failure *model is zeroed. */
+ * len). model (may be NULL) gets the model section, released with dc_dcz_model_free;
+ * a file without one (version 1, or version 3 written without a model) leaves it
+ * zeroed (model->net NULL). Validation and failures as dc_dcz_read; on failure *model
+ * is zeroed. */
 dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dcz_layer **layers, int *n,
                             dc_dcz_stats *stats, dc_dcz_model *model);
 
