@@ -113,8 +113,8 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
             tk ? ib / tk : 0, tk ? gb_raw / tk : 0, tk ? gb / tk : 0, dense / pq, (double)stats->dense_bytes / file,
             (unsigned long long)stats->dense_bytes, (unsigned long long)stats->file_bytes);
     fprintf(md,
-            "\nThe P+Q+H rate counts every byte of model.dcz (%llu bytes: headers, code tables, codebooks and "
-            "fp32 biases included) against fp32 weights and biases (%llu bytes). P+Q counts the raw index and "
+            "\nThe P+Q+H rate counts every byte of model.dcz (%llu bytes: headers, code tables, codebooks, "
+            "biases and the model section included) against fp32 weights and biases (%llu bytes). P+Q counts the raw index and "
             "relative-index streams plus codebooks and biases.\n",
             (unsigned long long)stats->file_bytes, (unsigned long long)stats->dense_bytes);
   } else {
