@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity, bench, import and predict, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench, import, predict and plot, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>
@@ -17,6 +17,7 @@
 #include "dc/experiment.h"
 #include "dc/train.h"
 #include "dc/import.h"
+#include "dc/plot.h"
 #include "dc/predict.h"
 
 #ifndef DC_VERSION /* from CMake's project(VERSION) */
@@ -45,6 +46,7 @@ static const char *const USAGE =
     "  import caffe IN.caffemodel OUT.h5 --net NET.net\n"
     "                                    trained Caffe weights as HDF5 weights\n"
     "  predict MODEL.dcz INPUT...        top classes of images (or --idx records) by a .dcz\n"
+    "  plot KIND ... -o OUT.png          pictures of a run: curves, hist, mask, codes, tradeoff\n"
     "\n"
     "training options:\n"
     "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5);\n"
@@ -154,6 +156,42 @@ static const char *const PREDICT_USAGE =
     "  --data EXP.cfg    take the net and preprocessing from an experiment instead of the\n"
     "                    file (for .dcz files written before they carried them)\n"
     "  --threads N       compute threads (default 2)\n";
+
+static const char *const PLOT_USAGE =
+    "usage: dctrain plot curves LOG.csv... -o OUT.png\n"
+    "       dctrain plot hist WEIGHTS --layer L [--codebook Q]... [--bins N] -o OUT.png\n"
+    "       dctrain plot mask WEIGHTS --layer L [--net NET.net] -o OUT.png\n"
+    "       dctrain plot codes MODEL.dcz --layer L -o OUT.png\n"
+    "       dctrain plot tradeoff RUN_DIR... -o OUT.png\n"
+    "\n"
+    "Draw a PNG (written to OUT.png.tmp and renamed) of what training and compression did.\n"
+    "WEIGHTS is any weights file of a run (train.h5, prune2.h5, quantize.h5, ckpt.h5, an\n"
+    "export or import) or a .dcz model.\n"
+    "\n"
+    "  curves    training loss (log scale) and test top-1 against the iteration from one\n"
+    "            or more runs' OUTPUT/log.csv; dashed lines where stages start\n"
+    "  hist      histogram of layer L's kept weights (pruned ones left out); the codebook\n"
+    "            centroids marked underneath when the layer is shared, or those of each\n"
+    "            --codebook Q (up to 4, e.g. right after k-means and after fine-tuning)\n"
+    "  mask      kept connections per input pixel of an fc layer that reads the input\n"
+    "            image (ip1 of LeNet-300-100), as a scaled-up image with a colour bar;\n"
+    "            the net comes from --net, or from the .dcz itself\n"
+    "  codes     how often each codebook index and each relative-index gap occurs in\n"
+    "            layer L of a .dcz, the Huffman code length of each, bits per entry\n"
+    "  tradeoff  test top-1 against compression ratio, one labelled point per run\n"
+    "            directory (its stages.csv and model.dcz)\n"
+    "\n"
+    "  -o OUT.png      the PNG to write (required)\n"
+    "  --layer L       the weighted layer (hist, mask, codes)\n"
+    "  --codebook Q    hist: mark the centroids of layer L in Q (repeatable)\n"
+    "  --bins N        hist: number of bins (default 80)\n"
+    "  --net NET.net   mask: the net file of HDF5 weights\n"
+    "  --title TEXT    replace the title\n"
+    "\n"
+    "Examples (docs/labs/ uses them all):\n"
+    "  dctrain plot curves runs/lenet300/log.csv -o curves.png\n"
+    "  dctrain plot hist runs/lenet300/quantize.h5 --layer ip2 -o ip2.png\n"
+    "  dctrain plot mask runs/lenet300/model.dcz --layer ip1 -o mask.png\n";
 
 /* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
  * whole job ends here: the other ranks may be waiting in a collective for this one. */
@@ -461,6 +499,72 @@ static int cmd_predict(const char *cmd, int argc, char **argv) {
   return rc;
 }
 
+/* ---- plot ---- */
+
+static int cmd_plot(const char *cmd, int argc, char **argv) {
+  static const char *const kinds[] = {"curves", "hist", "mask", "codes", "tradeoff"};
+  const char *out = NULL, *layer = NULL, *net = NULL, *title = NULL;
+  long bins = 80;
+  const char *codebooks[4];
+  int ncb = 0;
+  if (argc >= 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+    fputs(PLOT_USAGE, stdout);
+    return 0;
+  }
+  if (argc < 1) return bad_arg(cmd, "missing KIND (curves, hist, mask, codes or tradeoff)");
+  int kind = -1;
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(argv[0], kinds[i])) kind = i;
+  if (kind < 0) {
+    const char *hint = dc_closest(argv[0], kinds, 5);
+    return bad_arg(cmd, "unknown kind '%s'%s%s%s", argv[0], hint ? " (did you mean '" : "", hint ? hint : "",
+                   hint ? "'?)" : "");
+  }
+  /* positionals are any number: collect them, parse the options as for other commands */
+  char **optv = malloc(sizeof(char *) * (size_t)(argc + 1));
+  const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
+  if (!optv || !pos) return die("out of memory");
+  int no = 0, np = 0, n, rc = -1;
+  for (int i = 1; i < argc && rc < 0; i++) {
+    if (!strcmp(argv[i], "--codebook")) {
+      if (i + 1 >= argc) rc = bad_arg(cmd, "--codebook needs a value");
+      else if (ncb == 4) rc = bad_arg(cmd, "at most 4 --codebook files");
+      else codebooks[ncb++] = argv[++i];
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      optv[no++] = argv[i];
+      if (strcmp(argv[i], "-h") && strcmp(argv[i], "--help") && i + 1 < argc) optv[no++] = argv[++i];
+    } else {
+      pos[np++] = argv[i];
+    }
+  }
+  const opt opts[] = {{"-o", OPT_STR, &out, 0, 0},         {"--layer", OPT_STR, &layer, 0, 0},
+                      {"--net", OPT_STR, &net, 0, 0},      {"--title", OPT_STR, &title, 0, 0},
+                      {"--bins", OPT_LONG, &bins, 5, 1000}};
+  if (rc < 0) rc = parse_args(cmd, PLOT_USAGE, no, optv, opts, NOPTS(opts), NULL, 0, &n, "");
+  int one_input = kind == 1 || kind == 2 || kind == 3;
+  if (rc < 0 && np == 0) rc = bad_arg(cmd, "%s: missing %s", kinds[kind], kind == 0 ? "LOG.csv" : kind == 4 ? "RUN_DIR" : kind == 3 ? "MODEL.dcz" : "WEIGHTS");
+  if (rc < 0 && one_input && np > 1) rc = bad_arg(cmd, "%s: one input file, got %d ('%s', '%s'...)", kinds[kind], np, pos[0], pos[1]);
+  if (rc < 0 && !out) rc = bad_arg(cmd, "%s: missing -o OUT.png", kinds[kind]);
+  if (rc < 0 && one_input && !layer) rc = bad_arg(cmd, "%s: missing --layer L (a weighted layer, e.g. ip1)", kinds[kind]);
+  if (rc < 0 && ncb && kind != 1) rc = bad_arg(cmd, "--codebook is for plot hist");
+  if (rc < 0 && net && kind != 2) rc = bad_arg(cmd, "--net is for plot mask");
+  if (rc < 0) {
+    dc_status s;
+    switch (kind) {
+      case 0: s = dc_plot_curves(out, pos, np, title); break;
+      case 1: s = dc_plot_hist(out, pos[0], layer, codebooks, ncb, (int)bins, title); break;
+      case 2: s = dc_plot_mask(out, pos[0], layer, net, title); break;
+      case 3: s = dc_plot_codes(out, pos[0], layer, title); break;
+      default: s = dc_plot_tradeoff(out, pos, np, title); break;
+    }
+    rc = s == DC_OK ? 0 : die(dc_failure_reason());
+    if (rc == 0) printf("wrote %s\n", out);
+  }
+  free(optv);
+  free(pos);
+  return rc;
+}
+
 /* ---- dispatch ---- */
 
 typedef struct {
@@ -474,6 +578,7 @@ static const subcommand g_commands[] = {
     {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"bench", cmd_bench, 1},
     {"import", cmd_import, 0},
     {"predict", cmd_predict, 0},
+    {"plot", cmd_plot, 0},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 
