@@ -6,6 +6,7 @@
 # size, that the runs left their files, and that `dctrain plot` refuses bad input with
 # one line and a non-zero status, leaving no file behind. Needs MNIST in
 # $DC_SOURCE_DIR/data/mnist (scripts/fetch-mnist.sh); exits 77 (skipped) without it.
+# DC_LABS_KEEP=DIR runs in DIR and keeps it.
 set -euo pipefail
 DCTRAIN=${1:?usage: tests/labs.sh DCTRAIN}
 DCTRAIN=$(cd "$(dirname "$DCTRAIN")" && pwd)/$(basename "$DCTRAIN")
@@ -15,8 +16,13 @@ if [ ! -e "$MNIST/train-images-idx3-ubyte" ] && [ ! -e "$MNIST/train-images-idx3
   echo "SKIP: no MNIST in $MNIST (run scripts/fetch-mnist.sh)"
   exit 77
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${DC_LABS_KEEP:-}" ]; then # keep the scratch directory (to look at the figures)
+  work=$DC_LABS_KEEP
+  rm -rf "$work" && mkdir -p "$work"
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 cd "$work"
 ln -s "$SRC/experiments" experiments
 ln -s "$SRC/nets" nets

@@ -31,7 +31,7 @@ static void panel(canvas *c, int y, const uint64_t *freq, const uint8_t *len, in
       ent -= p * log2(p);
     }
   double huff = total ? (double)dc_huff_cost(freq, len, nsym) / (double)total : 0;
-  pl_axes a = {.c = c, .x = 110, .y = y, .w = 790, .h = 250};
+  pl_axes a = {.c = c, .x = 110, .y = y, .w = 790, .h = 230};
   pl_scale_fit(&a.sx, -0.5, nsym - 0.5, 0, 8);
   a.sx.lo = -0.5;
   a.sx.hi = nsym - 0.5;
@@ -70,8 +70,7 @@ static void panel(canvas *c, int y, const uint64_t *freq, const uint8_t *len, in
   for (int i = 0; i < nsym; i++)
     if (freq[i]) pl_marker(c, a.x + (i + 0.5) * bw, a.y + a.h - (double)len[i] / top * a.h, PL_DIAMOND, 4, oc);
   char t[200];
-  snprintf(t, sizeof t, "%s: %llu entries; fixed %d bits, Huffman %.2f bits, entropy %.2f bits per entry", what,
-           (unsigned long long)total, fixed_bits, huff, ent);
+  snprintf(t, sizeof t, "%s, bits per entry: fixed %d, Huffman %.2f, entropy %.2f", what, fixed_bits, huff, ent);
   pl_text(c, a.x, y - 26, t, 2, 0, PL_BLACK);
 }
 
@@ -113,21 +112,20 @@ dc_status dc_plot_codes(const char *out, const char *dcz, const char *layer, con
   }
   if (s == DC_OK) s = dc_huff_lengths(fg, nsym_g, DC_HUFF_MAX_LEN, len_g);
   canvas c = {0};
-  if (s == DC_OK) s = pl_canvas_new(&c, 1000, 780);
+  if (s == DC_OK) s = pl_canvas_new(&c, 1000, 830);
   if (s == DC_OK) {
     char xl[120], t[200], wn[120];
-    snprintf(xl, sizeof xl, "codebook index (centroids in ascending value; %d = filler)", k);
-    panel(&c, 130, fi, len_i, nsym_i, (int)lround(log2(k)), xl, "weight indices", k);
-    snprintf(xl, sizeof xl, "gap: pruned weights skipped before the entry (%d-bit; fillers have %d)", l.gap_bits,
-             nsym_g - 1);
-    panel(&c, 480, fg, len_g, nsym_g, l.gap_bits, xl, "relative indices", -1);
+    snprintf(xl, sizeof xl, "codebook index (centroids in ascending order; %d: filler)", k);
+    panel(&c, 140, fi, len_i, nsym_i, (int)lround(log2(k)), xl, "weight indices", k);
+    snprintf(xl, sizeof xl, "gap: pruned weights skipped before the entry (fillers: %d)", nsym_g - 1);
+    panel(&c, 500, fg, len_g, nsym_g, l.gap_bits, xl, "relative indices", -1);
     pl_short_name(dcz, wn, sizeof wn);
     if (title) snprintf(t, sizeof t, "%s", title);
     else snprintf(t, sizeof t, "Huffman coding of %s (%s)", layer, wn);
-    pl_text_centred(&c, 500, 16, t, 3, PL_BLACK);
-    snprintf(t, sizeof t, "%zu kept weights of %zu (%.1f%%) + %zu filler entries; bars: how often; diamonds: code length",
-             nnz, l.count, 100.0 * (double)nnz / (double)l.count, fillers);
-    pl_text_centred(&c, 500, 52, t, 2, PL_DARK);
+    pl_text_fit(&c, 500, 16, t, 3, PL_BLACK);
+    snprintf(t, sizeof t, "%zu kept weights (%.1f%%) + %zu fillers; bars: count, diamonds: Huffman code length", nnz,
+             100.0 * (double)nnz / (double)l.count, fillers);
+    pl_text_fit(&c, 500, 52, t, 2, PL_DARK);
     s = pl_write_png(out, &c);
   }
   pl_canvas_free(&c);

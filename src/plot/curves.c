@@ -186,12 +186,12 @@ dc_status dc_plot_curves(const char *out, const char *const *logs, int nlogs, co
     if (title) snprintf(t, sizeof t, "%s", title);
     else if (nlogs == 1) snprintf(t, sizeof t, "Training curves: %s", r[0].run);
     else snprintf(t, sizeof t, "Training curves of %d runs", nlogs);
-    pl_text_centred(&c, 110 + 420, 18, t, 3, PL_BLACK);
+    pl_text_fit(&c, 110 + 420, 18, t, 3, PL_BLACK);
     int staged = 0;
     for (int i = 0; i < nlogs; i++) staged |= r[i].nstages > 1;
     const char *hint = nlogs == 1 ? "dashed lines: where a stage starts (its name beside the line)"
                                   : "dashed lines: where each run's stages start";
-    if (staged) pl_text_centred(&c, 110 + 420, 762, hint, 2, PL_DARK);
+    if (staged) pl_text_fit(&c, 110 + 420, 762, hint, 2, PL_DARK);
     pl_legend_entry e[10];
     if (nlogs == 1) {
       e[0] = (pl_legend_entry){"training loss (mean since last line)", pl_palette[0], 1.2, 0, PL_DOT, 0, 0};

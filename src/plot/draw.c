@@ -142,6 +142,14 @@ void pl_text_centred(canvas *c, int cx, int y, const char *s, int scale, rgb col
   pl_text(c, cx - pl_text_width(s, scale) / 2, y, s, scale, 0, col);
 }
 
+void pl_text_fit(canvas *c, int cx, int y, const char *s, int scale, rgb col) {
+  while (scale > 1 && pl_text_width(s, scale) > c->w - 20) scale--;
+  int w = pl_text_width(s, scale);
+  if (cx - w / 2 < 10) cx = 10 + w / 2;
+  if (cx + w / 2 > c->w - 10) cx = c->w - 10 - w / 2;
+  pl_text_centred(c, cx, y, s, scale, col);
+}
+
 /* ---- colour ---- */
 
 rgb pl_viridis(double t) {

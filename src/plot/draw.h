@@ -56,6 +56,9 @@ int pl_text_width(const char *s, int scale);
 void pl_text(canvas *c, int x, int y, const char *s, int scale, int rotated, rgb col);
 /* Centred on cx. */
 void pl_text_centred(canvas *c, int cx, int y, const char *s, int scale, rgb col);
+/* Centred on cx, moved and if need be shrunk (down to scale 1) to fit the canvas: for
+ * titles that name files. */
+void pl_text_fit(canvas *c, int cx, int y, const char *s, int scale, rgb col);
 
 /* The viridis colour map at t in [0, 1] (dark blue .. yellow), clamped. */
 rgb pl_viridis(double t);

@@ -36,7 +36,7 @@ static dc_status read_marks(const char *path, const char *layer, marks *m) {
   for (int j = 0; j < l.k; j++) m->used += m->in_use[j];
   char s[120];
   pl_short_name(path, s, sizeof s);
-  snprintf(m->label, sizeof m->label, "centroids of %s (%d)", s, m->used);
+  snprintf(m->label, sizeof m->label, "centroids of %s (%d used)", s, m->used);
   pl_layer_free(&l);
   return DC_OK;
 }
@@ -82,7 +82,7 @@ dc_status dc_plot_hist(const char *out, const char *weights, const char *layer, 
     for (int b = 0; b < bins; b++) hmax = fmax(hmax, h[b]);
     pl_axes a = {.c = &c, .x = 110, .y = 84, .w = 850, .h = 420};
     pl_scale_fit(&a.sx, lo, hi, 0, 8);
-    pl_scale_fit(&a.sy, 0, hmax * 1.08, 0, 6);
+    pl_scale_fit(&a.sy, 0, hmax * (1.12 + 0.09 * nm), 0, 6); /* room for the legend */
     a.sy.lo = 0;
     pl_axes_draw(&a, NULL, "weights per bin");
     for (int b = 0; b < bins; b++) {
@@ -125,8 +125,8 @@ dc_status dc_plot_hist(const char *out, const char *weights, const char *layer, 
     else snprintf(t, sizeof t, "Weights of %s (%s)", layer, wn);
     snprintf(sub, sizeof sub, "%zu of %zu weights kept (%.1f%%)%s; %d bins of %.4g", kept, l.count,
              100.0 * (double)kept / (double)l.count, kept < l.count ? ", pruned ones left out" : "", bins, bw);
-    pl_text_centred(&c, a.x + a.w / 2, 16, t, 3, PL_BLACK);
-    pl_text_centred(&c, a.x + a.w / 2, 52, sub, 2, PL_DARK);
+    pl_text_fit(&c, a.x + a.w / 2, 16, t, 3, PL_BLACK);
+    pl_text_fit(&c, a.x + a.w / 2, 52, sub, 2, PL_DARK);
     s = pl_write_png(out, &c);
   }
   free(h);

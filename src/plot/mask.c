@@ -103,15 +103,21 @@ dc_status dc_plot_mask(const char *out, const char *weights, const char *layer, 
       dead += cnt[p] == 0;
     }
     long full = (long)O * C; /* every connection of a pixel kept */
+    /* the colours span 0 .. the largest count (rounded up), not 0 .. full: after heavy
+     * pruning no pixel keeps more than a fraction of its connections */
+    pl_scale cs;
+    pl_scale_fit(&cs, 0, mx > 0 ? (double)mx : 1.0, 0, 5);
+    long top = (long)ceil(cs.hi);
+    if (top > full || top < 1) top = full;
     int side = H > W ? H : W, sc = 448 / side;
     if (sc < 1) sc = 1;
     if (sc > 32) sc = 32;
-    int iw = W * sc, ih = H * sc, X = 90, Y = 104;
-    s = pl_canvas_new(&c, X + iw + 260 > 760 ? X + iw + 260 : 760, Y + ih + 100);
+    int iw = W * sc, ih = H * sc, X = 90, Y = 124;
+    s = pl_canvas_new(&c, X + iw + 330 > 900 ? X + iw + 330 : 900, Y + ih + 90);
     for (int y = 0; s == DC_OK && y < H; y++)
       for (int x = 0; x < W; x++)
         pl_fill_rect(&c, X + x * sc, Y + y * sc, X + (x + 1) * sc, Y + (y + 1) * sc,
-                     pl_viridis((double)cnt[y * W + x] / (double)full));
+                     pl_viridis((double)cnt[y * W + x] / (double)top));
     if (s == DC_OK) {
       pl_rect(&c, X - 1, Y - 1, X + iw + 1, Y + ih + 1, PL_BLACK);
       /* pixel ticks every 7 (or a round step) along both edges */
@@ -133,16 +139,19 @@ dc_status dc_plot_mask(const char *out, const char *weights, const char *layer, 
       pl_text(&c, 20, Y + ih / 2 + pl_text_width("input pixel row", 2) / 2, "input pixel row", 2, 1, PL_BLACK);
       char cl[96];
       if (C > 1) snprintf(cl, sizeof cl, "kept connections (of %d outputs x %d channels)", O, C);
-      else snprintf(cl, sizeof cl, "kept connections per pixel (of %d outputs)", O);
-      pl_colour_bar(&c, X + iw + 40, Y, 26, ih, 0, (double)full, cl);
+      else snprintf(cl, sizeof cl, "kept connections of the pixel (of %d)", O);
+      pl_colour_bar(&c, X + iw + 40, Y, 26, ih, 0, (double)top, cl);
       char t[200], sub[200], wn[120];
       pl_short_name(weights, wn, sizeof wn);
       if (title) snprintf(t, sizeof t, "%s", title);
-      else snprintf(t, sizeof t, "Kept connections of %s per input pixel (%s)", layer, wn);
-      snprintf(sub, sizeof sub, "%zu of %zu weights kept (%.1f%%); most at one pixel %ld; pixels with none: %ld of %d",
-               kept, l.count, 100.0 * (double)kept / (double)l.count, mx, dead, H * W);
-      pl_text_centred(&c, c.w / 2, 18, t, 3, PL_BLACK);
-      pl_text_centred(&c, c.w / 2, 58, sub, 2, PL_DARK);
+      else snprintf(t, sizeof t, "Kept connections of %s per input pixel", layer);
+      snprintf(sub, sizeof sub, "%s: %zu of %zu weights kept (%.1f%%)", wn, kept, l.count,
+               100.0 * (double)kept / (double)l.count);
+      char sub2[120];
+      snprintf(sub2, sizeof sub2, "input pixels with no connection left: %ld of %d", dead, H * W);
+      pl_text_fit(&c, c.w / 2, 82, sub2, 2, PL_DARK);
+      pl_text_fit(&c, c.w / 2, 18, t, 3, PL_BLACK);
+      pl_text_fit(&c, c.w / 2, 56, sub, 2, PL_DARK);
       s = pl_write_png(out, &c);
     }
   }

@@ -87,7 +87,7 @@ dc_status dc_plot_tradeoff(const char *out, const char *const *runs, int nruns, 
     char t[200];
     if (title) snprintf(t, sizeof t, "%s", title);
     else snprintf(t, sizeof t, "Accuracy against size: %d run%s", nruns, nruns == 1 ? "" : "s");
-    pl_text_centred(&c, a.x + a.w / 2, 18, t, 3, PL_BLACK);
+    pl_text_fit(&c, a.x + a.w / 2, 18, t, 3, PL_BLACK);
     pl_text_centred(&c, a.x + a.w / 2, 54, "each point: a run's model.dcz and its test top-1 after decoding", 2,
                     PL_DARK);
     s = pl_write_png(out, &c);
