@@ -98,11 +98,8 @@ dc_status dc_cmd_eval(const dc_experiment *e, const char *model, FILE *out, dc_t
 /* ---- info ---- */
 
 dc_status dc_cmd_info(const char *path, FILE *out) {
-  dc_dcz_layer *layers;
-  int n;
   dc_dcz_stats stats = {0};
-  DC_TRY(dc_dcz_read_stats(path, &layers, &n, &stats));
-  dc_dcz_free(layers, n);
+  DC_TRY(dc_dcz_read_model(path, NULL, 0, NULL, NULL, &stats, NULL)); /* no dense arrays */
   if (out) dc_report_print_dcz(out, path, &stats);
   dc_dcz_stats_free(&stats);
   return DC_OK;
