@@ -41,14 +41,12 @@ dc_status dc_test(dc_trainer *t, dc_test_result *r) {
       t->labels[i] = t->labels[0];
     }
     double loss;
+    pass.count = pass.norm = m; /* the mean loss of the m counted samples, loss_weight included */
     DC_TRY(dc_net_forward(net, &pass, &loss));
     const float *probs = dc_net_output(net);
     top1 += dc_topk_correct(probs, t->labels, m, classes, 1);
     top5 += dc_topk_correct(probs, t->labels, m, classes, classes < 5 ? classes : 5);
-    /* the layer's loss is the batch mean: re-weight by the counted samples */
-    if (m == t->test_batch) loss_sum += loss * m;
-    else
-      for (int i = 0; i < m; i++) loss_sum += -log(fmax(probs[(size_t)i * classes + t->labels[i]], 1e-30));
+    loss_sum += loss * m;
     seen += m;
   }
   int64_t counts[3] = {top1, top5, seen};

@@ -20,6 +20,7 @@
 #include "dc/ckpt.h"
 #include "dc/experiment.h"
 #include "dc/h5.h"
+#include "dc/train.h"
 #include "util.h"
 #include "util_fs.h"
 #include "util_net.h"
@@ -306,6 +307,42 @@ static void full_disk_keeps_the_checkpoint(void **state) {
   free(cfg);
 }
 
+/* The reported test loss of the toy test set (200 images) in batches of test_batch, by
+ * the net with softmax_loss loss_weight w, parameters from seed 5. */
+static double test_loss(int test_batch, double w) {
+  char text[1024];
+  snprintf(text, sizeof text, "%.*s[softmax_loss]\nloss_weight = %g\n",
+           (int)(strstr(TU_TOY_NET, "[softmax_loss]") - TU_TOY_NET), TU_TOY_NET, w);
+  dc_trainer t;
+  memset(&t, 0, sizeof t);
+  t.test_net = tu_net(text, test_batch, DC_NET_REUSE);
+  dc_net_init_params(t.test_net, 5);
+  assert_int_equal(dc_mnist_open(g_dir, 0, 1.0f / 255, &t.test_set), DC_OK);
+  assert_int_equal(dc_dataset_count(t.test_set), 200);
+  t.test_batch = test_batch;
+  t.seed = 1;
+  t.labels = calloc((size_t)test_batch, sizeof(int));
+  dc_test_result r;
+  if (dc_test(&t, &r) != DC_OK) fail_msg("%s", dc_failure_reason());
+  assert_int_equal(r.samples, 200);
+  free(t.labels);
+  dc_dataset_free(t.test_set);
+  dc_net_free(t.test_net);
+  return r.loss;
+}
+
+/* A short last test batch (200 = 3 x 64 + 8) is padded; its loss must count the 8 real
+ * samples with the layer's loss_weight, like every full batch: the same mean loss as in
+ * batches of 8 (no padding), and loss_weight times that of weight 1. */
+static void test_loss_of_a_short_batch(void **state) {
+  (void)state;
+  double full = test_loss(8, 3.0), padded = test_loss(64, 3.0), unweighted = test_loss(64, 1.0);
+  assert_true(full > 0.1);
+  if (fabs(padded - full) > 1e-5 * full || fabs(padded - 3.0 * unweighted) > 1e-5 * padded)
+    fail_msg("test loss %.7f in batches of 64, %.7f in batches of 8, 3 x %.7f with loss_weight 1", padded, full,
+             unweighted);
+}
+
 static void experiment_errors(void **state) {
   (void)state;
   char text[2048], net[600];
@@ -384,6 +421,7 @@ int main(void) {
       cmocka_unit_test(checkpoint_round_trip_all_kinds),
       cmocka_unit_test(one_run_per_output_directory),
       cmocka_unit_test(full_disk_keeps_the_checkpoint),
+      cmocka_unit_test(test_loss_of_a_short_batch),
       cmocka_unit_test(experiment_errors),
       cmocka_unit_test(net_errors),
   };
