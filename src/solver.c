@@ -58,6 +58,13 @@ void dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr) {
         h[j] = mom * h[j] + rate * (gj + decay * w[j]);
         w[j] -= h[j];
       }
+    } else if (v.decay_scale) {
+      /* centroids (at most 256): the decay of the n_k weights each stands for */
+      const float *restrict ds = v.decay_scale;
+      for (size_t j = 0; j < v.n; j++) {
+        h[j] = mom * h[j] + rate * (g[j] + decay * ds[j] * w[j]);
+        w[j] -= h[j];
+      }
     } else {
 #pragma omp parallel for simd schedule(static) if (v.n >= 16384)
       for (size_t j = 0; j < v.n; j++) {
