@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dc/dist.h"
@@ -121,6 +122,71 @@ static void get_data_stats(dc_trainer *t, data_stats *d) {
   d->skipped = dc_dataset_skipped(t->train_set) + (t->test_set ? dc_dataset_skipped(t->test_set) : 0);
 }
 
+/* ---- numerical faults: checked cheaply every step, located only once one occurs ---- */
+
+/* 1 when every x[0..n) is finite: x*0 is 0 for finite x and NaN for NaN and ±Inf. */
+static int all_finite(const float *x, size_t n) {
+  float acc = 0.0f;
+#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= 65536)
+  for (size_t j = 0; j < n; j++) acc += x[j] * 0.0f;
+  return acc == 0.0f;
+}
+
+static const char *nonfinite_name(const float *x, size_t n) {
+  for (size_t j = 0; j < n; j++)
+    if (isnan(x[j])) return "NaN";
+  return "Inf";
+}
+
+/* The first unfrozen parameter, from the loss down (the order backward produces them),
+ * whose gradient (what the solver will apply) is not finite; NULL when all are. */
+static dc_param *bad_gradient(dc_net *net) {
+  for (int i = net->nlayers - 1; i >= 0; i--) {
+    dc_param *ps[2] = {net->layers[i].weight, net->layers[i].bias};
+    for (int j = 0; j < 2; j++) {
+      if (!ps[j] || ps[j]->lr_mult == 0.0f) continue;
+      dc_param_view v = dc_param_view_of(ps[j]);
+      if (!all_finite(v.grad, v.n)) return ps[j];
+    }
+  }
+  return NULL;
+}
+
+/* Where a non-finite loss came from, into buf: the input batch, or the first layer (in
+ * forward order) whose output holds NaN or Inf, and whether its parameters already do.
+ * Reads the activations the failed forward left (the slow path: only after a fault). */
+static void locate_nonfinite(dc_net *net, char *buf, size_t cap) {
+  size_t n = dc_shape_count(net->input);
+  if (!all_finite(net->input_data, n)) {
+    snprintf(buf, cap, "the input batch holds %s", nonfinite_name(net->input_data, n));
+    return;
+  }
+  size_t most = 0;
+  for (int i = 0; i < net->nlayers; i++)
+    if (dc_shape_count(net->layers[i].out) > most) most = dc_shape_count(net->layers[i].out);
+  float *out = malloc(sizeof(float) * (most ? most : 1));
+  snprintf(buf, cap, "no layer output holds NaN or Inf");
+  for (int i = 0; out && i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    size_t m = dc_shape_count(l->out);
+    if (dc_net_read_output(net, i, out) != DC_OK || all_finite(out, m)) continue;
+    const char *why = "";
+    if (l->weight && !all_finite(l->weight->data, l->weight->count)) why = ", whose weights already hold NaN or Inf";
+    else if (l->bias && !all_finite(l->bias->data, l->bias->count)) why = ", whose bias already holds NaN or Inf";
+    snprintf(buf, cap, "the first layer with %s in its output is '%s' (%s:%d)%s", nonfinite_name(out, m), l->name,
+             net->path, l->line, why);
+    break;
+  }
+  free(out);
+  dc_failure_clear(); /* a failed read_output above must not become the run's reason */
+}
+
+static dc_status diverged(const dc_trainer *t, const char *label, long it, const char *what) {
+  return dc_fail(DC_ERR_NUMERIC, "[%s] iteration %ld: %s; training diverged (try a lower base_lr); %s%s%s", label,
+                 it + 1, what, t->have_ckpt ? "the last checkpoint " : "no checkpoint was written yet",
+                 t->have_ckpt ? t->ckpt_path : "", t->have_ckpt ? " is intact" : "");
+}
+
 /* One step: this rank's share of the global batch, forward, backward with the gradient
  * sums started layer by layer, the per-step agreement (global loss, stop requests), the
  * update. *loss gets the global batch's mean loss, *stop whether any rank asked to stop. */
@@ -135,13 +201,22 @@ static dc_status step(dc_trainer *t, dc_gradsync *gs, const dc_solver_conf *conf
                   .norm = t->batch};
   dc_gradsync_hook(gs, &pass);
   DC_TRY(dc_net_forward(net, &pass, loss));
-  if (!isfinite(*loss))
-    return dc_fail(DC_ERR_NUMERIC,
-                   "[%s] iteration %ld: loss is %f; training diverged (try a lower base_lr); %s%s%s", label, it, *loss,
-                   t->have_ckpt ? "the last checkpoint " : "no checkpoint was written yet", t->have_ckpt ? t->ckpt_path : "",
-                   t->have_ckpt ? " is intact" : "");
+  if (!isfinite(*loss)) {
+    char where[800], what[900];
+    locate_nonfinite(net, where, sizeof where);
+    snprintf(what, sizeof what, "loss is %s: %s", isnan(*loss) ? "NaN" : "Inf", where);
+    return diverged(t, label, it, what);
+  }
   DC_TRY(dc_net_backward(net, &pass));
   DC_TRY(dc_gradsync_finish(gs));
+  dc_param *bad = bad_gradient(net); /* before the update spreads it into the weights */
+  if (bad) {
+    char what[200];
+    dc_param_view v = dc_param_view_of(bad);
+    snprintf(what, sizeof what, "the gradient of %s holds %s (the loss was %g)", bad->name,
+             nonfinite_name(v.grad, v.n), *loss);
+    return diverged(t, label, it, what);
+  }
   double agree[2] = {*loss, dc_stop_requested() ? 1.0 : 0.0};
   DC_TRY(dc_dist_sum_f64(agree, 2));
   *loss = agree[0];

@@ -343,6 +343,75 @@ static void test_loss_of_a_short_batch(void **state) {
              unweighted);
 }
 
+/* A run that diverges stops at the iteration where the loss went bad, naming the first
+ * layer whose output holds NaN or Inf, with the last checkpoint intact (and finite). */
+static void divergence_names_the_layer(void **state) {
+  (void)state;
+  char *cfg = toy_experiment("div.cfg", "div", 200, NULL);
+  static char text[4096];
+  long tl = file_bytes(cfg, text, sizeof text - 1);
+  text[tl] = '\0';
+  char *lr = strstr(text, "base_lr = 0.05"), *sn = strstr(text, "snapshot = 0");
+  assert_non_null(lr);
+  assert_non_null(sn);
+  memcpy(sn, "snapshot = 1", 12); /* a checkpoint after every iteration */
+  memmove(lr + 12, lr + 14, strlen(lr + 14) + 1);
+  memcpy(lr, "base_lr = 50", 12);
+  FILE *f = fopen(cfg, "w");
+  fputs(text, f);
+  fclose(f);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
+  const char *r = dc_failure_reason();
+  if (s != DC_ERR_NUMERIC || !strstr(r, "[train] iteration ") || !strstr(r, "the first layer with ") ||
+      !strstr(r, "in its output is '") || !strstr(r, "/div/ckpt.h5 is intact") || strchr(r, '\n'))
+    fail_msg("got %d: %s", s, r);
+  print_message("  %s\n", r);
+  long at = atol(strstr(r, "iteration ") + 10);
+  char ckpt[700];
+  snprintf(ckpt, sizeof ckpt, "%s/div/ckpt.h5", g_dir);
+  dc_net *net = tu_net(TU_TOY_NET, 16, DC_NET_TRAIN);
+  dc_ckpt_state st;
+  assert_int_equal(dc_ckpt_load(ckpt, net->params, &st), DC_OK);
+  assert_int_equal(st.iter, at - 1); /* the one before the bad iteration */
+  for (size_t i = 0; i < net->params->total; i++) assert_true(isfinite(net->params->arena_data[i]));
+  dc_net_free(net);
+  free(cfg);
+}
+
+/* Injected: ip1's weights hold a NaN (from [experiment] weights): the run stops at its
+ * first iteration naming ip1 and saying its weights hold it. */
+static void nan_weight_names_the_layer(void **state) {
+  (void)state;
+  dc_net *net = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
+  dc_net_init_params(net, 3);
+  dc_param *w = dc_params_find(net->params, "ip1/weight");
+  w->data[5] = NAN;
+  char path[600];
+  snprintf(path, sizeof path, "%s/nan.h5", g_dir);
+  assert_int_equal(dc_ckpt_save(path, net->params, NULL), DC_OK);
+  dc_net_free(net);
+  char *cfg = toy_experiment("nan.cfg", "nan", 5, NULL);
+  static char text[4096];
+  long tl = file_bytes(cfg, text, sizeof text - 1);
+  text[tl] = '\0';
+  char *seed = strstr(text, "seed = 7\n");
+  assert_non_null(seed);
+  char rest[4096];
+  snprintf(rest, sizeof rest, "%s", seed);
+  snprintf(seed, sizeof text - (size_t)(seed - text), "weights = %s\n%s", path, rest);
+  FILE *f = fopen(cfg, "w");
+  fputs(text, f);
+  fclose(f);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
+  const char *r = dc_failure_reason();
+  if (s != DC_ERR_NUMERIC ||
+      !strstr(r, "[train] iteration 1: loss is NaN: the first layer with NaN in its output is 'ip1' (") ||
+      !strstr(r, "/toy.net:13), ") ||
+      !strstr(r, "whose weights already hold NaN or Inf") || !strstr(r, "no checkpoint was written yet"))
+    fail_msg("got %d: %s", s, r);
+  free(cfg);
+}
+
 static void experiment_errors(void **state) {
   (void)state;
   char text[2048], net[600];
@@ -422,6 +491,8 @@ int main(void) {
       cmocka_unit_test(one_run_per_output_directory),
       cmocka_unit_test(full_disk_keeps_the_checkpoint),
       cmocka_unit_test(test_loss_of_a_short_batch),
+      cmocka_unit_test(divergence_names_the_layer),
+      cmocka_unit_test(nan_weight_names_the_layer),
       cmocka_unit_test(experiment_errors),
       cmocka_unit_test(net_errors),
   };
