@@ -7,11 +7,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
 #include "dc/data.h"
 #include "dc/dist.h"
+#include "dc/layer.h"
 #include "dc/train.h"
 #include "dc/report.h"
 #include "gradsync.h"
@@ -169,7 +169,6 @@ static dc_status parse_solver(dc_cfg_section *s, dc_experiment *e) {
 typedef struct {
   int n;
   char name[DC_MAX_LAYER_SETTINGS][64];
-  int is_conv[DC_MAX_LAYER_SETTINGS];
 } layer_names;
 
 static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
@@ -178,9 +177,8 @@ static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
   DC_TRY(dc_cfg_load(e->net, &net));
   for (int i = 0; i < dc_cfg_count(net) && ln->n < DC_MAX_LAYER_SETTINGS; i++) {
     dc_cfg_section *s = dc_cfg_at(net, i);
-    const char *kind = dc_cfg_section_name(s);
-    int conv = strcmp(kind, "conv") == 0;
-    if (!conv && strcmp(kind, "fc") != 0) continue;
+    int type = dc_layer_type_from_name(dc_cfg_section_name(s)); /* -1: the net builder reports it */
+    if (type < 0 || dc_layer_type_weights((dc_layer_type)type) == DC_WEIGHTS_NONE) continue;
     const char *name = NULL;
     for (int k = 0; k < dc_cfg_key_count(s); k++) {
       const char *key, *value;
@@ -189,7 +187,7 @@ static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
     }
     if (!name) continue; /* the net builder reports it */
     snprintf(ln->name[ln->n], 64, "%.63s", name);
-    ln->is_conv[ln->n++] = conv;
+    ln->n++;
   }
   dc_cfg_free(net);
   return DC_OK;
@@ -531,7 +529,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
 
 dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out, int *stopped) {
   if (stopped) *stopped = 0;
-  dc_dnn_set_threads(e->threads);
+  dc_set_threads(e->threads);
   dc_trainer t;
   static dc_stage stages[DC_MAX_STAGES];
   static dc_stage_result results[DC_MAX_STAGES];

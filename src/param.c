@@ -169,6 +169,62 @@ void dc_param_release(dc_param *p) {
   p->bits = p->k = 0;
 }
 
+dc_param_parts dc_param_parts_of(dc_param *p) {
+  dc_param_parts parts = {0};
+  if (p->kind == DC_PARAM_DENSE) return parts;
+  parts.mask = p->mask;
+  if (p->kind == DC_PARAM_SHARED) {
+    parts.codebook = p->codebook;
+    parts.index = p->index;
+    parts.bits = p->bits;
+  }
+  return parts;
+}
+
+dc_status dc_param_set_parts(dc_param *p, const dc_param_parts *parts) {
+  dc_param_make_dense(p);
+  if (parts->mask) DC_TRY(dc_param_set_mask(p, parts->mask));
+  if (parts->codebook) DC_TRY(dc_param_set_shared(p, parts->bits, parts->codebook, parts->index));
+  return DC_OK;
+}
+
+void dc_param_snapshot_free(dc_param_snapshot *s) {
+  free(s->data);
+  free(s->parts.mask);
+  free(s->parts.codebook);
+  free(s->parts.index);
+  memset(s, 0, sizeof *s);
+}
+
+dc_status dc_param_snapshot_take(dc_param *p, dc_param_snapshot *s) {
+  memset(s, 0, sizeof *s);
+  dc_param_parts parts = dc_param_parts_of(p);
+  size_t k = parts.codebook ? (size_t)p->k : 0;
+  s->data = malloc(sizeof(float) * p->count);
+  if (parts.mask) s->parts.mask = malloc(p->count);
+  if (k) {
+    s->parts.codebook = malloc(sizeof(float) * k);
+    s->parts.index = malloc(p->count);
+  }
+  if (!s->data || (parts.mask && !s->parts.mask) || (k && (!s->parts.codebook || !s->parts.index))) {
+    dc_param_snapshot_free(s);
+    return dc_fail(DC_ERR_NOMEM, "out of memory saving %s", p->name);
+  }
+  memcpy(s->data, p->data, sizeof(float) * p->count);
+  if (parts.mask) memcpy(s->parts.mask, parts.mask, p->count);
+  if (k) {
+    memcpy(s->parts.codebook, parts.codebook, sizeof(float) * k);
+    memcpy(s->parts.index, parts.index, p->count);
+    s->parts.bits = parts.bits;
+  }
+  return DC_OK;
+}
+
+dc_status dc_param_snapshot_restore(dc_param *p, const dc_param_snapshot *s) {
+  memcpy(p->data, s->data, sizeof(float) * p->count);
+  return dc_param_set_parts(p, &s->parts);
+}
+
 size_t dc_param_comm_scratch(const dc_param *p) { return p->kind == DC_PARAM_MASKED ? dc_param_nonzero(p) : 0; }
 
 size_t dc_param_grad_pack(dc_param *p, float *scratch, float **where) {

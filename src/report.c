@@ -97,7 +97,8 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
               ls->ratio, (unsigned long long)ls->dense_bytes, (unsigned long long)ls->total_bytes);
     } else {
       char bits[16] = "32";
-      if (w->kind == DC_PARAM_SHARED) snprintf(bits, sizeof bits, "%d", w->bits);
+      int cb_bits = dc_param_parts_of(w).bits; /* 0: plain fp32 */
+      if (cb_bits) snprintf(bits, sizeof bits, "%d", cb_bits);
       fprintf(md, "| %s | %ld | %.1f%% | %s | | | | | |\n", l->name, count, 100 * density, bits);
       fprintf(csv, "%s,%ld,%ld,%.6f,%s,,,,,,,\n", l->name, count, kept, density, bits);
     }

@@ -67,6 +67,12 @@ const char *dc_layer_type_name(dc_layer_type t);
 /* The type whose section name is `name` ("conv", "fc", ...); -1 if none. */
 int dc_layer_type_from_name(const char *name);
 
+/* The family of a type's weights, which per-family settings go by ([quantize] conv_bits /
+ * fc_bits, [encode] conv_gap_bits / fc_gap_bits, freeze = conv | fc): NONE for a type
+ * without parameters. */
+typedef enum { DC_WEIGHTS_NONE = 0, DC_WEIGHTS_CONV, DC_WEIGHTS_FC } dc_weight_family;
+dc_weight_family dc_layer_type_weights(dc_layer_type t);
+
 /* What the layer runs on: oneDNN's implementation name for its forward primitive (e.g.
  * "jit:avx512_core"), flagged when a backward primitive fell back to a slow reference
  * kernel; "C" for layers written in plain C. */

@@ -87,5 +87,5 @@ static void loss_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
-const dc_layer_kind dc_softmax_loss_kind = {"softmax_loss", 0, loss_parse, loss_shape, loss_setup,
+const dc_layer_kind dc_softmax_loss_kind = {"softmax_loss", DC_WEIGHTS_NONE, loss_parse, loss_shape, loss_setup,
                                             loss_forward, loss_backward, loss_destroy, NULL, NULL};
