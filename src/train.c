@@ -138,20 +138,6 @@ static const char *nonfinite_name(const float *x, size_t n) {
   return "Inf";
 }
 
-/* The first unfrozen parameter, from the loss down (the order backward produces them),
- * whose gradient (what the solver will apply) is not finite; NULL when all are. */
-static dc_param *bad_gradient(dc_net *net) {
-  for (int i = net->nlayers - 1; i >= 0; i--) {
-    dc_param *ps[2] = {net->layers[i].weight, net->layers[i].bias};
-    for (int j = 0; j < 2; j++) {
-      if (!ps[j] || ps[j]->lr_mult == 0.0f) continue;
-      dc_param_view v = dc_param_view_of(ps[j]);
-      if (!all_finite(v.grad, v.n)) return ps[j];
-    }
-  }
-  return NULL;
-}
-
 /* Where a non-finite loss came from, into buf: the input batch, or the first layer (in
  * forward order) whose output holds NaN or Inf, and whether its parameters already do.
  * Reads the activations the failed forward left (the slow path: only after a fault). */
@@ -209,19 +195,19 @@ static dc_status step(dc_trainer *t, dc_gradsync *gs, const dc_solver_conf *conf
   }
   DC_TRY(dc_net_backward(net, &pass));
   DC_TRY(dc_gradsync_finish(gs));
-  dc_param *bad = bad_gradient(net); /* before the update spreads it into the weights */
-  if (bad) {
-    char what[200];
-    dc_param_view v = dc_param_view_of(bad);
-    snprintf(what, sizeof what, "the gradient of %s holds %s (the loss was %g)", bad->name,
-             nonfinite_name(v.grad, v.n), *loss);
-    return diverged(t, label, it, what);
-  }
+
   double agree[2] = {*loss, dc_stop_requested() ? 1.0 : 0.0};
   DC_TRY(dc_dist_sum_f64(agree, 2));
   *loss = agree[0];
   *stop = agree[1] > 0.0;
-  dc_solver_update(conf, net->params, dc_solver_lr(conf, it));
+  int bad = dc_solver_update(conf, net->params, dc_solver_lr(conf, it));
+  if (bad >= 0) { /* the run stops here: the updated weights are never saved */
+    char what[200];
+    dc_param_view v = dc_param_view_of(&net->params->p[bad]);
+    snprintf(what, sizeof what, "the gradient of %s holds %s (the loss was %g)", net->params->p[bad].name,
+             nonfinite_name(v.grad, v.n), *loss);
+    return diverged(t, label, it, what);
+  }
   return DC_OK;
 }
 

@@ -273,6 +273,26 @@ static void test_shared_step_by_hand(void **state) {
   tu_param_free(&p);
 }
 
+/* The update reports the first parameter whose gradient holds NaN or Inf (the trainer
+ * stops there); a pruned weight's gradient does not count, being masked to 0. */
+static void test_update_reports_nonfinite_gradient(void **state) {
+  (void)state;
+  dc_param p[3] = {make("a/weight", 20000, 1, 1), make("b/weight", 4, 1, 1), make("c/weight", 20000, 1, 1)};
+  const uint8_t keep[4] = {1, 0, 1, 1};
+  assert_int_equal(dc_param_set_mask(&p[1], keep), DC_OK);
+  dc_params ps = {.count = 3, .p = p};
+  dc_solver_conf c = conf(DC_LR_FIXED);
+  c.momentum = 0.9;
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), -1);
+  p[1].diff[1] = INFINITY; /* pruned: ignored */
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), -1);
+  p[2].diff[12345] = NAN;
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), 2);
+  p[1].diff[2] = -INFINITY;
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), 1);
+  for (int k = 0; k < 3; k++) tu_param_free(&p[k]);
+}
+
 /* momentum 0, no decay: plain SGD, w -= lr * lr_mult * g. */
 static void test_plain_sgd(void **state) {
   (void)state;
@@ -353,6 +373,7 @@ int main(void) {
       cmocka_unit_test(test_step_by_hand),
       cmocka_unit_test(test_frozen_other_kinds),
       cmocka_unit_test(test_shared_step_by_hand),
+      cmocka_unit_test(test_update_reports_nonfinite_gradient),
       cmocka_unit_test(test_plain_sgd),
       cmocka_unit_test(test_reset_zeroes_every_history),
   };
