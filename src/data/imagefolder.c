@@ -33,6 +33,7 @@
 
 #include "dc/data.h"
 #include "dc/rng.h"
+#include "data/decode.h"
 #include "data/resize.h"
 #include "util.h"
 
@@ -80,16 +81,13 @@ static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", f->root, f->names + f->name_at[index]);
   int w = 0, h = 0, ch = 0;
-  if (dc_check_input(path, 0) != DC_OK) return DC_ERR_DATA; /* e.g. a directory named x.JPEG: a bad sample */
-  unsigned char *img = stbi_load(path, &w, &h, &ch, 3); /* h×w×3 RGB */
-  if (!img) {
-    const char *why = stbi_failure_reason();
-    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
-  }
+  unsigned char *img;
+  dc_status ds = dc_image_decode(path, 3, &img, &w, &h, &ch); /* h×w×3 RGB */
+  if (ds != DC_OK) return DC_ERR_DATA; /* e.g. a directory named x.JPEG: a bad sample */
   int dw, dh;
   target_size(f, w, h, &dw, &dh);
   if (dw < C || dh < C) { /* only from extreme aspect ratios in shorter mode: cannot happen */
-    stbi_image_free(img);
+    free(img);
     return dc_fail(DC_ERR_DATA, "%s: %dx%d resizes to %dx%d, smaller than crop %d", path, w, h, dw, dh, C);
   }
   int oy = (dh - C) / 2, ox = (dw - C) / 2, flip = 0;
@@ -101,18 +99,18 @@ static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
   }
   unsigned char *px = malloc((size_t)C * (size_t)C * 3); /* the crop, C×C×3 RGB */
   if (!px) {
-    stbi_image_free(img);
+    free(img);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
   }
   if (w == dw && h == dh) {
     for (int i = 0; i < C; i++)
       memcpy(px + (size_t)i * C * 3, img + ((size_t)(oy + i) * (size_t)w + (size_t)ox) * 3, (size_t)C * 3);
   } else if (dc_resize_window(img, w, h, 3, dw, dh, oy, ox, C, C, px) != DC_OK) {
-    stbi_image_free(img);
+    free(img);
     free(px);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, dw, dh);
   }
-  stbi_image_free(img);
+  free(img);
   const size_t plane = (size_t)C * (size_t)C;
   for (int c = 0; c < 3; c++) {
     const int src_c = f->conf.rgb ? c : 2 - c; /* pixels are R, G, B */
