@@ -38,7 +38,8 @@ foreach(src ${dc_fuzz_targets})
   else()
     add_test(NAME fuzz_replay_${name} COMMAND ${name} ${args})
   endif()
-  set_tests_properties(fuzz_replay_${name} PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+  set_tests_properties(fuzz_replay_${name} PROPERTIES ENVIRONMENT
+    "OMP_NUM_THREADS=1;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
 endforeach()
 
 # the seed writer (run by hand: fuzz_make_seeds tests/fuzz/corpus)

@@ -37,6 +37,7 @@ fi
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp # leaks inside libhdf5 only (see the file)
 export OMP_NUM_THREADS=1
 mkdir -p "$build/findings"
 printf '%-14s %12s %9s %8s %10s  %s\n' target executions exec/s seconds corpus result
