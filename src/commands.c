@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 
-#include "backend/dnn.h"
 #include "dc/ckpt.h"
 #include "dc/compress.h"
 #include "dc/data.h"
@@ -19,6 +18,7 @@
 #include "dc/plot.h"
 #include "dc/prune.h"
 #include "dc/report.h"
+#include "atomic.h"
 #include "util.h"
 
 /* ---- loading a model ---- */
@@ -63,7 +63,7 @@ static void evaluator_close(evaluator *ev) {
  * so accuracies agree to the sample. */
 static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
   memset(ev, 0, sizeof *ev);
-  dc_dnn_set_threads(e->threads);
+  dc_set_threads(e->threads);
   DC_TRY(dc_net_load(e->net, e->test_batch, DC_NET_REUSE, NULL, &ev->net));
   dc_net_init_params(ev->net, e->seed);
   DC_TRY(dc_experiment_open_data(e, 0, &ev->test));
@@ -98,11 +98,8 @@ dc_status dc_cmd_eval(const dc_experiment *e, const char *model, FILE *out, dc_t
 /* ---- info ---- */
 
 dc_status dc_cmd_info(const char *path, FILE *out) {
-  dc_dcz_layer *layers;
-  int n;
   dc_dcz_stats stats = {0};
-  DC_TRY(dc_dcz_read_stats(path, &layers, &n, &stats));
-  dc_dcz_free(layers, n);
+  DC_TRY(dc_dcz_read_model(path, NULL, 0, NULL, NULL, &stats, NULL)); /* no dense arrays */
   if (out) dc_report_print_dcz(out, path, &stats);
   dc_dcz_stats_free(&stats);
   return DC_OK;
@@ -208,50 +205,6 @@ void dc_sensitivity_free(dc_sensitivity *res) {
   memset(res, 0, sizeof *res);
 }
 
-/* A parameter's full state (any kind), to undo a trial pruning exactly. */
-typedef struct {
-  dc_param_kind kind;
-  float *data;              /* (count) */
-  uint8_t *mask, *index;    /* (count) when MASKED / SHARED */
-  float codebook[256];
-  int bits;
-} param_copy;
-
-static void param_copy_free(param_copy *c) {
-  free(c->data);
-  free(c->mask);
-  free(c->index);
-  memset(c, 0, sizeof *c);
-}
-
-static dc_status param_save(const dc_param *p, param_copy *c) {
-  memset(c, 0, sizeof *c);
-  c->kind = p->kind;
-  c->data = malloc(sizeof(float) * p->count);
-  if (p->mask) c->mask = malloc(p->count);
-  if (p->kind == DC_PARAM_SHARED) c->index = malloc(p->count);
-  if (!c->data || (p->mask && !c->mask) || (p->kind == DC_PARAM_SHARED && !c->index)) {
-    param_copy_free(c);
-    return dc_fail(DC_ERR_NOMEM, "out of memory saving %s", p->name);
-  }
-  memcpy(c->data, p->data, sizeof(float) * p->count);
-  if (p->mask) memcpy(c->mask, p->mask, p->count);
-  if (p->kind == DC_PARAM_SHARED) {
-    memcpy(c->index, p->index, p->count);
-    memcpy(c->codebook, p->codebook, sizeof(float) * (size_t)p->k);
-    c->bits = p->bits;
-  }
-  return DC_OK;
-}
-
-static dc_status param_restore(dc_param *p, const param_copy *c) {
-  dc_param_make_dense(p);
-  memcpy(p->data, c->data, sizeof(float) * p->count);
-  if (c->kind != DC_PARAM_DENSE) DC_TRY(dc_param_set_mask(p, c->mask));
-  if (c->kind == DC_PARAM_SHARED) DC_TRY(dc_param_set_shared(p, c->bits, c->codebook, c->index));
-  return DC_OK;
-}
-
 /* --weights, else OUTPUT/train.h5 when it exists, else [experiment] weights. */
 static dc_status pick_weights(const dc_experiment *e, const char *weights, char *path, size_t cap) {
   if (weights) {
@@ -271,10 +224,9 @@ static dc_status pick_weights(const dc_experiment *e, const char *weights, char 
 }
 
 static dc_status write_csv(const char *path, const dc_sensitivity *r) {
-  char tmp[640];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic a;
+  DC_TRY(dc_atomic_open(&a, path, "w"));
+  FILE *f = a.f;
   fprintf(f, "density");
   for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%s", r->layer[l]);
   fprintf(f, "\n");
@@ -283,16 +235,7 @@ static dc_status write_csv(const char *path, const dc_sensitivity *r) {
     for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%.6f", r->top1[d * r->nlayers + l]);
     fprintf(f, "\n");
   }
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
-  }
-  return DC_OK;
+  return dc_atomic_commit(&a);
 }
 
 static void print_table(FILE *out, const dc_sensitivity *r) {
@@ -328,8 +271,8 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
     if (!layer->weight) continue;
     int l = r->nlayers++;
     snprintf(r->layer[l], sizeof r->layer[l], "%s", layer->name);
-    param_copy saved;
-    DC_TRY(param_save(layer->weight, &saved));
+    dc_param_snapshot saved; /* undoes each trial pruning exactly */
+    DC_TRY(dc_param_snapshot_take(layer->weight, &saved));
     dc_status s = DC_OK;
     for (int d = 0; d < r->ndensities && s == DC_OK; d++) {
       dc_test_result tr;
@@ -339,10 +282,10 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
         r->top1[d * nl + l] = tr.top1;
         r->top5[d * nl + l] = tr.top5;
       }
-      dc_status s2 = param_restore(layer->weight, &saved);
+      dc_status s2 = dc_param_snapshot_restore(layer->weight, &saved);
       if (s == DC_OK) s = s2;
     }
-    param_copy_free(&saved);
+    dc_param_snapshot_free(&saved);
     DC_TRY(s);
     if (out) {
       double el = dc_now() - t0, eta = el / (l + 1) * (nl - l - 1);
