@@ -122,19 +122,19 @@ static void draw_series(const pl_axes *a, const series *s, rgb col, double marke
   for (int i = 0; marker > 0 && i < s->n; i++) pl_disc(a->c, pl_px(a, s->x[i]), pl_py(a, s->y[i]), marker, col);
 }
 
-/* Dashed lines where stages start; with labels (rotated, at the top of the panel). */
+/* Dashed lines where stages start; with labels (rotated, at the top of the panel), a
+ * label left out where it would overlap the one before (a stage of no iterations). */
 static void draw_stages(const pl_axes *a, const run_log *r, rgb col, int labels) {
-  for (int i = 0; i + 1 < r->nstages && i < 256; i++) {
-    double px = pl_px(a, r->bound[i]);
-    pl_line(a->c, px, a->y + 1, px, a->y + a->h - 1, 0.6, 1, col);
-    if (labels) {
-      const char *t = r->label[i + 1];
-      pl_text(a->c, (int)px + 4, a->y + 8 + pl_text_width(t, 2), t, 2, 1, PL_DARK);
-    }
-  }
-  if (labels && r->nstages > 1) {
-    const char *t = r->label[0];
-    pl_text(a->c, (int)pl_px(a, a->sx.lo) + 4, a->y + 8 + pl_text_width(t, 2), t, 2, 1, PL_DARK);
+  double last = -1e9;
+  for (int i = -1; i + 1 < r->nstages && i < 256; i++) {
+    double px = i < 0 ? pl_px(a, a->sx.lo) : pl_px(a, r->bound[i]);
+    if (i >= 0) pl_line(a->c, px, a->y + 1, px, a->y + a->h - 1, 0.6, 1, col);
+    if (!labels || r->nstages < 2) continue;
+    double next = i + 1 < r->nstages - 1 ? pl_px(a, r->bound[i + 1]) : 1e9;
+    if (next - px < 2 * PL_FONT_H + 4 || px - last < 2 * PL_FONT_H + 4) continue; /* no room */
+    const char *t = r->label[i + 1];
+    pl_text(a->c, (int)px + 4, a->y + 8 + pl_text_width(t, 2), t, 2, 1, PL_DARK);
+    last = px;
   }
 }
 
@@ -192,13 +192,8 @@ dc_status dc_plot_curves(const char *out, const char *const *logs, int nlogs, co
     const char *hint = nlogs == 1 ? "dashed lines: where a stage starts (its name beside the line)"
                                   : "dashed lines: where each run's stages start";
     if (staged) pl_text_fit(&c, 110 + 420, 762, hint, 2, PL_DARK);
-    pl_legend_entry e[10];
-    if (nlogs == 1) {
-      e[0] = (pl_legend_entry){"training loss (mean since last line)", pl_palette[0], 1.2, 0, PL_DOT, 0, 0};
-      e[1] = (pl_legend_entry){"test top-1", pl_palette[3], 1.2, 0, PL_DOT, 3.5, 0};
-      pl_legend(&c, 110 + 840 - 8, 62 + 8, 1, e, 1);
-      pl_legend(&c, 110 + 840 - 8, 412 + 270 - 8 - 32, 1, e + 1, 1);
-    } else {
+    if (nlogs > 1) { /* one run: the axis labels say what the lines are */
+      pl_legend_entry e[10];
       for (int i = 0; i < nlogs; i++) e[i] = (pl_legend_entry){r[i].run, pl_palette[i % 10], 1.5, 0, PL_DOT, 3.5, 0};
       pl_legend(&c, 110 + 840 - 8, 62 + 8, 1, e, nlogs);
     }

@@ -184,10 +184,10 @@ void pl_scale_fit(pl_scale *s, double mn, double mx, int log, int ticks) {
     if (!(mx >= mn)) mx = mn;
     double a = floor(log10(mn) + 1e-9), b = ceil(log10(mx) - 1e-9);
     if (b <= a) b = a + 1;
-    if (b - a >= 2) {
+    if (b - a > 3) {
       s->lo = pow(10, a);
       s->hi = pow(10, b);
-    } else { /* within a decade or two: the 1-2-5 values around the data */
+    } else { /* within three decades: the 1-2-5 values around the data */
       static const double m[] = {1, 2, 5, 10};
       double lo = pow(10, a), hi = pow(10, b);
       for (int i = 3; i >= 0; i--)
@@ -196,7 +196,7 @@ void pl_scale_fit(pl_scale *s, double mn, double mx, int log, int ticks) {
           break;
         }
       for (int i = 0; i < 4; i++)
-        if (m[i] * pow(10, b - 1) >= mx * (1 - 1e-9)) {
+        if (m[i] * pow(10, b - 1) >= mx * (1 - 1e-9)) { /* the first 1-2-5 value above mx */
           hi = m[i] * pow(10, b - 1);
           break;
         }
@@ -249,7 +249,7 @@ static int ticks_of(const pl_scale *s, double *v, int max) {
   double decades = log10(s->hi) - log10(s->lo);
   static const double m125[] = {1, 2, 5};
   for (double d = floor(log10(s->lo) + 1e-9); d <= ceil(log10(s->hi) - 1e-9) && n < max; d++)
-    for (int i = 0; i < (decades < 2.01 ? 3 : 1) && n < max; i++) {
+    for (int i = 0; i < (decades < 3.01 ? 3 : 1) && n < max; i++) {
       double t = m125[i] * pow(10, d);
       if (t >= s->lo * (1 - 1e-9) && t <= s->hi * (1 + 1e-9)) v[n++] = t;
     }

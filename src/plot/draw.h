@@ -64,7 +64,7 @@ void pl_text_fit(canvas *c, int cx, int y, const char *s, int scale, rgb col);
 rgb pl_viridis(double t);
 
 /* An axis: data range [lo, hi] with ticks every `step` (linear) or at powers of ten
- * (and 2 and 5 times them when the range spans less than two decades; log). */
+ * (and 2 and 5 times them when the range spans at most three decades; log). */
 typedef struct {
   double lo, hi, step;
   int log;
@@ -72,7 +72,7 @@ typedef struct {
 
 /* Fit a scale around [mn, mx] widened to round ticks, about `ticks` of them (linear).
  * log: mn > 0 required (the caller drops non-positive values); the range is widened to
- * whole decades when it spans more than one, else to the 1-2-5 steps around it. A
+ * whole decades when it spans more than three, else to the 1-2-5 values around it. A
  * degenerate range is widened by 5% (or 1). */
 void pl_scale_fit(pl_scale *s, double mn, double mx, int log, int ticks);
 
