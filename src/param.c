@@ -160,6 +160,41 @@ void dc_param_release(dc_param *p) {
   p->bits = p->k = 0;
 }
 
+void dc_param_snapshot_free(dc_param_snapshot *s) {
+  free(s->data);
+  free(s->mask);
+  free(s->index);
+  memset(s, 0, sizeof *s);
+}
+
+dc_status dc_param_snapshot_take(const dc_param *p, dc_param_snapshot *s) {
+  memset(s, 0, sizeof *s);
+  s->kind = p->kind;
+  s->data = malloc(sizeof(float) * p->count);
+  if (p->mask) s->mask = malloc(p->count);
+  if (p->kind == DC_PARAM_SHARED) s->index = malloc(p->count);
+  if (!s->data || (p->mask && !s->mask) || (p->kind == DC_PARAM_SHARED && !s->index)) {
+    dc_param_snapshot_free(s);
+    return dc_fail(DC_ERR_NOMEM, "out of memory saving %s", p->name);
+  }
+  memcpy(s->data, p->data, sizeof(float) * p->count);
+  if (p->mask) memcpy(s->mask, p->mask, p->count);
+  if (p->kind == DC_PARAM_SHARED) {
+    memcpy(s->index, p->index, p->count);
+    memcpy(s->codebook, p->codebook, sizeof(float) * (size_t)p->k);
+    s->bits = p->bits;
+  }
+  return DC_OK;
+}
+
+dc_status dc_param_snapshot_restore(dc_param *p, const dc_param_snapshot *s) {
+  dc_param_make_dense(p);
+  memcpy(p->data, s->data, sizeof(float) * p->count);
+  if (s->kind != DC_PARAM_DENSE) DC_TRY(dc_param_set_mask(p, s->mask));
+  if (s->kind == DC_PARAM_SHARED) DC_TRY(dc_param_set_shared(p, s->bits, s->codebook, s->index));
+  return DC_OK;
+}
+
 size_t dc_param_comm_scratch(const dc_param *p) { return p->kind == DC_PARAM_MASKED ? dc_param_nonzero(p) : 0; }
 
 size_t dc_param_grad_pack(dc_param *p, float *scratch, float **where) {

@@ -98,6 +98,23 @@ void dc_param_release(dc_param *p);
 
 const char *dc_param_kind_name(dc_param_kind k);
 
+/* A parameter's whole state besides momentum (kind, values, mask, codebook, index), to
+ * try a change (a trial pruning or quantization) and undo it exactly. */
+typedef struct {
+  dc_param_kind kind;
+  float *data;           /* (count) owned */
+  uint8_t *mask, *index; /* (count) owned, when MASKED / SHARED */
+  float codebook[256];
+  int bits;
+} dc_param_snapshot;
+
+/* Copy p's state into *s (which owns it afterwards; release with dc_param_snapshot_free). */
+dc_status dc_param_snapshot_take(const dc_param *p, dc_param_snapshot *s);
+/* Put p back into the state s holds (p must be the parameter it was taken from). */
+dc_status dc_param_snapshot_restore(dc_param *p, const dc_param_snapshot *s);
+/* Release s's arrays and zero it. */
+void dc_param_snapshot_free(dc_param_snapshot *s);
+
 /* ---- Between processes (data-parallel training) --------------------------------- */
 
 /* What of p's gradient must travel to be summed over the ranks, after
