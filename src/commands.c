@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 
-#include "backend/dnn.h"
 #include "dc/ckpt.h"
 #include "dc/compress.h"
 #include "dc/data.h"
@@ -20,6 +19,7 @@
 #include "dc/prune.h"
 #include "dc/report.h"
 #include "dc/rng.h"
+#include "atomic.h"
 #include "util.h"
 
 /* ---- loading a model ---- */
@@ -64,7 +64,7 @@ static void evaluator_close(evaluator *ev) {
  * so accuracies agree to the sample. */
 static dc_status evaluator_open(const dc_experiment *e, evaluator *ev) {
   memset(ev, 0, sizeof *ev);
-  dc_dnn_set_threads(e->threads);
+  dc_set_threads(e->threads);
   DC_TRY(dc_net_load(e->net, e->test_batch, DC_NET_REUSE, NULL, &ev->net));
   dc_net_init_params(ev->net, e->seed);
   DC_TRY(dc_experiment_open_data(e, 0, &ev->test));
@@ -99,11 +99,8 @@ dc_status dc_cmd_eval(const dc_experiment *e, const char *model, FILE *out, dc_t
 /* ---- info ---- */
 
 dc_status dc_cmd_info(const char *path, FILE *out) {
-  dc_dcz_layer *layers;
-  int n;
   dc_dcz_stats stats = {0};
-  DC_TRY(dc_dcz_read_stats(path, &layers, &n, &stats));
-  dc_dcz_free(layers, n);
+  DC_TRY(dc_dcz_read_model(path, NULL, 0, NULL, NULL, &stats, NULL)); /* no dense arrays */
   if (out) dc_report_print_dcz(out, path, &stats);
   dc_dcz_stats_free(&stats);
   return DC_OK;
@@ -273,10 +270,9 @@ static const sweep_words g_words[2] = {
 };
 
 static dc_status write_csv(const char *path, const dc_sensitivity *r) {
-  char tmp[640];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic a;
+  DC_TRY(dc_atomic_open(&a, path, "w"));
+  FILE *f = a.f;
   fprintf(f, "%s", g_words[r->kind].row);
   for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%s", r->layer[l]);
   fprintf(f, "\n");
@@ -285,16 +281,7 @@ static dc_status write_csv(const char *path, const dc_sensitivity *r) {
     for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%.6f", r->top1[d * r->nlayers + l]);
     fprintf(f, "\n");
   }
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
-  }
-  return DC_OK;
+  return dc_atomic_commit(&a);
 }
 
 static void print_table(FILE *out, const dc_sensitivity *r) {
@@ -339,7 +326,7 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
     if (!layer->weight) continue;
     int l = r->nlayers++;
     snprintf(r->layer[l], sizeof r->layer[l], "%s", layer->name);
-    dc_param_snapshot saved;
+    dc_param_snapshot saved; /* undoes each trial exactly */
     DC_TRY(dc_param_snapshot_take(layer->weight, &saved));
     dc_status s = DC_OK;
     for (int d = 0; d < r->ndensities && s == DC_OK; d++) {

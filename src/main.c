@@ -191,6 +191,7 @@ static const char *const PREDICT_USAGE =
 /* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
  * whole job ends here: the other ranks may be waiting in a collective for this one. */
 static int die(const char *msg) {
+  fflush(stdout); /* what the run printed comes first when both go to one file */
   if (dc_dist_size() > 1) {
     fprintf(stderr, "dctrain: rank %d: %s\n", dc_dist_rank(), msg && *msg ? msg : "failed");
     dc_dist_abort(1);

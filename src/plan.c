@@ -29,6 +29,7 @@
 #include "dc/net.h"
 #include "dc/prune.h"
 #include "dc/rng.h"
+#include "atomic.h"
 #include "util.h"
 
 static const double g_densities[] = {100, 80, 65, 50, 40, 30, 23, 17, 13, 10, 7.5,
@@ -356,11 +357,11 @@ static dc_status copy_base(const dc_experiment *e, FILE *f, const char *name, ch
 }
 
 static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const dc_plan *p, const char *wpath) {
-  char name[64], tmp[1100];
+  char name[64];
   stem_of(c->out_cfg, name, sizeof name);
-  snprintf(tmp, sizeof tmp, "%.1000s.tmp", c->out_cfg);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic at;
+  DC_TRY(dc_atomic_open(&at, c->out_cfg, "w"));
+  FILE *f = at.f;
   char budget[32], bytes[32], dense[32];
   fmt_bytes(p->budget, budget, sizeof budget);
   fmt_bytes(p->bytes, bytes, sizeof bytes);
@@ -422,20 +423,11 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
     for (int l = 0; l < p->nlayers; l++) fprintf(f, "%s = %d\n", p->layer[l].name, p->layer[l].bits);
     fprintf(f, "\n[encode]\n%s", enc);
   }
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    remove(tmp);
-    return s != DC_OK ? s : dc_fail(DC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-  }
   if (s != DC_OK) {
-    remove(tmp);
+    dc_atomic_abort(&at);
     return s;
   }
-  if (rename(tmp, c->out_cfg) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", c->out_cfg, strerror(errno));
-  }
-  return DC_OK;
+  return dc_atomic_commit(&at);
 }
 
 /* ---- the command ---- */

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <stb/stb_image_write.h>
+
+#include "atomic.h"
 /* stb_easy_font is header-only with static functions; not all of them are used here */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -130,18 +132,15 @@ static void tick_label(double v, double step, char *buf, size_t cap) {
 }
 
 static dc_status write_png(const char *path, const canvas *c) {
-  char tmp[640];
-  if (strlen(path) > 600) return dc_fail(DC_ERR_ARG, "%s: path too long", path);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (!stbi_write_png(tmp, c->w, c->h, 3, c->px, c->w * 3)) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot write the PNG", tmp);
+  dc_atomic a;
+  DC_TRY(dc_atomic_begin(&a, path));
+  errno = 0;
+  if (!stbi_write_png(a.tmp, c->w, c->h, 3, c->px, c->w * 3)) {
+    int err = errno;
+    dc_atomic_abort(&a);
+    return dc_fail(DC_ERR_IO, "%s: cannot write the PNG: %s", a.tmp, err ? strerror(err) : "write failed");
   }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
-  }
-  return DC_OK;
+  return dc_atomic_commit(&a);
 }
 
 dc_status dc_plot_png(const char *path, const char *title, const char *xlabel, const char *ylabel, const double *x,
