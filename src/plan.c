@@ -87,11 +87,6 @@ dc_status dc_plan_budget_from_ratio(const dc_experiment *e, double ratio, uint64
 
 /* ---- the size model ---- */
 
-static int gap_bits_of(const dc_experiment *e, const dc_layer *l) {
-  int conv = l->type == DC_LAYER_CONV;
-  if (e->encode.enabled) return conv ? e->encode.conv_gap_bits : e->encode.fc_gap_bits;
-  return conv ? 8 : 5; /* [encode]'s defaults */
-}
 
 /* Prune l's weight to pct percent and quantize it to bits, as the stages would (the
  * quantize stage's seed). */
@@ -102,18 +97,9 @@ static dc_status cut(const dc_experiment *e, dc_layer *l, double pct, int bits) 
 
 /* Bytes of l's record in a .dcz as it is now (SHARED). */
 static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t *bytes) {
-  const dc_param *w = l->weight;
-  dc_dcz_layer d = {0};
-  snprintf(d.name, sizeof d.name, "%s", l->name);
-  d.ndim = w->ndim;
-  memcpy(d.dims, w->dims, sizeof d.dims);
-  d.bits = w->bits;
-  d.codebook = w->codebook;
-  d.index = w->index;
-  d.mask = w->mask;
-  d.gap_bits = gap_bits_of(e, l);
-  d.nbias = l->bias ? (int)l->bias->count : 0;
-  d.bias = l->bias ? l->bias->data : NULL;
+  dc_dcz_layer d;
+  if (e->encode.enabled) DC_TRY(dc_model_layer(l, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &d));
+  else DC_TRY(dc_model_layer(l, 8, 5, &d)); /* [encode]'s defaults */
   dc_dcz_layer_stats st;
   DC_TRY(dc_dcz_layer_size(&d, &st));
   *bytes = st.total_bytes;
