@@ -17,6 +17,7 @@
 #include "dc/experiment.h"
 #include "dc/train.h"
 #include "dc/import.h"
+#include "dc/plan.h"
 #include "dc/plot.h"
 #include "dc/predict.h"
 
@@ -41,7 +42,9 @@ static const char *const USAGE =
     "  eval MODEL --data EXPERIMENT.cfg  test accuracy of a .dcz model or HDF5 weights\n"
     "  info MODEL.dcz                    per-layer size table of a compressed model\n"
     "  export MODEL.dcz OUT.h5           dense fp32 HDF5 weights from a compressed model\n"
-    "  sensitivity EXPERIMENT.cfg        accuracy when pruning one layer at a time\n"
+    "  sensitivity EXPERIMENT.cfg        accuracy when pruning (or quantizing) one layer at a time\n"
+    "  plan EXPERIMENT.cfg --ratio R -o OUT.cfg\n"
+    "                                    per-layer densities and bits for a size budget\n"
     "  bench NET.net                     training/inference images/s and per-layer profile\n"
     "  import caffe IN.caffemodel OUT.h5 --net NET.net\n"
     "                                    trained Caffe weights as HDF5 weights\n"
@@ -97,20 +100,50 @@ static const char *const EXPORT_USAGE =
     "OUT.h5 is written to OUT.h5.tmp and renamed when complete.\n";
 
 static const char *const SENSITIVITY_USAGE =
-    "usage: dctrain sensitivity EXPERIMENT.cfg [--weights W.h5] [--densities LIST]\n"
+    "usage: dctrain sensitivity EXPERIMENT.cfg [--weights W.h5] [--densities LIST | --bits LIST]\n"
     "                           [--threads N] [--output DIR] [--set S.K=V]...\n"
     "\n"
     "From trained dense weights, prune every weighted layer alone by magnitude to each\n"
     "density and test, restoring it afterwards (Han et al. 2015, Fig. 5): which layers\n"
     "tolerate pruning. Prints a table (rows densities, columns layers, top-1 %) and\n"
     "writes OUTPUT/sensitivity.csv and OUTPUT/sensitivity.png.\n"
+    "With --bits, quantize every layer alone instead (k-means to 2^bits shared values,\n"
+    "as the quantize stage does, no retraining): rows are bit widths, and the files\n"
+    "OUTPUT/sensitivity-bits.csv and OUTPUT/sensitivity-bits.png.\n"
     "\n"
     "  --weights W.h5    the weights (default OUTPUT/train.h5, else [experiment] weights)\n"
     "  --densities LIST  percent of a layer's weights kept, comma-separated\n"
     "                    (default 100,90,80,70,60,50,40,30,20,10,5)\n"
+    "  --bits LIST       bits per weight, comma-separated (1..8), or all (8,7,...,1)\n"
     "  --threads N       override [experiment] threads\n"
     "  --output DIR      override [experiment] output (where the CSV and PNG go)\n"
     "  --set S.K=V       set a key of the experiment for this run (repeatable)\n";
+
+static const char *const PLAN_USAGE =
+    "usage: dctrain plan EXPERIMENT.cfg (--ratio R | --size BYTES) -o OUT.cfg [--max-loss P]\n"
+    "                    [--weights W.h5] [--rounds N] [--densities LIST] [--bits LIST]\n"
+    "                    [--threads N] [--output DIR]\n"
+    "\n"
+    "From trained dense weights, measure how much accuracy each layer loses pruned alone\n"
+    "and quantized alone (dctrain sensitivity and sensitivity --bits), and what it takes\n"
+    "encoded at each density and bit width (the .dcz writer's own sizes); choose per-layer\n"
+    "densities and bits that fit the budget at the least summed loss; write OUT.cfg: the\n"
+    "experiment with that [prune] and [quantize] and comments on the choice. Run it as any\n"
+    "other. Also writes OUTPUT/plan.dcz (the plan applied at once, no retraining: its size\n"
+    "is the estimate) and the sensitivity tables.\n"
+    "\n"
+    "  --ratio R         model.dcz at most 1/R of the fp32 weights and biases\n"
+    "  --size BYTES      model.dcz at most this size: 17220, 20KB, 1.5MB, 16KiB\n"
+    "  -o OUT.cfg        the experiment file to write (its name sets name and output)\n"
+    "  --max-loss P      top-1 points the quantization may cost in all, measured\n"
+    "                    layer by layer without retraining (default 0.1)\n"
+    "  --weights W.h5    the dense weights (default OUTPUT/train.h5, else [experiment] weights)\n"
+    "  --rounds N        pruning rounds (default: each round keeps >= 55% of the last)\n"
+    "  --densities LIST  the densities tried, percent, falling\n"
+    "                    (default 100,80,65,50,40,30,23,17,13,10,7.5,5.5,4,3,2.2,1.6,1.2,0.9,0.7,0.5)\n"
+    "  --bits LIST       the bit widths tried, falling (default all: 8,7,...,1)\n"
+    "  --threads N       override [experiment] threads\n"
+    "  --output DIR      override [experiment] output (sensitivity tables, plan.dcz)\n";
 
 static const char *const BENCH_USAGE =
     "usage: dctrain bench NET.net [--batch N] [--threads N] [--seconds S]\n"
@@ -411,13 +444,14 @@ static int cmd_export(const char *cmd, int argc, char **argv) {
 /* ---- sensitivity ---- */
 
 static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
-  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL;
+  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL, *bits = NULL;
   long threads = 0;
   static set_list sets;
   int n, rc;
   const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
                       {"--output", OPT_STR, &output, 0, 0},
                       {"--densities", OPT_STR, &densities, 0, 0},
+                      {"--bits", OPT_STR, &bits, 0, 0},
                       {"--threads", OPT_LONG, &threads, 1, 1024},
                       {"--set", OPT_SET, &sets, 0, 0}};
   if ((rc = parse_args(cmd, SENSITIVITY_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0)
@@ -425,14 +459,68 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
   double pct[DC_MAX_DENSITIES];
   int npct = NOPTS(dc_default_densities);
   memcpy(pct, dc_default_densities, sizeof dc_default_densities);
+  int nbits = 0, widths[DC_MAX_DENSITIES];
+  if (densities && bits) return bad_arg(cmd, "--densities and --bits: one sweep at a time");
   if (densities && dc_parse_densities(densities, pct, DC_MAX_DENSITIES, &npct) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
+  if (bits && dc_parse_bits(bits, widths, DC_MAX_DENSITIES, &nbits) != DC_OK)
     return bad_arg(cmd, "%s", dc_failure_reason());
   static dc_experiment e;
   if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   dc_sensitivity r;
-  if (dc_cmd_sensitivity(&e, weights, pct, npct, stdout, &r) != DC_OK) return die(dc_failure_reason());
+  dc_status s = bits ? dc_cmd_sensitivity_bits(&e, weights, widths, nbits, stdout, &r)
+                     : dc_cmd_sensitivity(&e, weights, pct, npct, stdout, &r);
+  if (s != DC_OK) return die(dc_failure_reason());
   dc_sensitivity_free(&r);
+  return 0;
+}
+
+/* ---- plan ---- */
+
+static int cmd_plan(const char *cmd, int argc, char **argv) {
+  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL, *bits = NULL, *out_cfg = NULL;
+  const char *size = NULL, *max_loss = "0.1";
+  long threads = 0, rounds = 0;
+  double ratio = 0;
+  int n, rc;
+  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},     {"--output", OPT_STR, &output, 0, 0},
+                      {"--densities", OPT_STR, &densities, 0, 0}, {"--bits", OPT_STR, &bits, 0, 0},
+                      {"-o", OPT_STR, &out_cfg, 0, 0},            {"--size", OPT_STR, &size, 0, 0},
+                      {"--max-loss", OPT_STR, &max_loss, 0, 0},   {"--ratio", OPT_DOUBLE, &ratio, 0, 1000000},
+                      {"--rounds", OPT_LONG, &rounds, 1, 1000},   {"--threads", OPT_LONG, &threads, 1, 1024}};
+  if ((rc = parse_args(cmd, PLAN_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
+  static dc_plan_conf c;
+  if (!out_cfg) return bad_arg(cmd, "missing -o OUT.cfg (the experiment file to write)");
+  if (!size == !(ratio > 0)) return bad_arg(cmd, "give one budget: --ratio R or --size BYTES");
+  if (size && dc_parse_size(size, "--size", &c.budget) != DC_OK) return bad_arg(cmd, "%s", dc_failure_reason());
+  char *end;
+  c.max_loss = strtod(max_loss, &end);
+  if (*end || end == max_loss || !(c.max_loss >= 0 && c.max_loss <= 100))
+    return bad_arg(cmd, "--max-loss: expected points of top-1 in [0, 100], got '%s'", max_loss);
+  if (densities && dc_parse_densities(densities, c.density, DC_PLAN_MAX_GRID, &c.ndensities) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
+  if (bits && dc_parse_bits(bits, c.bits, DC_PLAN_MAX_GRID, &c.nbits) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
+  static char command[2048];
+  int len = snprintf(command, sizeof command, "dctrain plan");
+  for (int i = 0; i < argc && len < (int)sizeof command; i++)
+    len += snprintf(command + len, sizeof command - (size_t)len, " %s", argv[i]);
+  c.weights = weights;
+  c.out_cfg = out_cfg;
+  c.command = command;
+  c.rounds = (int)rounds;
+  static dc_experiment e;
+  if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
+  if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
+  if (ratio > 0) {
+    /* the fp32 size is the net's: known once the plan has loaded it; 1/R of it */
+    c.budget = 0;
+    if (dc_plan_budget_from_ratio(&e, ratio, &c.budget) != DC_OK) return die(dc_failure_reason());
+  }
+  dc_plan p;
+  if (dc_cmd_plan(&e, &c, stdout, &p) != DC_OK) return die(dc_failure_reason());
+  dc_plan_free(&p);
   return 0;
 }
 
@@ -576,7 +664,8 @@ typedef struct {
 
 static const subcommand g_commands[] = {
     {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
-    {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"bench", cmd_bench, 1},
+    {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"plan", cmd_plan, 0},
+    {"bench", cmd_bench, 1},
     {"import", cmd_import, 0},
     {"predict", cmd_predict, 0},
     {"plot", cmd_plot, 0},
