@@ -57,7 +57,7 @@ dc_status dc_plot_tradeoff(const char *out, const char *const *runs, int nruns, 
   dc_status s = DC_OK;
   for (int i = 0; i < nruns && s == DC_OK; i++) s = read_run(runs[i], &p[i]);
   canvas c = {0};
-  if (s == DC_OK) s = pl_canvas_new(&c, 1000, 680);
+  if (s == DC_OK) s = pl_canvas_new(&c, 1000, 640);
   if (s == DC_OK) {
     double xmn = INFINITY, xmx = 0, ymn = p[0].dense, ymx = p[0].dense;
     for (int i = 0; i < nruns; i++) {
@@ -74,22 +74,22 @@ dc_status dc_plot_tradeoff(const char *out, const char *const *runs, int nruns, 
     double dy = pl_py(&a, p[0].dense);
     pl_line(&c, a.x + 1, dy, a.x + a.w - 1, dy, 0.8, 1, PL_GREY);
     char lab[160];
-    snprintf(lab, sizeof lab, "dense net (%s): %.2f%%", p[0].name, p[0].dense);
-    pl_text(&c, a.x + 8, (int)dy - 2 * PL_FONT_H - 6, lab, 2, 0, PL_DARK);
     for (int i = 0; i < nruns; i++) {
       double x = pl_px(&a, p[i].ratio), y = pl_py(&a, p[i].top1);
       pl_marker(&c, x, y, PL_DOT, 6, pl_palette[i % 10]);
       snprintf(lab, sizeof lab, "%s: %.1fx, %.2f%%", p[i].name, p[i].ratio, p[i].top1);
       int tw = pl_text_width(lab, 2), tx = (int)x + 10, ty = (int)y - PL_FONT_H - (i % 2 ? -10 : 12);
       if (tx + tw > a.x + a.w - 4) tx = (int)x - 10 - tw; /* keep it inside the frame */
+      pl_fill_rect(&c, tx - 3, ty - 3, tx + tw + 3, ty + 2 * PL_FONT_H + 3, (rgb){255, 255, 255}); /* over grid lines */
       pl_text(&c, tx, ty, lab, 2, 0, PL_BLACK);
     }
     char t[200];
     if (title) snprintf(t, sizeof t, "%s", title);
     else snprintf(t, sizeof t, "Accuracy against size: %d run%s", nruns, nruns == 1 ? "" : "s");
     pl_text_fit(&c, a.x + a.w / 2, 18, t, 3, PL_BLACK);
-    pl_text_centred(&c, a.x + a.w / 2, 54, "each point: a run's model.dcz and its test top-1 after decoding", 2,
-                    PL_DARK);
+    snprintf(lab, sizeof lab, "dashed line: the dense net (%s), %.2f%%",
+             p[0].name, p[0].dense);
+    pl_text_fit(&c, a.x + a.w / 2, 54, lab, 2, PL_DARK);
     s = pl_write_png(out, &c);
   }
   pl_canvas_free(&c);
