@@ -579,6 +579,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     if (resume)
       fprintf(out, "resuming from %s: stage %s, iteration %ld\n", resume,
               t.state.stage < nstages ? stages[t.state.stage].label : "(done)", (long)t.state.stage_iter);
+    fflush(out); /* before any warning on stderr about the first batches */
   }
   double t_run = dc_now();
   while (st == DC_OK && t.state.stage < nstages) {

@@ -21,6 +21,7 @@ dc_param_view dc_param_view_of(dc_param *p) {
     v.history = p->codebook_history;
     v.n = (size_t)p->k;
     v.derived = 1;
+    v.decay_scale = p->codebook_count;
   } else {
     v.value = p->data;
     v.grad = p->diff;
@@ -41,10 +42,15 @@ void dc_param_reduce_grad(dc_param *p) {
         if (!p->mask[i]) p->diff[i] = 0.0f;
       break;
     case DC_PARAM_SHARED:
-      /* dL/dc_k = sum over kept weights i with index[i] == k of dL/dw_i */
+      /* dL/dc_k = sum over kept weights i with index[i] == k of dL/dw_i; and n_k, which
+       * changes when a mask does */
       memset(p->codebook_diff, 0, sizeof(float) * (size_t)p->k);
+      memset(p->codebook_count, 0, sizeof(float) * (size_t)p->k);
       for (size_t i = 0; i < p->count; i++)
-        if (p->mask[i]) p->codebook_diff[p->index[i]] += p->diff[i];
+        if (p->mask[i]) {
+          p->codebook_diff[p->index[i]] += p->diff[i];
+          p->codebook_count[p->index[i]] += 1.0f;
+        }
       break;
   }
 }
@@ -114,7 +120,7 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
   }
   /* allocate first, so a failure leaves p as it was */
   uint8_t *idx = p->index ? p->index : malloc(p->count);
-  float *cb = p->codebook ? p->codebook : malloc(sizeof(float) * 3 * 256);
+  float *cb = p->codebook ? p->codebook : malloc(sizeof(float) * 4 * 256);
   if (!idx || !cb) {
     if (idx != p->index) free(idx);
     if (cb != p->codebook) free(cb);
@@ -124,12 +130,15 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
   p->codebook = cb;
   p->codebook_diff = cb + 256;
   p->codebook_history = cb + 512;
+  p->codebook_count = cb + 768;
   memcpy(p->codebook, codebook, sizeof(float) * (size_t)k);
   memset(p->codebook_diff, 0, sizeof(float) * 256);
   memset(p->codebook_history, 0, sizeof(float) * 256);
+  memset(p->codebook_count, 0, sizeof(float) * 256);
   for (size_t i = 0; i < p->count; i++) {
     DC_ASSERT(!p->mask[i] || index[i] < k);
     p->index[i] = p->mask[i] ? index[i] : 0;
+    if (p->mask[i]) p->codebook_count[p->index[i]] += 1.0f;
   }
   p->bits = bits;
   p->k = k;
@@ -156,7 +165,7 @@ void dc_param_release(dc_param *p) {
   free(p->codebook);
   p->mask = NULL;
   p->index = NULL;
-  p->codebook = p->codebook_diff = p->codebook_history = NULL;
+  p->codebook = p->codebook_diff = p->codebook_history = p->codebook_count = NULL;
   p->bits = p->k = 0;
 }
 

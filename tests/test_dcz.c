@@ -3,7 +3,8 @@
  * to the file size), fully pruned / fully dense layers, long gaps, every bits and
  * gap_bits, atomic writes, writer argument errors, and corruption: bad magic, wrong
  * version, every truncation length, every flipped byte, trailing bytes, and absurd
- * sizes planted with valid CRCs (rejected before anything is allocated from them).
+ * sizes planted with valid CRCs (rejected before anything is allocated from them), and
+ * layers declaring more weights than the file's size allows (issue 11); stats-only reads.
  * Files live in a mkdtemp directory. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -888,6 +889,126 @@ static void test_old_versions_read(void **state) {
   }
 }
 
+/* ---- reader: what a small file may declare ------------------------------------------ */
+
+/* A version-1 file of nl fully pruned rows x cols layers (1-bit codebook, no entries,
+ * no biases): about 70 bytes per layer with every CRC right. */
+static size_t pruned_file(uint8_t *b, size_t cap, int nl, uint32_t rows, uint32_t cols) {
+  static const uint8_t tables[6] = {0, 2, 0, 0, 1, 0}; /* 3 and 2 symbols without a code */
+  size_t n = 0;
+  memcpy(b, "DCZF", 4);
+  put_le(b + 4, 1, 2);
+  put_le(b + 6, 0, 2);
+  put_le(b + 8, (uint64_t)nl, 4);
+  put_le(b + 12, crc32(0, b, 12), 4);
+  n = 16;
+  for (int i = 0; i < nl; i++) {
+    uint8_t r[128];
+    size_t k = 0;
+    r[k++] = 1, r[k++] = 'a' + (uint8_t)i;         /* name */
+    r[k++] = 2, r[k++] = 1, r[k++] = 1, r[k++] = 0; /* ndim, bits, gap_bits, reserved */
+    put_le(r + k, rows, 4), k += 4;
+    put_le(r + k, cols, 4), k += 4;
+    memset(r + k, 0, 8), k += 8;                   /* codebook 0, 0 */
+    put_le(r + k, 0, 8), k += 8;                   /* nnz */
+    put_le(r + k, 0, 8), k += 8;                   /* entries */
+    put_le(r + k, 0, 4), k += 4;                   /* nbias */
+    put_le(r + k, 3, 4), k += 4;                   /* table sizes */
+    put_le(r + k, 3, 4), k += 4;
+    put_le(r + k, 0, 8), k += 8;                   /* stream bits */
+    put_le(r + k, 0, 8), k += 8;
+    memcpy(r + k, tables, 6), k += 6;
+    assert_true(n + 12 + k + 4 <= cap);
+    put_le(b + n, k, 8);
+    memcpy(b + n + 8, r, k);
+    put_le(b + n + 8 + k, crc32(0, b + n, (uInt)(8 + k)), 4);
+    n += 12 + k;
+  }
+  put_le(b + n, crc32(0, b, (uInt)n), 4);
+  return n + 4;
+}
+
+/* Issue 11: a ~100-byte file with valid CRCs declaring fully pruned 32768 x 32768 layers
+ * made the reader allocate and zero 2 GiB per layer. Now refused, by every reader and
+ * before any dense allocation; a fully pruned layer within the allowance still reads. */
+static void test_read_declared_size_bounded_by_file(void **state) {
+  (void)state;
+  uint8_t b[1024];
+  const char *path = tmp_path("pruned.dcz");
+  size_t n = pruned_file(b, sizeof b, 1, 32768, 32768);
+  assert_true(n < 120);
+  spit(path, b, n);
+  read_expect_fail(path, "layer 0 ('a'): 1073741824 weights, more than a");
+  dc_dcz_stats st;
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_read_model("mem.dcz", b, n, NULL, NULL, &st, NULL), DC_ERR_FORMAT);
+  assert_non_null(strstr(dc_failure_reason(), "mem.dcz: layer 0 ('a'): 1073741824 weights"));
+  n = pruned_file(b, sizeof b, 4, 32768, 32768);
+  spit(path, b, n);
+  read_expect_fail(path, "more than a");
+  /* the allowance is for all layers together: each alone fits, the third does not */
+  n = pruned_file(b, sizeof b, 3, 1000, 1000);
+  spit(path, b, n);
+  read_expect_fail(path, "layer 2 ('c'): 1000000 weights");
+  n = pruned_file(b, sizeof b, 1, 1024, 1024);
+  spit(path, b, n);
+  dc_dcz_layer *out;
+  int nl;
+  assert_int_equal(dc_dcz_read(path, &out, &nl), DC_OK);
+  assert_int_equal(nl, 1);
+  assert_int_equal(out[0].dims[0] * out[0].dims[1], DC_DCZ_DENSE_FREE);
+  dc_dcz_free(out, nl);
+  /* the writer does not write what the reader would refuse */
+  owned_layer l = make_layer("empty", 2, (int[]){2048, 1024}, 1, 1, 0.5, 0, 70);
+  memset(l.l.mask, 0, l.count);
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_write(tmp_path("big-empty.dcz"), &l.l, 1), DC_ERR_ARG);
+  assert_non_null(strstr(dc_failure_reason(), "2097152 weights in all"));
+  struct stat sb;
+  assert_int_not_equal(stat(tmp_path("big-empty.dcz"), &sb), 0);
+  free_layer(&l);
+}
+
+/* Stats without layer arrays (dctrain info) are those of the full read, and a file
+ * either read refuses is refused by the other with the same message. */
+static void test_read_stats_only(void **state) {
+  (void)state;
+  const char *path = tmp_path("stats.dcz");
+  size_t n;
+  uint8_t *b = small_file(path, &n);
+  dc_dcz_layer *out;
+  int nl;
+  dc_dcz_stats full, only;
+  assert_int_equal(dc_dcz_read_stats(path, &out, &nl, &full), DC_OK);
+  assert_int_equal(dc_dcz_read_model(path, NULL, 0, NULL, NULL, &only, NULL), DC_OK);
+  assert_int_equal(full.nlayers, only.nlayers);
+  assert_memory_equal(full.layer, only.layer, sizeof *full.layer * (size_t)full.nlayers);
+  assert_true(full.file_bytes == only.file_bytes && full.file_bytes == n);
+  dc_dcz_free(out, nl);
+  dc_dcz_stats_free(&full);
+  dc_dcz_stats_free(&only);
+  /* flip bits inside the records (not the frame: fix_crcs walks it), CRCs made right */
+  size_t rl0 = (size_t)get_le(b + 16, 8);
+  for (size_t i = 24; i < n - 4; i += 3) {
+    if (i >= 28 + rl0 && i < 36 + rl0) continue;
+    b[i] ^= 0x10;
+    fix_crcs(b, n, 2);
+    char m1[512], m2[512];
+    dc_failure_clear();
+    dc_status s1 = dc_dcz_read_model("f", b, n, &out, &nl, NULL, NULL);
+    snprintf(m1, sizeof m1, "%s", dc_failure_reason());
+    if (s1 == DC_OK) dc_dcz_free(out, nl);
+    dc_failure_clear();
+    dc_status s2 = dc_dcz_read_model("f", b, n, NULL, NULL, &only, NULL);
+    snprintf(m2, sizeof m2, "%s", dc_failure_reason());
+    if (s2 == DC_OK) dc_dcz_stats_free(&only);
+    assert_int_equal(s1, s2);
+    assert_string_equal(m1, m2);
+    b[i] ^= 0x10;
+  }
+  free(b);
+}
+
 /* ---- setup -------------------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -920,6 +1041,8 @@ int main(void) {
       cmocka_unit_test(test_read_every_flipped_byte),
       cmocka_unit_test(test_read_absurd_sizes),
       cmocka_unit_test(test_read_stream_errors),
+      cmocka_unit_test(test_read_declared_size_bounded_by_file),
+      cmocka_unit_test(test_read_stats_only),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -327,15 +327,17 @@ static void test_shared_solver_step(void **state) {
   c.weight_decay = 0.01;
   const double lr = 0.1;
   dc_params ps = {.count = 1, .p = &p};
-  double w[K], h[K] = {0};
+  double w[K], h[K] = {0}, members[K] = {0};
   for (int j = 0; j < K; j++) w[j] = cb[j];
+  for (int i = 0; i < N; i++)
+    if (keep[i]) members[index[i]] += 1; /* a centroid decays as the n_k weights it stands for */
   for (int s = 0; s < 3; s++) {
     fill_uniform(p.diff, N, 17, (uint64_t)s, -1, 1);
     double g[K] = {0};
     for (int i = 0; i < N; i++)
       if (keep[i]) g[index[i]] += p.diff[i];
     for (int j = 0; j < K; j++) {
-      h[j] = 0.9 * h[j] + lr * (g[j] + 0.01 * w[j]);
+      h[j] = 0.9 * h[j] + lr * (g[j] + 0.01 * members[j] * w[j]);
       w[j] -= h[j];
     }
     dc_solver_step(&c, &ps, lr);

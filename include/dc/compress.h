@@ -144,6 +144,11 @@ dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentr
 #define DC_DCZ_MAX_TEXT (1u << 20) /* bytes of the net text and of the label text */
 #define DC_DCZ_MAX_LAYERS 4096
 #define DC_DCZ_MAX_WEIGHTS (1u << 30) /* per layer, product of dims; also max nbias */
+/* The layers of a file of B bytes may declare at most FREE + PER_BYTE * B weights in all
+ * (dense fp32 16384 times the file; real models are 10 to 50 times): readers refuse more,
+ * so a small file cannot make them allocate gigabytes, and the writer does not write it. */
+#define DC_DCZ_DENSE_FREE (1u << 20)
+#define DC_DCZ_DENSE_PER_BYTE 4096u
 
 /* One compressed layer, independent of the trainer. For dc_dcz_write the arrays are
  * the caller's; dc_dcz_read allocates them (release with dc_dcz_free). */
@@ -258,6 +263,12 @@ dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n
 dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const dc_dcz_layer *layers, int n,
                              dc_dcz_stats *stats);
 
+/* What one layer would take in a .dcz file without writing anything: *stats (its
+ * total_bytes and the rest, exactly as dc_dcz_write_stats would report them) from
+ * encoding the record in memory. The size model of `dctrain plan`. Validates as
+ * dc_dcz_write (messages name the layer); DC_ERR_NOMEM when memory runs out. */
+dc_status dc_dcz_layer_size(const dc_dcz_layer *layer, dc_dcz_layer_stats *stats);
+
 /* Read `path` in one pass into *layers, a new array of *n layers (NULL when n = 0)
  * with freshly allocated codebook, index, mask and bias; release with dc_dcz_free.
  * Validates everything — magic, version, header/layer/file CRC32s, every size against
@@ -273,10 +284,11 @@ dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n,
 
 /* dc_dcz_read_stats from a file (buf NULL) or from memory: buf[len] holds the whole
  * file and `path` only names it in messages (the buffer is only read, and never past
- * len). model (may be NULL) gets the model section, released with dc_dcz_model_free;
- * a file without one (version 1, or version 3 written without a model) leaves it
- * zeroed (model->net NULL). Validation and failures as dc_dcz_read; on failure *model
- * is zeroed. */
+ * len). layers and n both NULL: no layer arrays are built (the streams are still decoded
+ * and every check made), for callers that want only stats or the model section. model
+ * (may be NULL) gets the model section, released with dc_dcz_model_free; a file without
+ * one (version 1, or version 3 written without a model) leaves it zeroed (model->net
+ * NULL). Validation and failures as dc_dcz_read; on failure *model is zeroed. */
 dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dcz_layer **layers, int *n,
                             dc_dcz_stats *stats, dc_dcz_model *model);
 

@@ -40,6 +40,8 @@ typedef struct {
   int norm;           /* the loss is the sum over the batch divided by this (0: the batch
                        * size). Data-parallel ranks hold part of a global batch B and set
                        * B, so their summed gradients are those of the global mean loss */
+  int count;          /* the loss counts samples [0, count) only (0: all): a test pass pads
+                       * a short last batch, and the padding must not weigh in */
   /* Called by dc_net_backward once layer l's parameter gradients are final (NULL: not
    * called): lets a data-parallel trainer start sending them while backward goes on. */
   dc_status (*grad_ready)(void *ctx, struct dc_layer *l);

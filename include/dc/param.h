@@ -51,6 +51,8 @@ typedef struct dc_param {
   float *codebook;      /* (k) SHARED: centroids */
   float *codebook_diff; /* (k) SHARED: summed gradient per centroid */
   float *codebook_history; /* (k) SHARED: centroid momentum */
+  float *codebook_count;   /* (k) SHARED: kept weights per centroid, n_k (the weight
+                            * decay of centroid k is n_k * wd * c_k, see the README) */
 } dc_param;
 
 /* A flat view of what the solver updates: data/diff/history for DENSE and MASKED,
@@ -65,6 +67,10 @@ typedef struct {
   /* SHARED: the view is not the data: call dc_param_reduce_grad() before updating it
    * and dc_param_sync() after. */
   int derived;
+  /* SHARED: the weight decay of entry j is decay_scale[j] * wd * value[j]: centroid k
+   * stands for n_k weights, and the L2 penalty wd/2 * sum_i w_i^2 over them has the
+   * gradient n_k * wd * c_k. NULL: 1 (every other kind). */
+  const float *decay_scale;
 } dc_param_view;
 
 dc_param_view dc_param_view_of(dc_param *p);
@@ -130,6 +136,7 @@ dc_status dc_param_snapshot_restore(dc_param *p, const dc_param_snapshot *s);
 void dc_param_snapshot_free(dc_param_snapshot *s);
 
 const char *dc_param_kind_name(dc_param_kind k);
+
 
 /* ---- Between processes (data-parallel training) --------------------------------- */
 

@@ -9,7 +9,11 @@
  * the bytes actually left in the file before it is used to allocate or read, each
  * record's CRC is checked before its contents are parsed, and every field is then
  * validated (shape limits, code tables, stream sizes, positions) before the output
- * arrays — sized by the layer's weight count — are allocated.
+ * arrays — sized by the layer's weight count — are allocated. Those counts are bounded
+ * by the file too: all layers together may declare DC_DCZ_DENSE_FREE weights plus
+ * DC_DCZ_DENSE_PER_BYTE per byte of file, so a few bytes cannot ask for gigabytes. With
+ * no output array (stats only: `dctrain info`) every record is checked as fully, and
+ * nothing dense is built.
  *
  * Version 2 adds one record between the header and the layers, framed like a layer:
  * the model section (dc_dcz_model: net text, preprocessing, labels). The reader takes
@@ -20,10 +24,11 @@
  * frequencies, table sizes from the lengths) and keeps the smallest; code tables are
  * delta-coded bit strings, the codebook holds only the centroids in use (delta-coded),
  * biases may be fp16 or 8-bit, and the net text is deflated. Versions 1 and 2 still
- * read (parse_layer's `v3` branches). */
+ * read (the `v3` flag of layer_rec and the model parser). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +122,7 @@ static float f32_at(const uint8_t *p) {
 /* ---------------------------------------------------------------- code-length tables */
 
 /* Versions 1 and 2: byte 1..24 = the next symbol's length; byte 0 then u16 r = the
- * next r+1 symbols have no code. */
-/* Parse such a table; returns NULL on success or what is wrong. */
+ * next r+1 symbols have no code. Returns NULL on success or what is wrong. */
 static const char *table_read(const uint8_t *in, size_t nbytes, int nsym, uint8_t *len) {
   size_t i = 0;
   int s = 0;
@@ -528,6 +532,14 @@ void dc_dcz_stats_free(dc_dcz_stats *stats) {
 }
 
 /* ---------------------------------------------------------------- writer */
+
+/* Weights the layers of a size-byte file may declare in all: what bounds the dense
+ * arrays a reader builds by the bytes it was given (read_impl; dc_dcz_write_model refuses to write more). */
+static uint64_t dense_budget(uint64_t size) {
+  const uint64_t cap = (uint64_t)DC_DCZ_MAX_LAYERS * DC_DCZ_MAX_WEIGHTS;
+  return size >= cap / DC_DCZ_DENSE_PER_BYTE ? cap : DC_DCZ_DENSE_FREE + DC_DCZ_DENSE_PER_BYTE * size;
+}
+
 
 /* 1..63 printable ASCII characters; returns the length or -1. */
 static int name_len(const char *name) {
@@ -953,6 +965,20 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
     uint32_t unused = 0;
     st = write_all(f, tmp, t, sizeof t, &unused);
   }
+  if (st == DC_OK) { /* what every reader would refuse (read_impl) is not written */
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+      uint64_t count = 1;
+      for (int d = 0; d < layers[i].ndim; d++) count *= (uint64_t)layers[i].dims[d];
+      total += count;
+    }
+    long bytes = ftell(f);
+    if (bytes >= 0 && total > dense_budget((uint64_t)bytes))
+      st = dc_fail(DC_ERR_ARG,
+                   "%s: the layers have %llu weights in all but encode to %ld bytes; a .dcz may declare at most %u "
+                   "weights plus %u per byte of file (is a large layer nearly all pruned?)",
+                   path, (unsigned long long)total, bytes, DC_DCZ_DENSE_FREE, DC_DCZ_DENSE_PER_BYTE);
+  }
   if (st == DC_OK) st = dc_atomic_commit(&a);
   else dc_atomic_abort(&a);
   if (st == DC_OK && stats) {
@@ -973,6 +999,17 @@ dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n
 
 dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n) {
   return dc_dcz_write_stats(path, layers, n, NULL);
+}
+
+dc_status dc_dcz_layer_size(const dc_dcz_layer *layer, dc_dcz_layer_stats *stats) {
+  uint64_t count;
+  DC_TRY(validate_layer("size", 0, layer, &count));
+  uint8_t *rec = NULL;
+  size_t len = 0;
+  dc_status st = encode_layer(layer, count, &rec, &len, stats);
+  dc_free(rec);
+  if (st == DC_ERR_NOMEM) return dc_fail(st, "out of memory encoding layer '%s'", layer->name);
+  return st;
 }
 
 /* ---------------------------------------------------------------- reader */
@@ -998,193 +1035,245 @@ static dc_status rd(reader *r, void *buf, size_t n) {
   return DC_OK;
 }
 
-#define NEED(expr, field)                                                                   \
-  do {                                                                                      \
-    if (expr) {                                                                             \
-      st = dc_fail(DC_ERR_FORMAT, "%s: record ends inside the %s", who, field);             \
-      goto done;                                                                            \
-    }                                                                                       \
-  } while (0)
-#define BAD(...)                                                  \
-  do {                                                            \
-    char msg_[256];                                               \
-    snprintf(msg_, sizeof msg_, __VA_ARGS__);                     \
-    st = dc_fail(DC_ERR_FORMAT, "%s: %s", who, msg_);             \
-    goto done;                                                    \
-  } while (0)
+/* A one-line format error about `who` ("PATH: layer I ('NAME')" or "PATH: model section"). */
+static dc_status bad(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static dc_status bad(const char *who, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return dc_fail(DC_ERR_FORMAT, "%s: %s", who, msg);
+}
+static dc_status ends_inside(const char *who, const char *field) {
+  return dc_fail(DC_ERR_FORMAT, "%s: record ends inside the %s", who, field);
+}
 
-/* Parse and validate one CRC-checked record rec[rl] into *L (arrays newly allocated;
- * on failure whatever was allocated is left in *L for dc_dcz_free). v3: the version 3
- * layout (bias format byte, codebook length, bit-string tables and codebook of the
- * used centroids after the tables, biases per format); else versions 1 and 2. */
-static dc_status parse_layer(const char *path, int li, int v3, const uint8_t *rec, size_t rl,
-                             dc_dcz_layer *L, dc_dcz_layer_stats *stats) {
-  char who[640];
-  snprintf(who, sizeof who, "%.500s: layer %d", path, li);
-  dc_status st = DC_OK;
-  cursor c = {rec, rl};
+/* One layer record's fields, checked against each other and against the record's
+ * length; the pointers point into the record. */
+typedef struct {
+  int v3;                /* version 3 layout (else versions 1 and 2) */
+  uint64_t bits, gap_bits, count, nnz, ne, nbias, t1, t2, b1, b2;
+  uint64_t cbl;          /* version 3: codebook bytes */
+  int bfmt;              /* bias format (BIAS_F32 before version 3) */
+  int k, nsym_i, nsym_g; /* codebook entries, index symbols (k + the filler), gap symbols */
+  const uint8_t *codebook, *tab_i, *tab_g, *str_i, *str_g, *bias;
+} layer_rec;
+
+/* A record's decoded streams: sized by its entry count, itself bounded by the bytes of
+ * its streams (every code is 1..24 bits). */
+typedef struct {
+  uint8_t *len_i, *len_g; /* (nsym_i), (nsym_g) code lengths */
+  uint16_t *isym, *gsym;  /* (ne) index and gap symbols */
+  uint8_t *fill;          /* (ne) 1 where the entry is a filler */
+  size_t *pos;            /* (ne) positions of the kept weights (nnz used) */
+  float *cb, *bias;       /* (k), (nbias) decoded codebook (unstored centroids 0) and biases */
+  int centroids;          /* codebook entries stored */
+} layer_streams;
+
+static void streams_free(layer_streams *s) {
+  dc_free(s->len_i);
+  dc_free(s->len_g);
+  dc_free(s->isym);
+  dc_free(s->gsym);
+  dc_free(s->fill);
+  dc_free(s->pos);
+  dc_free(s->cb);
+  dc_free(s->bias);
+}
+
+/* Name, ndim, bits, gap_bits and dims: the record's first fields, into L and r. Once
+ * the name is known `who` (whocap bytes) names the layer by it too. */
+static dc_status parse_shape(char *who, size_t whocap, const char *path, int li, cursor *c, dc_dcz_layer *L,
+                             layer_rec *r) {
   const uint8_t *p;
-  uint64_t v, nl, ndim, bits, gap_bits, count = 1, nnz, ne, nbias, t1, t2, b1, b2, cbl = 0;
-  uint16_t *isym = NULL, *gsym = NULL;
-  uint8_t *fill = NULL, *len_i = NULL, *len_g = NULL;
-  size_t *pos = NULL;
-  int *used = NULL, bfmt = BIAS_F32, m = 0;
-  char whatbuf[700];
-
-  NEED(take_uint(&c, 1, &nl), "name length");
-  if (nl < 1 || nl > 63) BAD("name length %llu, must be 1..63", (unsigned long long)nl);
-  NEED(take(&c, (size_t)nl, &p), "name");
+  uint64_t nl, ndim, v;
+  if (take_uint(c, 1, &nl)) return ends_inside(who, "name length");
+  if (nl < 1 || nl > 63) return bad(who, "name length %llu, must be 1..63", (unsigned long long)nl);
+  if (take(c, (size_t)nl, &p)) return ends_inside(who, "name");
   for (uint64_t i = 0; i < nl; i++)
-    if (p[i] < 0x20 || p[i] > 0x7e) BAD("name has a non-printable byte 0x%02x", p[i]);
+    if (p[i] < 0x20 || p[i] > 0x7e) return bad(who, "name has a non-printable byte 0x%02x", p[i]);
   memcpy(L->name, p, (size_t)nl);
   L->name[nl] = '\0';
-  snprintf(who, sizeof who, "%.500s: layer %d ('%s')", path, li, L->name);
+  snprintf(who, whocap, "%.500s: layer %d ('%s')", path, li, L->name);
 
-  NEED(take_uint(&c, 1, &ndim), "ndim");
-  NEED(take_uint(&c, 1, &bits), "bits");
-  NEED(take_uint(&c, 1, &gap_bits), "gap_bits");
-  NEED(take_uint(&c, 1, &v), v3 ? "bias format" : "reserved byte");
-  if (ndim < 1 || ndim > 4) BAD("ndim %llu, must be 1..4", (unsigned long long)ndim);
-  if (bits < 1 || bits > 8) BAD("bits %llu, must be 1..8", (unsigned long long)bits);
-  if (gap_bits < 1 || gap_bits > 16)
-    BAD("gap_bits %llu, must be 1..16", (unsigned long long)gap_bits);
-  if (v3 && v > BIAS_U8) BAD("bias format %u, must be 0 (fp32), 1 (fp16) or 2 (8-bit)", (unsigned)v);
-  if (!v3 && v != 0) BAD("reserved byte is 0x%02x, must be 0", (unsigned)v);
-  bfmt = (int)v;
+  if (take_uint(c, 1, &ndim)) return ends_inside(who, "ndim");
+  if (take_uint(c, 1, &r->bits)) return ends_inside(who, "bits");
+  if (take_uint(c, 1, &r->gap_bits)) return ends_inside(who, "gap_bits");
+  if (take_uint(c, 1, &v)) return ends_inside(who, r->v3 ? "bias format" : "reserved byte");
+  if (ndim < 1 || ndim > 4) return bad(who, "ndim %llu, must be 1..4", (unsigned long long)ndim);
+  if (r->bits < 1 || r->bits > 8) return bad(who, "bits %llu, must be 1..8", (unsigned long long)r->bits);
+  if (r->gap_bits < 1 || r->gap_bits > 16)
+    return bad(who, "gap_bits %llu, must be 1..16", (unsigned long long)r->gap_bits);
+  if (r->v3 && v > BIAS_U8) return bad(who, "bias format %u, must be 0 (fp32), 1 (fp16) or 2 (8-bit)", (unsigned)v);
+  if (!r->v3 && v != 0) return bad(who, "reserved byte is 0x%02x, must be 0", (unsigned)v);
+  r->bfmt = (int)v;
   L->ndim = (int)ndim;
-  L->bits = (int)bits;
-  L->gap_bits = (int)gap_bits;
+  L->bits = (int)r->bits;
+  L->gap_bits = (int)r->gap_bits;
+  r->count = 1;
   for (uint64_t d = 0; d < ndim; d++) {
-    NEED(take_uint(&c, 4, &v), "dims");
-    if (v < 1 || v > INT_MAX)
-      BAD("dims[%d] = %llu, must be 1..%d", (int)d, (unsigned long long)v, INT_MAX);
+    if (take_uint(c, 4, &v)) return ends_inside(who, "dims");
+    if (v < 1 || v > INT_MAX) return bad(who, "dims[%d] = %llu, must be 1..%d", (int)d, (unsigned long long)v, INT_MAX);
     L->dims[d] = (int)v;
-    count *= v; /* <= 2^30 · 2^31: no overflow before the check */
-    if (count > DC_DCZ_MAX_WEIGHTS)
-      BAD("shape has more than %u weights (the format limit)", DC_DCZ_MAX_WEIGHTS);
+    r->count *= v; /* <= 2^30 · 2^31: no overflow before the check */
+    if (r->count > DC_DCZ_MAX_WEIGHTS) return bad(who, "shape has more than %u weights (the format limit)", DC_DCZ_MAX_WEIGHTS);
   }
-  const int k = 1 << bits, nsym_i = k + 1, nsym_g = 1 << gap_bits;
-  const uint8_t *cb = NULL;
-  if (!v3) NEED(take(&c, 4 * (size_t)k, &cb), "codebook");
-  NEED(take_uint(&c, 8, &nnz), "nnz");
-  NEED(take_uint(&c, 8, &ne), "entry count");
-  NEED(take_uint(&c, 4, &nbias), "nbias");
-  NEED(take_uint(&c, 4, &t1), "index table size");
-  NEED(take_uint(&c, 4, &t2), "gap table size");
-  if (v3) NEED(take_uint(&c, 4, &cbl), "codebook size");
-  NEED(take_uint(&c, 8, &b1), "index stream size");
-  NEED(take_uint(&c, 8, &b2), "gap stream size");
+  r->k = 1 << r->bits;
+  r->nsym_i = r->k + 1;
+  r->nsym_g = 1 << r->gap_bits;
+  return DC_OK;
+}
+
+/* The codebook and the sizes after it, each checked against the layer's shape and the
+ * record's remaining bytes, then pointers to the tables, streams and biases. */
+static dc_status parse_sizes(const char *who, cursor *c, layer_rec *r) {
+  if (!r->v3 && take(c, 4 * (size_t)r->k, &r->codebook)) return ends_inside(who, "codebook");
+  if (take_uint(c, 8, &r->nnz)) return ends_inside(who, "nnz");
+  if (take_uint(c, 8, &r->ne)) return ends_inside(who, "entry count");
+  if (take_uint(c, 4, &r->nbias)) return ends_inside(who, "nbias");
+  if (take_uint(c, 4, &r->t1)) return ends_inside(who, "index table size");
+  if (take_uint(c, 4, &r->t2)) return ends_inside(who, "gap table size");
+  if (r->v3 && take_uint(c, 4, &r->cbl)) return ends_inside(who, "codebook size");
+  if (take_uint(c, 8, &r->b1)) return ends_inside(who, "index stream size");
+  if (take_uint(c, 8, &r->b2)) return ends_inside(who, "gap stream size");
+  const uint64_t count = r->count, nnz = r->nnz, ne = r->ne, b1 = r->b1, b2 = r->b2;
   if (nnz > count)
-    BAD("%llu kept weights in a layer of %llu", (unsigned long long)nnz,
-        (unsigned long long)count);
-  if (ne < nnz || ne - nnz > count >> gap_bits)
-    BAD("%llu stream entries for %llu kept weights of %llu is impossible", (unsigned long long)ne,
-        (unsigned long long)nnz, (unsigned long long)count);
-  if (nbias > DC_DCZ_MAX_WEIGHTS)
-    BAD("nbias %llu exceeds the format limit %u", (unsigned long long)nbias, DC_DCZ_MAX_WEIGHTS);
+    return bad(who, "%llu kept weights in a layer of %llu", (unsigned long long)nnz, (unsigned long long)count);
+  if (ne < nnz || ne - nnz > count >> r->gap_bits)
+    return bad(who, "%llu stream entries for %llu kept weights of %llu is impossible", (unsigned long long)ne,
+               (unsigned long long)nnz, (unsigned long long)count);
+  if (r->nbias > DC_DCZ_MAX_WEIGHTS)
+    return bad(who, "nbias %llu exceeds the format limit %u", (unsigned long long)r->nbias, DC_DCZ_MAX_WEIGHTS);
   /* every code is 1..24 bits: this bounds the entry count by the bytes present */
-  if (ne == 0 ? (b1 || b2)
-              : (b1 < ne || b2 < ne || b1 > ne * DC_HUFF_MAX_LEN || b2 > ne * DC_HUFF_MAX_LEN))
-    BAD("stream sizes (%llu and %llu bits) do not fit %llu entries", (unsigned long long)b1,
-        (unsigned long long)b2, (unsigned long long)ne);
-  const uint64_t bl = bias_bytes(bfmt, nbias);
-  uint64_t payload = t1 + t2 + cbl + (b1 + 7) / 8 + (b2 + 7) / 8 + bl;
-  if (payload != c.left)
-    BAD("record has %zu bytes after its header but its sizes add up to %llu", c.left,
-        (unsigned long long)payload);
+  if (ne == 0 ? (b1 || b2) : (b1 < ne || b2 < ne || b1 > ne * DC_HUFF_MAX_LEN || b2 > ne * DC_HUFF_MAX_LEN))
+    return bad(who, "stream sizes (%llu and %llu bits) do not fit %llu entries", (unsigned long long)b1,
+               (unsigned long long)b2, (unsigned long long)ne);
+  const uint64_t bl = bias_bytes(r->bfmt, r->nbias);
+  uint64_t payload = r->t1 + r->t2 + r->cbl + (b1 + 7) / 8 + (b2 + 7) / 8 + bl;
+  if (payload != c->left)
+    return bad(who, "record has %zu bytes after its header but its sizes add up to %llu", c->left,
+               (unsigned long long)payload);
+  if (take(c, (size_t)r->t1, &r->tab_i) || take(c, (size_t)r->t2, &r->tab_g)) return ends_inside(who, "code tables");
+  if (r->v3 && take(c, (size_t)r->cbl, &r->codebook)) return ends_inside(who, "codebook");
+  if (take(c, (size_t)((b1 + 7) / 8), &r->str_i) || take(c, (size_t)((b2 + 7) / 8), &r->str_g))
+    return ends_inside(who, "streams");
+  if (take(c, (size_t)bl, &r->bias)) return ends_inside(who, "biases");
+  return DC_OK;
+}
 
-  /* code tables */
-  const uint8_t *tb1, *tb2, *sb1, *sb2, *bb;
-  NEED(take(&c, (size_t)t1, &tb1) || take(&c, (size_t)t2, &tb2), "code tables");
-  if (v3) NEED(take(&c, (size_t)cbl, &cb), "codebook");
-  NEED(take(&c, (size_t)((b1 + 7) / 8), &sb1) || take(&c, (size_t)((b2 + 7) / 8), &sb2),
-       "streams");
-  NEED(take(&c, (size_t)bl, &bb), "biases");
-  len_i = dc_alloc((size_t)nsym_i);
-  len_g = dc_alloc((size_t)nsym_g);
-  if (!len_i || !len_g) {
-    st = DC_ERR_NOMEM;
-    goto done;
-  }
+/* Decode and check the codebook (version 3: the centroids in use, found from the index
+ * code table in s->len_i) and the biases into s->cb and s->bias: all finite. */
+static dc_status check_values(const char *who, const layer_rec *r, layer_streams *s) {
+  if (!(s->cb = dc_alloc(4 * (size_t)r->k)) || !(s->bias = dc_alloc(4 * (size_t)r->nbias + 4))) return DC_ERR_NOMEM;
   const char *why;
-  if ((why = (v3 ? table_read3 : table_read)(tb1, (size_t)t1, nsym_i, len_i)))
-    BAD("weight-index code table: %s", why);
-  if ((why = (v3 ? table_read3 : table_read)(tb2, (size_t)t2, nsym_g, len_g))) BAD("gap code table: %s", why);
-  if (ne == 0) {
-    for (int s = 0; s < nsym_i; s++)
-      if (len_i[s]) BAD("weight-index code table is not empty but there are no entries");
-    for (int s = 0; s < nsym_g; s++)
-      if (len_g[s]) BAD("gap code table is not empty but there are no entries");
-  }
-
-  /* streams: ne <= b1 <= 8·rl, so these allocations are bounded by the file */
-  isym = dc_alloc((size_t)ne * sizeof *isym);
-  gsym = dc_alloc((size_t)ne * sizeof *gsym);
-  fill = dc_alloc((size_t)ne);
-  pos = dc_alloc((size_t)ne * sizeof *pos);
-  if (!isym || !gsym || !fill || !pos) {
-    st = DC_ERR_NOMEM;
-    goto done;
-  }
-  snprintf(whatbuf, sizeof whatbuf, "%s: weight-index stream", who);
-  if ((st = dc_huff_decode(sb1, b1, len_i, nsym_i, isym, (size_t)ne, whatbuf))) goto done;
-  snprintf(whatbuf, sizeof whatbuf, "%s: gap stream", who);
-  if ((st = dc_huff_decode(sb2, b2, len_g, nsym_g, gsym, (size_t)ne, whatbuf))) goto done;
-  for (uint64_t e = 0; e < ne; e++) fill[e] = isym[e] == k;
-  size_t kept;
-  if ((st = dc_gap_decode(gsym, fill, (size_t)ne, (int)gap_bits, (size_t)count, pos, &kept,
-                          whatbuf)))
-    goto done;
-  if (kept != nnz)
-    BAD("streams hold %zu kept weights, the header says %llu", kept, (unsigned long long)nnz);
-
-  /* everything checks out: allocate the layer */
-  L->nbias = (int)nbias;
-  L->codebook = dc_alloc(4 * (size_t)k);
-  L->index = dc_alloc((size_t)count);
-  L->mask = dc_alloc((size_t)count);
-  L->bias = dc_alloc(4 * (size_t)nbias);
-  if (!L->codebook || !L->index || !L->mask || !L->bias) {
-    st = DC_ERR_NOMEM;
-    goto done;
-  }
-  if (v3) { /* the centroids in use, the others read as 0 */
-    if (!(used = dc_alloc((size_t)k * sizeof *used))) {
-      st = DC_ERR_NOMEM;
-      goto done;
-    }
-    for (int j = 0; j < k; j++)
-      if (len_i[j]) used[m++] = j;
-    if ((why = codebook_read3(cb, (size_t)cbl, used, m, L->codebook))) BAD("codebook: %s", why);
+  if (r->v3) {
+    int *used = dc_alloc((size_t)r->k * sizeof *used);
+    if (!used) return DC_ERR_NOMEM;
+    int m = 0;
+    for (int j = 0; j < r->k; j++)
+      if (s->len_i[j]) used[m++] = j;
+    s->centroids = m;
+    why = codebook_read3(r->codebook, (size_t)r->cbl, used, m, s->cb);
+    dc_free(used);
+    if (why) return bad(who, "codebook: %s", why);
   } else {
-    m = k;
-    for (int j = 0; j < k; j++) {
-      L->codebook[j] = f32_at(cb + 4 * j);
-      if (!isfinite(L->codebook[j]))
-        BAD("codebook[%d] = %g is not finite", j, (double)L->codebook[j]);
+    s->centroids = r->k;
+    for (int j = 0; j < r->k; j++) {
+      float v = f32_at(r->codebook + 4 * j);
+      if (!isfinite(v)) return bad(who, "codebook[%d] = %g is not finite", j, (double)v);
+      s->cb[j] = v;
     }
   }
-  if ((why = read_biases(bb, nbias, bfmt, L->bias))) BAD("biases: %s", why);
-  L->bias_bits = bfmt == BIAS_F32 ? 32 : bfmt == BIAS_F16 ? 16 : 8;
-  for (size_t e = 0, j = 0; e < ne; e++) {
-    if (fill[e]) continue;
-    L->mask[pos[j]] = 1;
-    L->index[pos[j]] = (uint8_t)isym[e];
+  if ((why = read_biases(r->bias, r->nbias, r->bfmt, s->bias))) return bad(who, "biases: %s", why);
+  return DC_OK;
+}
+
+/* Code tables, both Huffman streams and the gap decoding into s (the caller frees it,
+ * also on failure); the kept positions must match the record's nnz. */
+static dc_status decode_streams(const char *who, const layer_rec *r, layer_streams *s) {
+  const char *why;
+  if (!(s->len_i = dc_alloc((size_t)r->nsym_i)) || !(s->len_g = dc_alloc((size_t)r->nsym_g))) return DC_ERR_NOMEM;
+  const char *(*tread)(const uint8_t *, size_t, int, uint8_t *) = r->v3 ? table_read3 : table_read;
+  if ((why = tread(r->tab_i, (size_t)r->t1, r->nsym_i, s->len_i))) return bad(who, "weight-index code table: %s", why);
+  if ((why = tread(r->tab_g, (size_t)r->t2, r->nsym_g, s->len_g))) return bad(who, "gap code table: %s", why);
+  const size_t ne = (size_t)r->ne;
+  if (ne == 0) {
+    for (int j = 0; j < r->nsym_i; j++)
+      if (s->len_i[j]) return bad(who, "weight-index code table is not empty but there are no entries");
+    for (int j = 0; j < r->nsym_g; j++)
+      if (s->len_g[j]) return bad(who, "gap code table is not empty but there are no entries");
+  }
+  s->isym = dc_alloc(ne * sizeof *s->isym);
+  s->gsym = dc_alloc(ne * sizeof *s->gsym);
+  s->fill = dc_alloc(ne);
+  s->pos = dc_alloc(ne * sizeof *s->pos);
+  if (!s->isym || !s->gsym || !s->fill || !s->pos) return DC_ERR_NOMEM;
+  char what[700];
+  snprintf(what, sizeof what, "%s: weight-index stream", who);
+  DC_TRY(dc_huff_decode(r->str_i, r->b1, s->len_i, r->nsym_i, s->isym, ne, what));
+  snprintf(what, sizeof what, "%s: gap stream", who);
+  DC_TRY(dc_huff_decode(r->str_g, r->b2, s->len_g, r->nsym_g, s->gsym, ne, what));
+  for (size_t e = 0; e < ne; e++) s->fill[e] = s->isym[e] == r->k;
+  size_t kept;
+  DC_TRY(dc_gap_decode(s->gsym, s->fill, ne, (int)r->gap_bits, (size_t)r->count, s->pos, &kept, what));
+  if (kept != r->nnz)
+    return bad(who, "streams hold %zu kept weights, the header says %llu", kept, (unsigned long long)r->nnz);
+  return DC_OK;
+}
+
+/* The dense arrays of L (codebook, index and mask per weight, bias) from a checked
+ * record and its decoded streams. */
+static dc_status fill_layer(const layer_rec *r, const layer_streams *s, dc_dcz_layer *L) {
+  L->nbias = (int)r->nbias;
+  L->codebook = dc_alloc(4 * (size_t)r->k);
+  L->index = dc_alloc((size_t)r->count);
+  L->mask = dc_alloc((size_t)r->count);
+  L->bias = dc_alloc(4 * (size_t)r->nbias);
+  if (!L->codebook || !L->index || !L->mask || !L->bias) return DC_ERR_NOMEM;
+  memcpy(L->codebook, s->cb, 4 * (size_t)r->k);
+  if (r->nbias) memcpy(L->bias, s->bias, 4 * (size_t)r->nbias);
+  L->bias_bits = r->bfmt == BIAS_F32 ? 32 : r->bfmt == BIAS_F16 ? 16 : 8;
+  for (size_t e = 0, j = 0; e < (size_t)r->ne; e++) {
+    if (s->fill[e]) continue;
+    L->mask[s->pos[j]] = 1;
+    L->index[s->pos[j]] = (uint8_t)s->isym[e];
     j++;
   }
-  if (stats) {
-    layer_sizes z = {count, nnz, ne, nbias, rl, (uint32_t)t1, (uint32_t)t2, b1, b2, (int)bits,
-                     (int)gap_bits, L->bias_bits, (uint64_t)m, v3 ? cbl : 4ull << bits, bl};
-    fill_stats(stats, L->name, &z);
+  return DC_OK;
+}
+
+/* Parse and validate one CRC-checked record rec[rl]. L != NULL: into *L (arrays newly
+ * allocated; on failure whatever was allocated is left in *L for dc_dcz_free); L NULL:
+ * checked and counted only. *dense_left is what the file may still declare in weights
+ * (see read_impl); this layer's count is taken from it. */
+static dc_status parse_layer(const char *path, int li, int v3, const uint8_t *rec, size_t rl, dc_dcz_layer *L,
+                             dc_dcz_layer_stats *stats, uint64_t *dense_left, uint64_t file_bytes) {
+  char who[640];
+  snprintf(who, sizeof who, "%.500s: layer %d", path, li);
+  cursor c = {rec, rl};
+  layer_rec r = {0};
+  r.v3 = v3;
+  dc_dcz_layer shape = {0}; /* name and shape when L is NULL */
+  dc_dcz_layer *out = L ? L : &shape;
+  DC_TRY(parse_shape(who, sizeof who, path, li, &c, out, &r));
+  DC_TRY(parse_sizes(who, &c, &r));
+  if (r.count > *dense_left)
+    return bad(who, "%llu weights, more than a %llu-byte file can hold (a .dcz declares at most %u weights plus %u "
+               "per byte of file): corrupt or crafted",
+               (unsigned long long)r.count, (unsigned long long)file_bytes, DC_DCZ_DENSE_FREE, DC_DCZ_DENSE_PER_BYTE);
+  *dense_left -= r.count;
+  layer_streams s = {0};
+  dc_status st = decode_streams(who, &r, &s);
+  if (st == DC_OK) st = check_values(who, &r, &s);
+  if (st == DC_OK && L) st = fill_layer(&r, &s, L);
+  if (st == DC_OK && stats) {
+    layer_sizes z = {r.count, r.nnz, r.ne, r.nbias, rl, (uint32_t)r.t1, (uint32_t)r.t2, r.b1, r.b2, (int)r.bits,
+                     (int)r.gap_bits, r.bfmt == BIAS_F32 ? 32 : r.bfmt == BIAS_F16 ? 16 : 8, (uint64_t)s.centroids,
+                     v3 ? r.cbl : 4ull << r.bits, bias_bytes(r.bfmt, r.nbias)};
+    fill_stats(stats, out->name, &z);
   }
-done:
-  dc_free(isym);
-  dc_free(gsym);
-  dc_free(fill);
-  dc_free(pos);
-  dc_free(len_i);
-  dc_free(len_g);
-  dc_free(used);
+  streams_free(&s);
   return st;
 }
 
@@ -1216,53 +1305,59 @@ static const char *take_ztext(const uint8_t *z, uint64_t zlen, uint64_t len, cha
   return why;
 }
 
+/* The fields of the model record in c into *m (texts newly allocated: the caller
+ * releases *m, also on failure); v3: the texts are deflated. *net_bytes gets the
+ * stored size of the net text. */
+static dc_status parse_model_fields(const char *who, int v3, cursor *c, dc_dcz_model *m, uint64_t *net_bytes) {
+  const uint8_t *p;
+  uint64_t netlen, lablen, color, resv, resize, zlen;
+  const char *why;
+  if (take_uint(c, 4, &netlen)) return ends_inside(who, "net text length");
+  if (netlen < 1 || netlen > DC_DCZ_MAX_TEXT)
+    return bad(who, "net text of %llu bytes, must be 1..%u", (unsigned long long)netlen, DC_DCZ_MAX_TEXT);
+  zlen = netlen;
+  if (v3 && take_uint(c, 4, &zlen)) return ends_inside(who, "deflated net text length");
+  if (take(c, (size_t)zlen, &p)) return ends_inside(who, "net text");
+  *net_bytes = zlen;
+  if ((why = v3 ? take_ztext(p, zlen, netlen, &m->net) : take_text(p, netlen, &m->net)))
+    return bad(who, "net text %s", why);
+  if (take_uint(c, 1, &color)) return ends_inside(who, "color");
+  if (take_uint(c, 3, &resv)) return ends_inside(who, "reserved bytes");
+  if (take_uint(c, 4, &resize)) return ends_inside(who, "resize");
+  if (color >= DC_COLOR_COUNT) return bad(who, "color %llu, must be 0 (gray), 1 (BGR) or 2 (RGB)", (unsigned long long)color);
+  if (resv != 0) return bad(who, "reserved bytes are not 0");
+  if (resize > MAX_RESIZE) return bad(who, "resize %llu, must be 0..%d", (unsigned long long)resize, MAX_RESIZE);
+  m->color = (dc_color)color;
+  m->resize = (int)resize;
+  if (take(c, 16, &p)) return ends_inside(who, "mean and scale");
+  for (int k = 0; k < 3; k++) {
+    m->mean[k] = f32_at(p + 4 * k);
+    if (!isfinite(m->mean[k])) return bad(who, "mean[%d] is not finite", k);
+  }
+  m->scale = f32_at(p + 12);
+  if (!isfinite(m->scale) || m->scale == 0.0f) return bad(who, "scale %g, must be finite and nonzero", (double)m->scale);
+  if (take_uint(c, 4, &lablen)) return ends_inside(who, "label text length");
+  if (lablen > DC_DCZ_MAX_TEXT)
+    return bad(who, "label text of %llu bytes, at most %u", (unsigned long long)lablen, DC_DCZ_MAX_TEXT);
+  zlen = lablen;
+  if (v3 && take_uint(c, 4, &zlen)) return ends_inside(who, "deflated label text length");
+  if (v3 && (lablen == 0) != (zlen == 0))
+    return bad(who, "label text of %llu bytes stored in %llu", (unsigned long long)lablen, (unsigned long long)zlen);
+  if (take(c, (size_t)zlen, &p)) return ends_inside(who, "label text");
+  if (lablen && (why = v3 ? take_ztext(p, zlen, lablen, &m->labels) : take_text(p, lablen, &m->labels)))
+    return bad(who, "label text %s", why);
+  if (c->left != 0) return bad(who, "%zu unexpected bytes after the label text", c->left);
+  return DC_OK;
+}
+
 /* Parse the CRC-checked model record rec[rl] into *m (texts newly allocated; on
- * failure *m is released); v3: the texts are deflated. *net_bytes gets the stored
- * size of the net text. */
+ * failure *m is released). */
 static dc_status parse_model(const char *path, int v3, const uint8_t *rec, size_t rl, dc_dcz_model *m,
                              uint64_t *net_bytes) {
   char who[600];
   snprintf(who, sizeof who, "%.500s: model section", path);
-  dc_status st = DC_OK;
   cursor c = {rec, rl};
-  const uint8_t *p;
-  uint64_t netlen, lablen, color, resv, resize, zlen;
-  const char *why;
-  NEED(take_uint(&c, 4, &netlen), "net text length");
-  if (netlen < 1 || netlen > DC_DCZ_MAX_TEXT)
-    BAD("net text of %llu bytes, must be 1..%u", (unsigned long long)netlen, DC_DCZ_MAX_TEXT);
-  zlen = netlen;
-  if (v3) NEED(take_uint(&c, 4, &zlen), "deflated net text length");
-  NEED(take(&c, (size_t)zlen, &p), "net text");
-  *net_bytes = zlen;
-  if ((why = v3 ? take_ztext(p, zlen, netlen, &m->net) : take_text(p, netlen, &m->net))) BAD("net text %s", why);
-  NEED(take_uint(&c, 1, &color), "color");
-  NEED(take_uint(&c, 3, &resv), "reserved bytes");
-  NEED(take_uint(&c, 4, &resize), "resize");
-  if (color >= DC_COLOR_COUNT) BAD("color %llu, must be 0 (gray), 1 (BGR) or 2 (RGB)", (unsigned long long)color);
-  if (resv != 0) BAD("reserved bytes are not 0");
-  if (resize > MAX_RESIZE) BAD("resize %llu, must be 0..%d", (unsigned long long)resize, MAX_RESIZE);
-  m->color = (dc_color)color;
-  m->resize = (int)resize;
-  NEED(take(&c, 16, &p), "mean and scale");
-  for (int k = 0; k < 3; k++) {
-    m->mean[k] = f32_at(p + 4 * k);
-    if (!isfinite(m->mean[k])) BAD("mean[%d] is not finite", k);
-  }
-  m->scale = f32_at(p + 12);
-  if (!isfinite(m->scale) || m->scale == 0.0f) BAD("scale %g, must be finite and nonzero", (double)m->scale);
-  NEED(take_uint(&c, 4, &lablen), "label text length");
-  if (lablen > DC_DCZ_MAX_TEXT)
-    BAD("label text of %llu bytes, at most %u", (unsigned long long)lablen, DC_DCZ_MAX_TEXT);
-  zlen = lablen;
-  if (v3) NEED(take_uint(&c, 4, &zlen), "deflated label text length");
-  if (v3 && (lablen == 0) != (zlen == 0)) BAD("label text of %llu bytes stored in %llu", (unsigned long long)lablen,
-                                              (unsigned long long)zlen);
-  NEED(take(&c, (size_t)zlen, &p), "label text");
-  if (lablen && (why = v3 ? take_ztext(p, zlen, lablen, &m->labels) : take_text(p, lablen, &m->labels)))
-    BAD("label text %s", why);
-  if (c.left != 0) BAD("%zu unexpected bytes after the label text", c.left);
-done:
+  dc_status st = parse_model_fields(who, v3, &c, m, net_bytes);
   if (st != DC_OK) dc_dcz_model_free(m);
   return st;
 }
@@ -1306,139 +1401,123 @@ static dc_status read_model(reader *r, int v3, dc_dcz_model *m, dc_dcz_stats *st
   return st;
 }
 
-/* Everything after opening: r->size set, r->f or r->mem at offset 0. Closes nothing. */
-static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats, dc_dcz_model *model) {
-  const char *path = r.path;
-  dc_status st = DC_OK;
-  dc_dcz_layer *ls = NULL;
-  dc_dcz_layer_stats *ss = NULL;
-  uint8_t *rec = NULL;
-  uint32_t nl = 0;
-  unsigned version = 0;
-  uint64_t model_bytes = 0;
-  if (r.size < HEADER_BYTES + TRAILER_BYTES) {
-    st = dc_fail(DC_ERR_FORMAT, "%s: file is %llu bytes, too short for a .dcz file (at least %d)",
-                 path, (unsigned long long)r.size, HEADER_BYTES + TRAILER_BYTES);
-    goto done;
-  }
+/* The 16-byte header: magic, version, CRC, flags; *nl layers, *version. */
+static dc_status read_header(reader *r, uint32_t *nl, unsigned *version, unsigned *flags_out) {
+  const char *path = r->path;
+  if (r->size < HEADER_BYTES + TRAILER_BYTES)
+    return dc_fail(DC_ERR_FORMAT, "%s: file is %llu bytes, too short for a .dcz file (at least %d)", path,
+                   (unsigned long long)r->size, HEADER_BYTES + TRAILER_BYTES);
   uint8_t h[HEADER_BYTES];
-  if ((st = rd(&r, h, sizeof h))) goto done;
-  if (memcmp(h, MAGIC, 4) != 0) {
-    st = dc_fail(DC_ERR_FORMAT,
-                 "%s: bad magic %02x %02x %02x %02x, expected 44 43 5a 46 ('DCZF'): not a .dcz "
-                 "file",
-                 path, h[0], h[1], h[2], h[3]);
-    goto done;
-  }
-  version = (unsigned)get_le(h + 4, 2);
+  DC_TRY(rd(r, h, sizeof h));
+  if (memcmp(h, MAGIC, 4) != 0)
+    return dc_fail(DC_ERR_FORMAT, "%s: bad magic %02x %02x %02x %02x, expected 44 43 5a 46 ('DCZF'): not a .dcz file",
+                   path, h[0], h[1], h[2], h[3]);
   unsigned flags = (unsigned)get_le(h + 6, 2);
-  if (version < DC_DCZ_VERSION_PLAIN || version > DC_DCZ_VERSION) {
-    st = dc_fail(DC_ERR_FORMAT, "%s: format version %u not supported (this build reads versions %d to %d)",
-                 path, version, DC_DCZ_VERSION_PLAIN, DC_DCZ_VERSION);
-    goto done;
-  }
+  *version = (unsigned)get_le(h + 4, 2);
+  if (*version < DC_DCZ_VERSION_PLAIN || *version > DC_DCZ_VERSION)
+    return dc_fail(DC_ERR_FORMAT, "%s: format version %u not supported (this build reads versions %d to %d)", path,
+                   *version, DC_DCZ_VERSION_PLAIN, DC_DCZ_VERSION);
   uint32_t hcrc = (uint32_t)get_le(h + 12, 4), hcomp = crc_update(0, h, 12);
-  if (hcrc != hcomp) {
-    st = dc_fail(DC_ERR_FORMAT,
-                 "%s: header CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt", path,
-                 hcrc, hcomp);
-    goto done;
-  }
+  if (hcrc != hcomp)
+    return dc_fail(DC_ERR_FORMAT, "%s: header CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt", path, hcrc,
+                   hcomp);
+  if (flags & ~(*version == DC_DCZ_VERSION ? FLAG_MODEL : 0u))
+    return dc_fail(DC_ERR_FORMAT, "%s: unknown header flags 0x%04x", path, flags);
+  *flags_out = flags;
+  *nl = (uint32_t)get_le(h + 8, 4);
+  return DC_OK;
+}
+
+/* Layer i's framed record at r's position, its length and CRC checked: *rec (rl + the
+ * frame bytes, the caller frees it) with the record at *rec + 8. */
+static dc_status read_record(reader *r, uint32_t i, uint32_t nl, uint64_t min_record, uint8_t **rec, uint64_t *rl) {
+  const char *path = r->path;
+  const int min_rec = (int)min_record;
+  uint64_t at = r->pos, left = r->size - r->pos - TRAILER_BYTES;
+  if (left < (uint64_t)(LAYER_FRAME + min_rec))
+    return dc_fail(DC_ERR_FORMAT,
+                   "%s: file truncated or corrupt: layer %u of %u at offset %llu has %llu bytes, a layer needs at "
+                   "least %d",
+                   path, i, nl, (unsigned long long)at, (unsigned long long)left, LAYER_FRAME + min_rec);
+  uint8_t lb[8];
+  DC_TRY(rd(r, lb, 8));
+  *rl = get_le(lb, 8);
+  if (*rl < (uint64_t)min_rec || *rl > left - LAYER_FRAME)
+    return dc_fail(DC_ERR_FORMAT,
+                   "%s: file truncated or corrupt: layer %u at offset %llu claims a %llu-byte record, but %llu bytes "
+                   "are left for it (minimum %d)",
+                   path, i, (unsigned long long)at, (unsigned long long)*rl, (unsigned long long)(left - LAYER_FRAME),
+                   min_rec);
+  if (!(*rec = dc_alloc((size_t)*rl + LAYER_FRAME))) return DC_ERR_NOMEM;
+  memcpy(*rec, lb, 8);
+  DC_TRY(rd(r, *rec + 8, (size_t)*rl + 4));
+  uint32_t lcrc = (uint32_t)get_le(*rec + 8 + *rl, 4), lcomp = crc_update(0, *rec, 8 + (size_t)*rl);
+  if (lcrc != lcomp)
+    return dc_fail(DC_ERR_FORMAT, "%s: layer %u at offset %llu: CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt",
+                   path, i, (unsigned long long)at, lcrc, lcomp);
+  return DC_OK;
+}
+
+/* Nothing after the last layer but the file CRC, which must match. */
+static dc_status read_trailer(reader *r, uint32_t nl) {
+  if (r->size - r->pos != TRAILER_BYTES)
+    return dc_fail(DC_ERR_FORMAT, "%s: %llu unexpected bytes after the last of %u layers", r->path,
+                   (unsigned long long)(r->size - r->pos - TRAILER_BYTES), nl);
+  uint32_t fcomp = r->crc;
+  uint8_t t[4];
+  DC_TRY(rd(r, t, 4));
+  uint32_t fcrc = (uint32_t)get_le(t, 4);
+  if (fcrc != fcomp)
+    return dc_fail(DC_ERR_FORMAT, "%s: file CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt", r->path, fcrc,
+                   fcomp);
+  return DC_OK;
+}
+
+/* Everything after opening: r->size set, r->f or r->mem at offset 0. Closes nothing.
+ * layers NULL: stats and model only, no dense arrays. */
+static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats, dc_dcz_model *model) {
+  uint32_t nl = 0;
+  unsigned version = 0, flags = 0;
+  DC_TRY(read_header(&r, &nl, &version, &flags));
   const int v3 = version == DC_DCZ_VERSION;
-  if (flags & ~(v3 ? FLAG_MODEL : 0u)) {
-    st = dc_fail(DC_ERR_FORMAT, "%s: unknown header flags 0x%04x", path, flags);
-    goto done;
-  }
-  nl = (uint32_t)get_le(h + 8, 4);
-  model_bytes = r.pos;
-  if ((version == DC_DCZ_VERSION_MODEL || (v3 && (flags & FLAG_MODEL))) &&
-      (st = read_model(&r, v3, model, stats)))
-    goto done;
+  uint64_t model_bytes = r.pos;
+  if (version == DC_DCZ_VERSION_MODEL || (v3 && (flags & FLAG_MODEL))) DC_TRY(read_model(&r, v3, model, stats));
   model_bytes = r.pos - model_bytes;
   const uint64_t min_record = v3 ? MIN_RECORD3 : MIN_RECORD;
   uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + min_record);
-  if (nl > DC_DCZ_MAX_LAYERS || nl > room) {
-    st = dc_fail(DC_ERR_FORMAT,
-                 "%s: header claims %u layers; the limit is %d and the %llu-byte file has room "
-                 "for %llu: truncated or corrupt",
-                 path, nl, DC_DCZ_MAX_LAYERS, (unsigned long long)r.size, (unsigned long long)room);
-    goto done;
+  if (nl > DC_DCZ_MAX_LAYERS || nl > room)
+    return dc_fail(DC_ERR_FORMAT,
+                   "%s: header claims %u layers; the limit is %d and the %llu-byte file has room for %llu: truncated or "
+                   "corrupt",
+                   r.path, nl, DC_DCZ_MAX_LAYERS, (unsigned long long)r.size, (unsigned long long)room);
+  dc_dcz_layer *ls = NULL;
+  dc_dcz_layer_stats *ss = NULL;
+  if (nl > 0 && ((layers && !(ls = calloc(nl, sizeof *ls))) || (stats && !(ss = dc_alloc(nl * sizeof *ss))))) {
+    free(ls);
+    return dc_fail(DC_ERR_NOMEM, "%s: out of memory for %u layers", r.path, nl);
   }
-  if (nl > 0) {
-    ls = calloc(nl, sizeof *ls);
-    ss = stats ? dc_alloc(nl * sizeof *ss) : NULL;
-    if (!ls || (stats && !ss)) {
-      st = dc_fail(DC_ERR_NOMEM, "%s: out of memory for %u layers", path, nl);
-      goto done;
-    }
-  }
-  for (uint32_t i = 0; i < nl; i++) {
-    uint64_t at = r.pos, left = r.size - r.pos - TRAILER_BYTES;
-    if (left < LAYER_FRAME + min_record) {
-      st = dc_fail(DC_ERR_FORMAT,
-                   "%s: file truncated or corrupt: layer %u of %u at offset %llu has %llu bytes, "
-                   "a layer needs at least %d",
-                   path, i, nl, (unsigned long long)at, (unsigned long long)left,
-                   (int)(LAYER_FRAME + min_record));
-      goto done;
-    }
-    uint8_t lb[8];
-    if ((st = rd(&r, lb, 8))) goto done;
-    uint64_t rl = get_le(lb, 8);
-    if (rl < min_record || rl > left - LAYER_FRAME) {
-      st = dc_fail(DC_ERR_FORMAT,
-                   "%s: file truncated or corrupt: layer %u at offset %llu claims a %llu-byte "
-                   "record, but %llu bytes are left for it (minimum %d)",
-                   path, i, (unsigned long long)at, (unsigned long long)rl,
-                   (unsigned long long)(left - LAYER_FRAME), (int)min_record);
-      goto done;
-    }
-    rec = dc_alloc((size_t)rl + LAYER_FRAME);
-    if (!rec) {
-      st = DC_ERR_NOMEM;
-      goto done;
-    }
-    memcpy(rec, lb, 8);
-    if ((st = rd(&r, rec + 8, (size_t)rl + 4))) goto done;
-    uint32_t lcrc = (uint32_t)get_le(rec + 8 + rl, 4), lcomp = crc_update(0, rec, 8 + (size_t)rl);
-    if (lcrc != lcomp) {
-      st = dc_fail(DC_ERR_FORMAT,
-                   "%s: layer %u at offset %llu: CRC mismatch (stored 0x%08x, computed 0x%08x): "
-                   "file corrupt",
-                   path, i, (unsigned long long)at, lcrc, lcomp);
-      goto done;
-    }
-    *n = (int)i + 1; /* so the cleanup frees this layer's partial arrays too */
-    if ((st = parse_layer(path, (int)i, v3, rec + 8, (size_t)rl, &ls[i], ss ? &ss[i] : NULL)))
-      goto done;
+  dc_status st = DC_OK;
+  uint64_t dense_left = dense_budget(r.size);
+  for (uint32_t i = 0; st == DC_OK && i < nl; i++) {
+    uint8_t *rec = NULL;
+    uint64_t rl = 0;
+    st = read_record(&r, i, nl, min_record, &rec, &rl);
+    if (st == DC_OK)
+      st = parse_layer(r.path, (int)i, v3, rec + 8, (size_t)rl, ls ? &ls[i] : NULL, ss ? &ss[i] : NULL, &dense_left,
+                       r.size);
     dc_free(rec);
-    rec = NULL;
   }
-  if (r.size - r.pos != TRAILER_BYTES) {
-    st = dc_fail(DC_ERR_FORMAT, "%s: %llu unexpected bytes after the last of %u layers", path,
-                 (unsigned long long)(r.size - r.pos - TRAILER_BYTES), nl);
-    goto done;
-  }
-  uint32_t fcomp = r.crc;
-  uint8_t t[4];
-  if ((st = rd(&r, t, 4))) goto done;
-  uint32_t fcrc = (uint32_t)get_le(t, 4);
-  if (fcrc != fcomp) {
-    st = dc_fail(DC_ERR_FORMAT, "%s: file CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt",
-                 path, fcrc, fcomp);
-    goto done;
-  }
-done:
-  dc_free(rec);
+  if (st == DC_OK) st = read_trailer(&r, nl);
   if (st != DC_OK) {
-    dc_dcz_free(ls, *n);
+    dc_dcz_free(ls, (int)nl); /* layers not reached hold NULL arrays */
     dc_free(ss);
-    *n = 0;
     dc_dcz_model_free(model);
     return st;
   }
-  *layers = ls;
-  *n = (int)nl;
+  if (layers) {
+    *layers = ls;
+    *n = (int)nl;
+  }
   if (stats) {
     stats->nlayers = (int)nl;
     stats->layer = ss;
@@ -1451,10 +1530,11 @@ done:
 
 dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dcz_layer **layers, int *n,
                             dc_dcz_stats *stats, dc_dcz_model *model) {
-  *layers = NULL;
-  *n = 0;
+  if (layers) *layers = NULL;
+  if (n) *n = 0;
   if (stats) memset(stats, 0, sizeof *stats);
   if (model) memset(model, 0, sizeof *model);
+  DC_ASSERT(!layers == !n);
   if (!path) path = "<memory>";
   reader r = {path, NULL, buf, len, 0, 0};
   if (buf) return read_impl(r, layers, n, stats, model);
