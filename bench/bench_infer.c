@@ -30,7 +30,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/engine.h"
 #include "dc/model.h"
@@ -489,7 +488,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  dc_dnn_set_threads(threads);
+  dc_set_threads(threads);
   warm_up();
   if (strcmp(mode, "fc") == 0) return bench_fc(layers, batch, nb, threads, seconds, "fc");
   if (strcmp(mode, "crossover") == 0) return bench_crossover(threads, seconds);

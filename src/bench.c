@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "backend/dnn.h"
 #include "dc/dist.h"
 #include "dc/net.h"
 #include "dc/rng.h"
@@ -80,7 +79,7 @@ static const char *basename_of(const char *p) {
 }
 
 dc_status dc_bench(const char *net_path, int batch, int threads, double seconds, int overlap, FILE *out) {
-  dc_dnn_set_threads(threads);
+  dc_set_threads(threads);
   dc_net *train = NULL, *infer = NULL;
   bench_ctx b = {0};
   int rank = dc_dist_rank(), size = dc_dist_size();

@@ -22,19 +22,20 @@ static dc_status save_all(dc_h5 *f, dc_params *ps, const dc_ckpt_state *st) {
   DC_TRY(dc_h5_write_str(f, "/meta/format", DC_CKPT_FORMAT));
   for (int i = 0; i < ps->count; i++) {
     dc_param *p = &ps->p[i];
+    dc_param_parts parts = dc_param_parts_of(p);
     shape64(p, dims);
     snprintf(path, sizeof path, "/params/%s", p->name);
     DC_TRY(dc_h5_write(f, path, DC_H5_F32, p->ndim, dims, p->data));
-    if (p->mask) {
+    if (parts.mask) {
       snprintf(path, sizeof path, "/params/%s_mask", p->name);
-      DC_TRY(dc_h5_write(f, path, DC_H5_U8, p->ndim, dims, p->mask));
+      DC_TRY(dc_h5_write(f, path, DC_H5_U8, p->ndim, dims, parts.mask));
     }
-    if (p->kind == DC_PARAM_SHARED) {
-      int64_t k = p->k;
+    if (parts.codebook) {
+      int64_t k = (int64_t)1 << parts.bits;
       snprintf(path, sizeof path, "/params/%s_codebook", p->name);
-      DC_TRY(dc_h5_write(f, path, DC_H5_F32, 1, &k, p->codebook));
+      DC_TRY(dc_h5_write(f, path, DC_H5_F32, 1, &k, parts.codebook));
       snprintf(path, sizeof path, "/params/%s_index", p->name);
-      DC_TRY(dc_h5_write(f, path, DC_H5_U8, p->ndim, dims, p->index));
+      DC_TRY(dc_h5_write(f, path, DC_H5_U8, p->ndim, dims, parts.index));
     }
     if (st) {
       dc_param_view v = dc_param_view_of(p);
@@ -48,6 +49,8 @@ static dc_status save_all(dc_h5 *f, dc_params *ps, const dc_ckpt_state *st) {
     DC_TRY(write_scalar(f, "/solver/seed", (int64_t)st->seed));
     DC_TRY(write_scalar(f, "/solver/stage", st->stage));
     DC_TRY(write_scalar(f, "/solver/stage_iter", st->stage_iter));
+    if (st->data_count > 0) DC_TRY(write_scalar(f, "/solver/data_count", st->data_count));
+    if (st->data_hash) DC_TRY(write_scalar(f, "/solver/data_hash", (int64_t)st->data_hash));
   }
   return DC_OK;
 }
@@ -139,6 +142,11 @@ static dc_status load_all(dc_h5 *f, const char *file, dc_params *ps, dc_ckpt_sta
   DC_TRY(read_scalar(f, "/solver/stage", &st->stage));
   DC_TRY(read_scalar(f, "/solver/stage_iter", &st->stage_iter));
   st->seed = (uint64_t)seed;
+  int64_t hash = 0;
+  st->data_count = 0;
+  if (dc_h5_exists(f, "/solver/data_count")) DC_TRY(read_scalar(f, "/solver/data_count", &st->data_count));
+  if (dc_h5_exists(f, "/solver/data_hash")) DC_TRY(read_scalar(f, "/solver/data_hash", &hash));
+  st->data_hash = (uint64_t)hash;
   for (int i = 0; i < ps->count; i++) {
     dc_param_view v = dc_param_view_of(&ps->p[i]);
     int64_t n = (int64_t)v.n;

@@ -7,15 +7,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
 #include "dc/data.h"
 #include "dc/dist.h"
+#include "dc/layer.h"
 #include "dc/train.h"
 #include "dc/report.h"
 #include "gradsync.h"
 #include "stages.h"
+#include "atomic.h"
 #include "util.h"
 
 static const char *const g_sections[] = {"experiment", "data", "solver", "prune", "quantize", "encode"};
@@ -168,7 +169,6 @@ static dc_status parse_solver(dc_cfg_section *s, dc_experiment *e) {
 typedef struct {
   int n;
   char name[DC_MAX_LAYER_SETTINGS][64];
-  int is_conv[DC_MAX_LAYER_SETTINGS];
 } layer_names;
 
 static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
@@ -177,9 +177,8 @@ static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
   DC_TRY(dc_cfg_load(e->net, &net));
   for (int i = 0; i < dc_cfg_count(net) && ln->n < DC_MAX_LAYER_SETTINGS; i++) {
     dc_cfg_section *s = dc_cfg_at(net, i);
-    const char *kind = dc_cfg_section_name(s);
-    int conv = strcmp(kind, "conv") == 0;
-    if (!conv && strcmp(kind, "fc") != 0) continue;
+    int type = dc_layer_type_from_name(dc_cfg_section_name(s)); /* -1: the net builder reports it */
+    if (type < 0 || dc_layer_type_weights((dc_layer_type)type) == DC_WEIGHTS_NONE) continue;
     const char *name = NULL;
     for (int k = 0; k < dc_cfg_key_count(s); k++) {
       const char *key, *value;
@@ -188,7 +187,7 @@ static dc_status read_layer_names(const dc_experiment *e, layer_names *ln) {
     }
     if (!name) continue; /* the net builder reports it */
     snprintf(ln->name[ln->n], 64, "%.63s", name);
-    ln->is_conv[ln->n++] = conv;
+    ln->n++;
   }
   dc_cfg_free(net);
   return DC_OK;
@@ -423,13 +422,13 @@ static void trainer_close(dc_trainer *t) {
 static dc_status trim_log(const char *path, int64_t iter) {
   FILE *in = fopen(path, "r");
   if (!in) return DC_OK; /* no log yet: the resumed run starts one */
-  char tmp[640], line[512];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *out = fopen(tmp, "w");
-  if (!out) {
+  char line[512];
+  dc_atomic a;
+  if (dc_atomic_open(&a, path, "w") != DC_OK) {
     fclose(in);
-    return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    return DC_ERR_IO;
   }
+  FILE *out = a.f;
   int first = 1;
   while (fgets(line, sizeof line, in)) {
     long long it;
@@ -440,11 +439,26 @@ static dc_status trim_log(const char *path, int64_t iter) {
     first = 0;
   }
   fclose(in);
-  int bad = ferror(out);
-  if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot rewrite: %s", path, strerror(errno));
-  }
+  return dc_atomic_commit(&a);
+}
+
+/* A resume must see the training data its checkpoint was written with: same count and,
+ * for kinds that have one (image folders: the sorted file list), the same fingerprint,
+ * else the data order and the rest of the run would silently differ. A checkpoint
+ * without them (older files) resumes as before. */
+static dc_status check_same_data(const char *resume, const dc_ckpt_state *st, const dc_dataset *d,
+                                 const dc_experiment *e) {
+  long now = dc_dataset_count(d);
+  if (st->data_count > 0 && st->data_count != now)
+    return dc_fail(DC_ERR_DATA,
+                   "%s: the training data changed since this checkpoint: %lld samples then, %ld now (%s [data]); "
+                   "resume with the same data or start afresh",
+                   resume, (long long)st->data_count, now, e->path);
+  if (st->data_hash && dc_dataset_fingerprint(d) && st->data_hash != dc_dataset_fingerprint(d))
+    return dc_fail(DC_ERR_DATA,
+                   "%s: the training data changed since this checkpoint: %ld samples then and now, but other files "
+                   "(%s [data]); resume with the same data or start afresh",
+                   resume, now, e->path);
   return DC_OK;
 }
 
@@ -492,10 +506,14 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
     if (st == DC_OK && t->state.seed != e->seed)
       st = dc_fail(DC_ERR_ARG, "%s: saved with seed %llu but %s says seed = %llu", resume,
                    (unsigned long long)t->state.seed, e->path, (unsigned long long)e->seed);
+    if (st == DC_OK) st = check_same_data(resume, &t->state, t->train_set, e);
   } else if (rank == 0 && e->weights[0]) {
     st = dc_ckpt_load(e->weights, t->train_net->params, NULL);
   }
   DC_TRY(st);
+  /* what the checkpoints record about the training data */
+  t->state.data_count = dc_dataset_count(t->train_set);
+  t->state.data_hash = dc_dataset_fingerprint(t->train_set);
   t->have_ckpt = resume != NULL;
   DC_TRY(dc_params_bcast(t->train_net->params));
   DC_TRY(dc_dist_bcast(&t->state, sizeof t->state));
@@ -511,7 +529,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
 
 dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *out, int *stopped) {
   if (stopped) *stopped = 0;
-  dc_dnn_set_threads(e->threads);
+  dc_set_threads(e->threads);
   dc_trainer t;
   static dc_stage stages[DC_MAX_STAGES];
   static dc_stage_result results[DC_MAX_STAGES];
@@ -539,6 +557,7 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
     if (resume)
       fprintf(out, "resuming from %s: stage %s, iteration %ld\n", resume,
               t.state.stage < nstages ? stages[t.state.stage].label : "(done)", (long)t.state.stage_iter);
+    fflush(out); /* before any warning on stderr about the first batches */
   }
   double t_run = dc_now();
   while (st == DC_OK && t.state.stage < nstages) {

@@ -6,6 +6,7 @@
  * with the innermost message of HDF5's error stack. Files are opened with the STRONG
  * close degree, so H5Fclose() really closes the file (and flushes it) even if an object
  * handle leaked: commit relies on that before it fsyncs and renames. */
+#define _GNU_SOURCE /* memfd_create: see discard() */
 #include "dc/h5.h"
 
 #include <errno.h>
@@ -14,33 +15,82 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include "atomic.h"
 #include "util.h"
 
 struct dc_h5 {
   hid_t file;
   char *path; /* PATH as given: used in messages and as the commit target */
-  char *tmp;  /* PATH.tmp while writing; NULL for a read-only file */
+  char *tmp;  /* PATH.tmp while writing (points into out); NULL for a read-only file */
+  dc_atomic out; /* the crash-safe commit of a written file */
 };
 
 enum { PATH_MAX_LEN = 1024 };
 
 /* ---------------------------------------------------------------- helpers */
 
-static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* No automatic error printing (every failure is one line through dc_fail), and no
+ * library shutdown at exit: HDF5 1.10 keeps a half-destroyed handle when closing a file
+ * fails, and its exit handler would then crash the process after our one-line error.
+ * H5dont_atexit only acts before the library's first use, which is here. */
+static void quiet(void) {
+  static int first = 1;
+  if (first) H5dont_atexit();
+  first = 0;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
   if (n == 0 && e->desc) snprintf((char *)data, 256, "%s", e->desc);
   return 0;
 }
 
-/* The innermost message on HDF5's error stack (then cleared), for "...: <reason>". */
-static const char *h5_reason(char buf[256]) {
+/* The errno of a failed system call on HDF5's error stack, 0 when there is none: the
+ * file driver records it inside its message ("file write failed: time = ..., errno = 28,
+ * error message = 'No space left on device', buf = 0x..."). */
+static herr_t find_errno(unsigned n, const H5E_error2_t *e, void *data) {
+  (void)n;
+  const char *p = e->desc ? strstr(e->desc, "errno = ") : NULL;
+  if (p && *(int *)data == 0) *(int *)data = atoi(p + 8);
+  return 0;
+}
+
+/* The reason on HDF5's error stack (then cleared), for "...: <reason>": strerror of the
+ * system call that failed, else the innermost message. Never the driver's whole record
+ * (time, descriptor, buffer address). *err gets that errno (0 when none) if err != NULL. */
+static const char *h5_reason_errno(char buf[256], int *err) {
+  int e = 0;
   buf[0] = '\0';
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, buf);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, find_errno, &e);
+  if (e > 0) snprintf(buf, 256, "%s", strerror(e));
+  else H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, buf);
   H5Eclear2(H5E_DEFAULT);
   if (buf[0] == '\0') snprintf(buf, 256, "HDF5 error");
+  if (err) *err = e > 0 ? e : 0;
   return buf;
+}
+
+static const char *h5_reason(char buf[256]) { return h5_reason_errno(buf, NULL); }
+
+/* A write into f (PATH.tmp) failed while `doing` ("writing /params/ip1/weight",
+ * "flushing"): one line saying why and that PATH is as it was, e.g. "runs/x/ckpt.h5: no
+ * space left on device while writing /params/ip1/weight (the previous ckpt.h5 is
+ * intact)". */
+static dc_status write_failed(const dc_h5 *f, const char *doing) {
+  char r[256];
+  int err;
+  h5_reason_errno(r, &err);
+  const char *base = strrchr(f->path, '/');
+  base = base ? base + 1 : f->path;
+  char state[300];
+  if (access(f->path, F_OK) == 0) snprintf(state, sizeof state, "the previous %s is intact", base);
+  else snprintf(state, sizeof state, "no %s was written", base);
+  if (err == 0) return dc_fail(DC_ERR_IO, "%s: %s failed: %s (%s)", f->path, doing, r, state);
+  if (r[0] >= 'A' && r[0] <= 'Z' && !(r[1] >= 'A' && r[1] <= 'Z')) r[0] = (char)(r[0] - 'A' + 'a');
+  return dc_fail(DC_ERR_IO, "%s: %s while %s (%s)", f->path, r, doing, state);
 }
 
 static char *dup_str(const char *s) {
@@ -217,7 +267,6 @@ static hid_t make_fapl(void) {
 
 static void free_handle(dc_h5 *f) {
   free(f->path);
-  free(f->tmp);
   free(f);
 }
 
@@ -226,15 +275,16 @@ dc_status dc_h5_create(const char *path, dc_h5 **out) {
   *out = NULL;
   quiet();
   dc_h5 *f = calloc(1, sizeof *f);
-  size_t n = strlen(path);
   if (f) f->path = dup_str(path);
-  if (f) f->tmp = malloc(n + 5);
-  if (!f || !f->path || !f->tmp) {
+  if (!f || !f->path) {
     if (f) free_handle(f);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
   }
-  memcpy(f->tmp, path, n);
-  memcpy(f->tmp + n, ".tmp", 5);
+  if (dc_atomic_begin(&f->out, path) != DC_OK) {
+    free_handle(f);
+    return DC_ERR_ARG;
+  }
+  f->tmp = f->out.tmp;
   /* Create the file ourselves first: a failure then has a plain errno reason
    * ("No such file or directory") instead of HDF5's stack. */
   int fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -258,18 +308,30 @@ dc_status dc_h5_create(const char *path, dc_h5 **out) {
   return DC_OK;
 }
 
-/* fsync the directory holding `path`, so the rename itself is durable. Best effort:
- * the file is already in place, and some filesystems refuse directory fsync. */
-static void sync_dir(const char *path) {
-  char dir[PATH_MAX_LEN];
-  const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == path) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  (void)fsync(fd);
-  close(fd);
+/* Close a written file that is thrown away. HDF5 writes its metadata and extends the file
+ * to its allocated end when closing; after a write failed (disk full, file-size limit)
+ * that fails again, and a failed close leaves a handle that cannot be closed. So the
+ * descriptor is pointed at an anonymous in-memory file, and the file-size limit lifted to
+ * its hard limit, while closing: the close has nothing left to fail on. */
+static void discard(dc_h5 *f) {
+  void *h = NULL;
+  if (H5Fget_vfd_handle(f->file, H5P_DEFAULT, &h) >= 0 && h) {
+    int mfd = memfd_create("dc_h5_discard", MFD_CLOEXEC);
+    if (mfd >= 0) {
+      (void)dup3(mfd, *(int *)h, O_CLOEXEC);
+      close(mfd);
+    }
+  }
+  struct rlimit old;
+  int lifted = getrlimit(RLIMIT_FSIZE, &old) == 0 && old.rlim_cur != old.rlim_max;
+  if (lifted) {
+    struct rlimit r = {old.rlim_max, old.rlim_max};
+    lifted = setrlimit(RLIMIT_FSIZE, &r) == 0;
+  }
+  H5Fclose(f->file);
+  H5Eclear2(H5E_DEFAULT);
+  if (lifted) setrlimit(RLIMIT_FSIZE, &old);
+  f->file = H5I_INVALID_HID;
 }
 
 dc_status dc_h5_commit(dc_h5 *f) {
@@ -281,23 +343,16 @@ dc_status dc_h5_commit(dc_h5 *f) {
     return st;
   }
   dc_status st = DC_OK;
-  char r[256];
-  if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot flush: %s", f->tmp, h5_reason(r));
-  if (H5Fclose(f->file) < 0 && st == DC_OK)
-    st = dc_fail(DC_ERR_IO, "%s: cannot close: %s", f->tmp, h5_reason(r));
-  f->file = H5I_INVALID_HID;
-  if (st == DC_OK) {
-    /* The data must be on disk before the rename makes it visible as PATH. */
-    int fd = open(f->tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0)
-      st = dc_fail(DC_ERR_IO, "%s: cannot fsync: %s", f->tmp, strerror(errno));
-    if (fd >= 0) close(fd);
+  if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
+    st = write_failed(f, "flushing");
+    discard(f);
+  } else if (H5Fclose(f->file) < 0) {
+    st = write_failed(f, "closing");
   }
-  if (st == DC_OK && rename(f->tmp, f->path) != 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot rename %s into place: %s", f->path, f->tmp, strerror(errno));
-  if (st == DC_OK) sync_dir(f->path);
-  else unlink(f->tmp);
+  f->file = H5I_INVALID_HID;
+  /* fsync, rename over PATH, fsync the directory; removes PATH.tmp on failure */
+  if (st == DC_OK) st = dc_atomic_commit(&f->out);
+  else dc_atomic_abort(&f->out);
   free_handle(f);
   return st;
 }
@@ -305,8 +360,9 @@ dc_status dc_h5_commit(dc_h5 *f) {
 void dc_h5_abort(dc_h5 *f) {
   if (!f) return;
   quiet();
-  if (f->file >= 0) H5Fclose(f->file);
-  if (f->tmp) unlink(f->tmp);
+  if (f->file >= 0 && f->tmp) discard(f);
+  else if (f->file >= 0) H5Fclose(f->file);
+  if (f->tmp) dc_atomic_abort(&f->out);
   free_handle(f);
 }
 
@@ -393,12 +449,12 @@ dc_status dc_h5_write(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const 
   if (space < 0) return dc_fail(DC_ERR_BACKEND, "%s: %s: cannot make a dataspace: %s", f->path, cp, h5_reason(r));
   hid_t ds = create_dataset(f, cp, file_type(t), space);
   H5Sclose(space);
-  if (ds < 0) return dc_fail(DC_ERR_IO, "%s: cannot create %s: %s", f->path, cp, h5_reason(r));
+  char doing[PATH_MAX_LEN + 16];
+  snprintf(doing, sizeof doing, "writing %s", cp);
+  if (ds < 0) return write_failed(f, doing);
   dc_status st = DC_OK;
-  if (!empty && H5Dwrite(ds, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot write %s: %s", f->path, cp, h5_reason(r));
-  if (H5Dclose(ds) < 0 && st == DC_OK)
-    st = dc_fail(DC_ERR_IO, "%s: cannot write %s: %s", f->path, cp, h5_reason(r));
+  if (!empty && H5Dwrite(ds, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) st = write_failed(f, doing);
+  if (H5Dclose(ds) < 0 && st == DC_OK) st = write_failed(f, doing);
   return st;
 }
 
@@ -502,11 +558,11 @@ dc_status dc_h5_write_str(dc_h5 *f, const char *path, const char *s) {
   hid_t space = H5Screate(H5S_SCALAR);
   hid_t ds = space >= 0 ? create_dataset(f, cp, st_type, space) : H5I_INVALID_HID;
   dc_status st = DC_OK;
-  if (ds < 0) st = dc_fail(DC_ERR_IO, "%s: cannot create %s: %s", f->path, cp, h5_reason(r));
-  else if (H5Dwrite(ds, st_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, n ? s : "") < 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot write %s: %s", f->path, cp, h5_reason(r));
-  if (ds >= 0 && H5Dclose(ds) < 0 && st == DC_OK)
-    st = dc_fail(DC_ERR_IO, "%s: cannot write %s: %s", f->path, cp, h5_reason(r));
+  char doing[PATH_MAX_LEN + 16];
+  snprintf(doing, sizeof doing, "writing %s", cp);
+  if (ds < 0) st = write_failed(f, doing);
+  else if (H5Dwrite(ds, st_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, n ? s : "") < 0) st = write_failed(f, doing);
+  if (ds >= 0 && H5Dclose(ds) < 0 && st == DC_OK) st = write_failed(f, doing);
   if (space >= 0) H5Sclose(space);
   H5Tclose(st_type);
   return st;

@@ -48,7 +48,7 @@ static dc_status params_create(dc_net *net, param_pair *pairs, dc_params **out) 
   int n = 0;
   size_t total = 0;
   for (int i = 0; i < net->nlayers; i++) {
-    if (!dc_layer_kind_of(net->layers[i].type)->weighted) continue;
+    if (dc_layer_type_weights(net->layers[i].type) == DC_WEIGHTS_NONE) continue;
     n += 1 + (pairs[i].b.count > 0);
     total += pairs[i].w.count + pairs[i].b.count;
   }
@@ -69,7 +69,7 @@ static dc_status params_create(dc_net *net, param_pair *pairs, dc_params **out) 
   size_t off = 0;
   int k = 0;
   for (int i = 0; i < net->nlayers; i++) {
-    if (!dc_layer_kind_of(net->layers[i].type)->weighted) continue;
+    if (dc_layer_type_weights(net->layers[i].type) == DC_WEIGHTS_NONE) continue;
     for (int j = 0; j < 2; j++) {
       dc_param *src = j ? &pairs[i].b : &pairs[i].w;
       if (src->count == 0) continue;
@@ -91,7 +91,7 @@ static dc_status params_attach(dc_net *net, param_pair *pairs, dc_params *ps) {
   int k = 0;
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
-    if (!dc_layer_kind_of(l->type)->weighted) continue;
+    if (dc_layer_type_weights(l->type) == DC_WEIGHTS_NONE) continue;
     for (int j = 0; j < 2; j++) {
       dc_param *want = j ? &pairs[i].b : &pairs[i].w;
       if (want->count == 0) continue;
@@ -133,7 +133,7 @@ static dc_status build_layers(dc_net *net, dc_cfg *cfg, param_pair *pairs) {
     const char *name;
     char defname[64];
     snprintf(defname, sizeof defname, "%s%d", kind->name, i + 1);
-    if (kind->weighted) DC_TRY(dc_cfg_require(s, "name"));
+    if (kind->weights != DC_WEIGHTS_NONE) DC_TRY(dc_cfg_require(s, "name"));
     DC_TRY(dc_cfg_str(s, "name", defname, &name));
     if (strlen(name) >= sizeof l->name || strchr(name, '/'))
       return dc_cfg_key_error(s, "name", "must be shorter than %zu characters and contain no '/'", sizeof l->name);
@@ -150,7 +150,7 @@ static dc_status build_layers(dc_net *net, dc_cfg *cfg, param_pair *pairs) {
       return dc_cfg_section_error(s, "softmax_loss must be the last layer");
     l->in = cur;
     DC_TRY(kind->shape(l, file, w, b));
-    if (kind->weighted) {
+    if (kind->weights != DC_WEIGHTS_NONE) {
       snprintf(w->name, sizeof w->name, "%s/weight", l->name);
       snprintf(b->name, sizeof b->name, "%s/bias", l->name);
       w->count = dims_count(w);

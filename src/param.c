@@ -21,6 +21,7 @@ dc_param_view dc_param_view_of(dc_param *p) {
     v.history = p->codebook_history;
     v.n = (size_t)p->k;
     v.derived = 1;
+    v.decay_scale = p->codebook_count;
   } else {
     v.value = p->data;
     v.grad = p->diff;
@@ -41,10 +42,15 @@ void dc_param_reduce_grad(dc_param *p) {
         if (!p->mask[i]) p->diff[i] = 0.0f;
       break;
     case DC_PARAM_SHARED:
-      /* dL/dc_k = sum over kept weights i with index[i] == k of dL/dw_i */
+      /* dL/dc_k = sum over kept weights i with index[i] == k of dL/dw_i; and n_k, which
+       * changes when a mask does */
       memset(p->codebook_diff, 0, sizeof(float) * (size_t)p->k);
+      memset(p->codebook_count, 0, sizeof(float) * (size_t)p->k);
       for (size_t i = 0; i < p->count; i++)
-        if (p->mask[i]) p->codebook_diff[p->index[i]] += p->diff[i];
+        if (p->mask[i]) {
+          p->codebook_diff[p->index[i]] += p->diff[i];
+          p->codebook_count[p->index[i]] += 1.0f;
+        }
       break;
   }
 }
@@ -114,7 +120,7 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
   }
   /* allocate first, so a failure leaves p as it was */
   uint8_t *idx = p->index ? p->index : malloc(p->count);
-  float *cb = p->codebook ? p->codebook : malloc(sizeof(float) * 3 * 256);
+  float *cb = p->codebook ? p->codebook : malloc(sizeof(float) * 4 * 256);
   if (!idx || !cb) {
     if (idx != p->index) free(idx);
     if (cb != p->codebook) free(cb);
@@ -124,12 +130,15 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
   p->codebook = cb;
   p->codebook_diff = cb + 256;
   p->codebook_history = cb + 512;
+  p->codebook_count = cb + 768;
   memcpy(p->codebook, codebook, sizeof(float) * (size_t)k);
   memset(p->codebook_diff, 0, sizeof(float) * 256);
   memset(p->codebook_history, 0, sizeof(float) * 256);
+  memset(p->codebook_count, 0, sizeof(float) * 256);
   for (size_t i = 0; i < p->count; i++) {
     DC_ASSERT(!p->mask[i] || index[i] < k);
     p->index[i] = p->mask[i] ? index[i] : 0;
+    if (p->mask[i]) p->codebook_count[p->index[i]] += 1.0f;
   }
   p->bits = bits;
   p->k = k;
@@ -156,8 +165,64 @@ void dc_param_release(dc_param *p) {
   free(p->codebook);
   p->mask = NULL;
   p->index = NULL;
-  p->codebook = p->codebook_diff = p->codebook_history = NULL;
+  p->codebook = p->codebook_diff = p->codebook_history = p->codebook_count = NULL;
   p->bits = p->k = 0;
+}
+
+dc_param_parts dc_param_parts_of(dc_param *p) {
+  dc_param_parts parts = {0};
+  if (p->kind == DC_PARAM_DENSE) return parts;
+  parts.mask = p->mask;
+  if (p->kind == DC_PARAM_SHARED) {
+    parts.codebook = p->codebook;
+    parts.index = p->index;
+    parts.bits = p->bits;
+  }
+  return parts;
+}
+
+dc_status dc_param_set_parts(dc_param *p, const dc_param_parts *parts) {
+  dc_param_make_dense(p);
+  if (parts->mask) DC_TRY(dc_param_set_mask(p, parts->mask));
+  if (parts->codebook) DC_TRY(dc_param_set_shared(p, parts->bits, parts->codebook, parts->index));
+  return DC_OK;
+}
+
+void dc_param_snapshot_free(dc_param_snapshot *s) {
+  free(s->data);
+  free(s->parts.mask);
+  free(s->parts.codebook);
+  free(s->parts.index);
+  memset(s, 0, sizeof *s);
+}
+
+dc_status dc_param_snapshot_take(dc_param *p, dc_param_snapshot *s) {
+  memset(s, 0, sizeof *s);
+  dc_param_parts parts = dc_param_parts_of(p);
+  size_t k = parts.codebook ? (size_t)p->k : 0;
+  s->data = malloc(sizeof(float) * p->count);
+  if (parts.mask) s->parts.mask = malloc(p->count);
+  if (k) {
+    s->parts.codebook = malloc(sizeof(float) * k);
+    s->parts.index = malloc(p->count);
+  }
+  if (!s->data || (parts.mask && !s->parts.mask) || (k && (!s->parts.codebook || !s->parts.index))) {
+    dc_param_snapshot_free(s);
+    return dc_fail(DC_ERR_NOMEM, "out of memory saving %s", p->name);
+  }
+  memcpy(s->data, p->data, sizeof(float) * p->count);
+  if (parts.mask) memcpy(s->parts.mask, parts.mask, p->count);
+  if (k) {
+    memcpy(s->parts.codebook, parts.codebook, sizeof(float) * k);
+    memcpy(s->parts.index, parts.index, p->count);
+    s->parts.bits = parts.bits;
+  }
+  return DC_OK;
+}
+
+dc_status dc_param_snapshot_restore(dc_param *p, const dc_param_snapshot *s) {
+  memcpy(p->data, s->data, sizeof(float) * p->count);
+  return dc_param_set_parts(p, &s->parts);
 }
 
 size_t dc_param_comm_scratch(const dc_param *p) { return p->kind == DC_PARAM_MASKED ? dc_param_nonzero(p) : 0; }

@@ -6,32 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Open PATH.tmp; finish with commit_file. */
-static FILE *open_tmp(const char *path, char *tmp, size_t cap) {
-  snprintf(tmp, cap, "%s.tmp", path);
-  return fopen(tmp, "w");
-}
-
-static dc_status commit_file(FILE *f, const char *tmp, const char *path) {
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    remove(tmp);
-    return dc_fail(DC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0) return dc_fail(DC_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
-  return DC_OK;
-}
+#include "atomic.h"
 
 dc_status dc_stage_results_save(const char *dir, const dc_stage_result *r, int n) {
-  char path[600], tmp[640];
+  char path[600];
   snprintf(path, sizeof path, "%.580s/stages.csv", dir);
-  FILE *f = open_tmp(path, tmp, sizeof tmp);
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic a;
+  DC_TRY(dc_atomic_open(&a, path, "w"));
+  FILE *f = a.f;
   fprintf(f, "stage,top1,top5,loss,seconds,nonzero,total\n");
   for (int i = 0; i < n; i++)
     fprintf(f, "%s,%.6f,%.6f,%.6f,%.1f,%ld,%ld\n", r[i].label, r[i].top1, r[i].top5, r[i].loss, r[i].seconds,
             r[i].nonzero, r[i].total);
-  return commit_file(f, tmp, path);
+  return dc_atomic_commit(&a);
 }
 
 dc_status dc_stage_results_load(const char *dir, dc_stage_result *r, int max, int *n) {
@@ -110,7 +97,8 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
               ls->ratio, (unsigned long long)ls->dense_bytes, (unsigned long long)ls->total_bytes);
     } else {
       char bits[16] = "32";
-      if (w->kind == DC_PARAM_SHARED) snprintf(bits, sizeof bits, "%d", w->bits);
+      int cb_bits = dc_param_parts_of(w).bits; /* 0: plain fp32 */
+      if (cb_bits) snprintf(bits, sizeof bits, "%d", cb_bits);
       fprintf(md, "| %s | %ld | %.1f%% | %s | | | | | |\n", l->name, count, 100 * density, bits);
       fprintf(csv, "%s,%ld,%ld,%.6f,%s,,,,,,,\n", l->name, count, kept, density, bits);
     }
@@ -137,21 +125,22 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
 
 dc_status dc_report_write(const char *dir, const char *title, dc_net *net, const dc_stage_result *r, int n,
                           const dc_dcz_stats *stats) {
-  char md_path[600], csv_path[600], md_tmp[640], csv_tmp[640];
+  char md_path[600], csv_path[600];
   snprintf(md_path, sizeof md_path, "%.580s/report.md", dir);
   snprintf(csv_path, sizeof csv_path, "%.580s/report.csv", dir);
-  FILE *md = open_tmp(md_path, md_tmp, sizeof md_tmp);
-  if (!md) return dc_fail(DC_ERR_IO, "%s: cannot create: %s", md_tmp, strerror(errno));
-  FILE *csv = open_tmp(csv_path, csv_tmp, sizeof csv_tmp);
-  if (!csv) {
-    fclose(md);
-    remove(md_tmp);
-    return dc_fail(DC_ERR_IO, "%s: cannot create: %s", csv_tmp, strerror(errno));
+  dc_atomic md, csv;
+  DC_TRY(dc_atomic_open(&md, md_path, "w"));
+  if (dc_atomic_open(&csv, csv_path, "w") != DC_OK) {
+    dc_atomic_abort(&md);
+    return DC_ERR_IO;
   }
-  write_tables(md, csv, title, net, r, n, stats);
-  dc_status s = commit_file(md, md_tmp, md_path);
-  dc_status s2 = commit_file(csv, csv_tmp, csv_path);
-  return s != DC_OK ? s : s2;
+  write_tables(md.f, csv.f, title, net, r, n, stats);
+  dc_status s = dc_atomic_commit(&md);
+  if (s != DC_OK) {
+    dc_atomic_abort(&csv);
+    return s;
+  }
+  return dc_atomic_commit(&csv);
 }
 
 void dc_report_print_dcz(FILE *out, const char *path, const dc_dcz_stats *s) {

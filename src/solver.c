@@ -38,7 +38,8 @@ void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr) {
   dc_solver_update(c, ps, lr);
 }
 
-void dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr) {
+int dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr) {
+  int bad = -1;
   for (int i = 0; i < ps->count; i++) {
     dc_param *p = &ps->p[i];
     if (p->lr_mult == 0.0f) continue;
@@ -48,25 +49,38 @@ void dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr) {
     const float mom = (float)c->momentum;
     float *restrict w = v.value, *restrict g = v.grad, *restrict h = v.history;
     const uint8_t *restrict mask = v.mask;
+    float finite = 0.0f; /* sum of g*0: 0 unless some g is NaN or Inf */
     if (mask) {
       /* a pruned weight: gradient forced to 0, value and momentum already 0, so
        * h = mom*0 + rate*(0 + decay*0) = 0 and w stays exactly 0 */
-#pragma omp parallel for simd schedule(static) if (v.n >= 16384)
+#pragma omp parallel for simd schedule(static) reduction(+ : finite) if (v.n >= 16384)
       for (size_t j = 0; j < v.n; j++) {
         float gj = mask[j] ? g[j] : 0.0f;
         g[j] = gj;
+        finite += gj * 0.0f;
         h[j] = mom * h[j] + rate * (gj + decay * w[j]);
         w[j] -= h[j];
       }
-    } else {
-#pragma omp parallel for simd schedule(static) if (v.n >= 16384)
+    } else if (v.decay_scale) {
+      /* centroids (at most 256): the decay of the n_k weights each stands for */
+      const float *restrict ds = v.decay_scale;
       for (size_t j = 0; j < v.n; j++) {
+        finite += g[j] * 0.0f;
+        h[j] = mom * h[j] + rate * (g[j] + decay * ds[j] * w[j]);
+        w[j] -= h[j];
+      }
+    } else {
+#pragma omp parallel for simd schedule(static) reduction(+ : finite) if (v.n >= 16384)
+      for (size_t j = 0; j < v.n; j++) {
+        finite += g[j] * 0.0f;
         h[j] = mom * h[j] + rate * (g[j] + decay * w[j]);
         w[j] -= h[j];
       }
     }
     if (v.derived) dc_param_sync(p);
+    if (finite != 0.0f && bad < 0) bad = i;
   }
+  return bad;
 }
 
 void dc_solver_reset(dc_params *ps) {

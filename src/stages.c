@@ -59,7 +59,7 @@ static dc_status apply_quantize(const dc_experiment *e, dc_net *net, FILE *out) 
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
     const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
-    int bits = ls ? (int)ls->value : l->type == DC_LAYER_CONV ? c->conv_bits : c->fc_bits;
+    int bits = ls ? (int)ls->value : dc_layer_type_weights(l->type) == DC_WEIGHTS_CONV ? c->conv_bits : c->fc_bits;
     double t0 = dc_now();
     DC_TRY(dc_quantize(l->weight, bits, (dc_kmeans_init)c->init, e->seed ^ dc_hash_str(l->name)));
     if (out)
@@ -97,7 +97,8 @@ static void set_frozen(dc_net *net, dc_freeze which, float *saved, int restore) 
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
     dc_param *ps[2] = {l->weight, l->bias};
-    int frozen = (which == DC_FREEZE_CONV && l->type == DC_LAYER_CONV) || (which == DC_FREEZE_FC && l->type == DC_LAYER_FC);
+    dc_weight_family family = dc_layer_type_weights(l->type);
+    int frozen = (which == DC_FREEZE_CONV && family == DC_WEIGHTS_CONV) || (which == DC_FREEZE_FC && family == DC_WEIGHTS_FC);
     for (int j = 0; j < 2; j++) {
       if (!ps[j]) continue;
       if (restore) ps[j]->lr_mult = saved[k];
@@ -117,7 +118,8 @@ static void print_densities(dc_net *net, FILE *out) {
     if (!w) continue;
     fprintf(out, "  %-10s %9zu weights, %6.2f%% kept", net->layers[i].name, w->count,
             100.0 * (double)dc_param_nonzero(w) / (double)w->count);
-    if (w->kind == DC_PARAM_SHARED) fprintf(out, ", %d-bit codebook", w->bits);
+    int bits = dc_param_parts_of(w).bits; /* 0: no codebook */
+    if (bits) fprintf(out, ", %d-bit codebook", bits);
     fprintf(out, "\n");
   }
 }

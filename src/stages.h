@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "dc/compress.h"
-#include "dc/experiment.h"
+#include "dc/config.h"
 #include "dc/report.h"
 #include "dc/train.h"
 

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dc/dist.h"
@@ -41,14 +42,12 @@ dc_status dc_test(dc_trainer *t, dc_test_result *r) {
       t->labels[i] = t->labels[0];
     }
     double loss;
+    pass.count = pass.norm = m; /* the mean loss of the m counted samples, loss_weight included */
     DC_TRY(dc_net_forward(net, &pass, &loss));
     const float *probs = dc_net_output(net);
     top1 += dc_topk_correct(probs, t->labels, m, classes, 1);
     top5 += dc_topk_correct(probs, t->labels, m, classes, classes < 5 ? classes : 5);
-    /* the layer's loss is the batch mean: re-weight by the counted samples */
-    if (m == t->test_batch) loss_sum += loss * m;
-    else
-      for (int i = 0; i < m; i++) loss_sum += -log(fmax(probs[(size_t)i * classes + t->labels[i]], 1e-30));
+    loss_sum += loss * m;
     seen += m;
   }
   int64_t counts[3] = {top1, top5, seen};
@@ -123,6 +122,57 @@ static void get_data_stats(dc_trainer *t, data_stats *d) {
   d->skipped = dc_dataset_skipped(t->train_set) + (t->test_set ? dc_dataset_skipped(t->test_set) : 0);
 }
 
+/* ---- numerical faults: checked cheaply every step, located only once one occurs ---- */
+
+/* 1 when every x[0..n) is finite: x*0 is 0 for finite x and NaN for NaN and ±Inf. */
+static int all_finite(const float *x, size_t n) {
+  float acc = 0.0f;
+#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n >= 65536)
+  for (size_t j = 0; j < n; j++) acc += x[j] * 0.0f;
+  return acc == 0.0f;
+}
+
+static const char *nonfinite_name(const float *x, size_t n) {
+  for (size_t j = 0; j < n; j++)
+    if (isnan(x[j])) return "NaN";
+  return "Inf";
+}
+
+/* Where a non-finite loss came from, into buf: the input batch, or the first layer (in
+ * forward order) whose output holds NaN or Inf, and whether its parameters already do.
+ * Reads the activations the failed forward left (the slow path: only after a fault). */
+static void locate_nonfinite(dc_net *net, char *buf, size_t cap) {
+  size_t n = dc_shape_count(net->input);
+  if (!all_finite(net->input_data, n)) {
+    snprintf(buf, cap, "the input batch holds %s", nonfinite_name(net->input_data, n));
+    return;
+  }
+  size_t most = 0;
+  for (int i = 0; i < net->nlayers; i++)
+    if (dc_shape_count(net->layers[i].out) > most) most = dc_shape_count(net->layers[i].out);
+  float *out = malloc(sizeof(float) * (most ? most : 1));
+  snprintf(buf, cap, "no layer output holds NaN or Inf");
+  for (int i = 0; out && i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    size_t m = dc_shape_count(l->out);
+    if (dc_net_read_output(net, i, out) != DC_OK || all_finite(out, m)) continue;
+    const char *why = "";
+    if (l->weight && !all_finite(l->weight->data, l->weight->count)) why = ", whose weights already hold NaN or Inf";
+    else if (l->bias && !all_finite(l->bias->data, l->bias->count)) why = ", whose bias already holds NaN or Inf";
+    snprintf(buf, cap, "the first layer with %s in its output is '%s' (%s:%d)%s", nonfinite_name(out, m), l->name,
+             net->path, l->line, why);
+    break;
+  }
+  free(out);
+  dc_failure_clear(); /* a failed read_output above must not become the run's reason */
+}
+
+static dc_status diverged(const dc_trainer *t, const char *label, long it, const char *what) {
+  return dc_fail(DC_ERR_NUMERIC, "[%s] iteration %ld: %s; training diverged (try a lower base_lr); %s%s%s", label,
+                 it + 1, what, t->have_ckpt ? "the last checkpoint " : "no checkpoint was written yet",
+                 t->have_ckpt ? t->ckpt_path : "", t->have_ckpt ? " is intact" : "");
+}
+
 /* One step: this rank's share of the global batch, forward, backward with the gradient
  * sums started layer by layer, the per-step agreement (global loss, stop requests), the
  * update. *loss gets the global batch's mean loss, *stop whether any rank asked to stop. */
@@ -137,18 +187,27 @@ static dc_status step(dc_trainer *t, dc_gradsync *gs, const dc_solver_conf *conf
                   .norm = t->batch};
   dc_gradsync_hook(gs, &pass);
   DC_TRY(dc_net_forward(net, &pass, loss));
-  if (!isfinite(*loss))
-    return dc_fail(DC_ERR_NUMERIC,
-                   "[%s] iteration %ld: loss is %f; training diverged (try a lower base_lr); %s%s%s", label, it, *loss,
-                   t->have_ckpt ? "the last checkpoint " : "no checkpoint was written yet", t->have_ckpt ? t->ckpt_path : "",
-                   t->have_ckpt ? " is intact" : "");
+  if (!isfinite(*loss)) {
+    char where[800], what[900];
+    locate_nonfinite(net, where, sizeof where);
+    snprintf(what, sizeof what, "loss is %s: %s", isnan(*loss) ? "NaN" : "Inf", where);
+    return diverged(t, label, it, what);
+  }
   DC_TRY(dc_net_backward(net, &pass));
   DC_TRY(dc_gradsync_finish(gs));
+
   double agree[2] = {*loss, dc_stop_requested() ? 1.0 : 0.0};
   DC_TRY(dc_dist_sum_f64(agree, 2));
   *loss = agree[0];
   *stop = agree[1] > 0.0;
-  dc_solver_update(conf, net->params, dc_solver_lr(conf, it));
+  int bad = dc_solver_update(conf, net->params, dc_solver_lr(conf, it));
+  if (bad >= 0) { /* the run stops here: the updated weights are never saved */
+    char what[200];
+    dc_param_view v = dc_param_view_of(&net->params->p[bad]);
+    snprintf(what, sizeof what, "the gradient of %s holds %s (the loss was %g)", net->params->p[bad].name,
+             nonfinite_name(v.grad, v.n), *loss);
+    return diverged(t, label, it, what);
+  }
   return DC_OK;
 }
 

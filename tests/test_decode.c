@@ -88,7 +88,7 @@ static void test_decode_refused(void **state) {
   expect_refused(write_bytes("junk.png", "not an image", 12), DC_ERR_DATA, "cannot decode image: ");
   char missing[600];
   snprintf(missing, sizeof missing, "%s/none.png", g_dir);
-  expect_refused(missing, DC_ERR_IO, "cannot open: No such file");
+  expect_refused(missing, DC_ERR_IO, "cannot open image: No such file");
   expect_refused("/dev/zero", DC_ERR_IO, "not a regular file");
 }
 

@@ -21,6 +21,7 @@
 
 #include <stb/stb_image_write.h>
 
+#include "dc/ckpt.h"
 #include "dc/compress.h"
 #include "dc/data.h"
 #include "dc/experiment.h"
@@ -930,9 +931,86 @@ static void corrupt_image_fails_the_batch(void **state) {
   float *x = malloc(sizeof(float) * 3 * 16 * 16);
   dc_failure_clear();
   assert_int_equal(dc_dataset_get(d, 2, x, NULL), DC_ERR_DATA);
-  assert_non_null(strstr(dc_failure_reason(), "x/c.png: cannot open: No such file or directory"));
+  if (!strstr(dc_failure_reason(), "x/c.png: cannot open image: No such file or directory"))
+    fail_msg("got '%s'", dc_failure_reason());
   free(x);
   dc_dataset_free(d);
+  free(root);
+}
+
+static void symlink_at(const char *target, const char *root, const char *rel) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/%s", root, rel);
+  assert_int_equal(symlink(target, path), 0);
+}
+
+/* Trees torchvision's ImageFolder reads: images in subfolders of a class (found
+ * recursively, symlinks followed), a directory named x.JPEG (walked, not a sample); and
+ * trees that are wrong, refused at open with the path and the reason: a dangling
+ * symlink, a directory loop, nesting deeper than 16 levels. */
+static void odd_trees(void **state) {
+  (void)state;
+  char *root = scratch("odd");
+  char dir[1200], want[1400];
+  mkdir_p(root, "train", "a");
+  mkdir_p(root, "train", "b");
+  mkdir_p(root, "train/a", "x.JPEG");
+  mkdir_p(root, "train/a", "sub");
+  mkdir_p(root, "train/a/sub", "deeper");
+  mkdir_p(root, "elsewhere", NULL);
+  snprintf(dir, sizeof dir, "%s/train/a", root);
+  write_image(dir, "x.png", 20, 20, 0, 0, 0);
+  snprintf(dir, sizeof dir, "%s/train/a/x.JPEG", root);
+  write_image(dir, "y.png", 20, 20, 0, 1, 0);
+  snprintf(dir, sizeof dir, "%s/train/a/sub", root);
+  write_image(dir, "z.png", 20, 20, 0, 2, 0);
+  snprintf(dir, sizeof dir, "%s/train/a/sub/deeper", root);
+  write_image(dir, "w.png", 20, 20, 0, 3, 0);
+  snprintf(dir, sizeof dir, "%s/elsewhere", root);
+  write_image(dir, "e.png", 20, 20, 1, 0, 0);
+  snprintf(dir, sizeof dir, "%s/train/b", root);
+  write_image(dir, "v.png", 20, 20, 1, 1, 0);
+  symlink_at("../../elsewhere", root, "train/b/linked"); /* a symlinked subfolder */
+  dc_imagefolder_conf conf = small_conf(20, 16, 1);
+  dc_dataset *d = open_ok(root, 1, &conf);
+  assert_int_equal(dc_dataset_count(d), 6); /* a: x, x.JPEG/y, sub/z, sub/deeper/w; b: v, linked/e */
+  float *x = malloc(sizeof(float) * 3 * 16 * 16 * 6);
+  int y[6];
+  if (dc_dataset_batch(d, 1, 0, 0, 6, x, y) != DC_OK) fail_msg("%s", dc_failure_reason());
+  int want_y[6] = {0, 0, 0, 0, 1, 1};
+  assert_memory_equal(y, want_y, sizeof y);
+  /* class by class; in a class, by directory and then name, as torchvision sorts */
+  float *ref = malloc(sizeof(float) * 3 * 16 * 16);
+  int order[6][2] = {{0, 0}, {0, 2}, {0, 3}, {0, 1}, {1, 1}, {1, 0}}; /* x, sub/z, sub/deeper/w, x.JPEG/y; v, linked/e */
+  for (int i = 0; i < 6; i++) {
+    int label;
+    assert_int_equal(dc_dataset_get(d, i, x, &label), DC_OK);
+    expected_crop(order[i][0], order[i][1], 16, 2, 2, 0, conf.mean, conf.scale, ref);
+    if (memcmp(ref, x, sizeof(float) * 3 * 16 * 16) != 0) fail_msg("sample %d is not image %d of class %d", i, order[i][1], order[i][0]);
+  }
+  free(ref);
+  free(x);
+  dc_dataset_free(d);
+
+  /* a dangling symlink with an image name */
+  symlink_at("gone.png", root, "train/a/sub/dead.png");
+  snprintf(want, sizeof want, "%s/train/a/sub/dead.png: dangling symlink to 'gone.png'", root);
+  expect_open_error(root, 1, &conf, DC_ERR_DATA, want);
+  snprintf(dir, sizeof dir, "%s/train/a/sub/dead.png", root);
+  unlink(dir);
+  /* a symlink back up: a loop */
+  symlink_at("..", root, "train/a/sub/up");
+  snprintf(want, sizeof want, "%s/train/a/sub/up: directory loop", root);
+  expect_open_error(root, 1, &conf, DC_ERR_DATA, want);
+  snprintf(dir, sizeof dir, "%s/train/a/sub/up", root);
+  unlink(dir);
+  /* 17 levels below the class directory */
+  snprintf(dir, sizeof dir, "%s/train/b", root);
+  for (int i = 0; i < 17; i++) {
+    strcat(dir, "/d");
+    assert_int_equal(mkdir(dir, 0777), 0);
+  }
+  expect_open_error(root, 1, &conf, DC_ERR_DATA, "directories nested more than 16 levels below the class directory");
   free(root);
 }
 
@@ -1052,6 +1130,53 @@ static float *read_param(const char *file, const char *path, size_t *n) {
 
 /* kind = imagenet trains a conv net in-process; stopping and resuming gives the same
  * weights (the crops and mirrors depend on (seed, position) only). */
+static void expect_resume_error(const char *cfg, const char *ckpt, const char *want) {
+  dc_status st = tu_run(cfg, ckpt, 0, NULL);
+  if (st != DC_ERR_DATA || !strstr(dc_failure_reason(), want))
+    fail_msg("expected '%s', got %d: %s", want, st, dc_failure_reason());
+}
+
+/* The checkpoint records the training folder's file list: a resume after an image was
+ * added (in a subfolder) or renamed is refused with both counts; a checkpoint without
+ * the record (written before it existed) still resumes. Leaves g_root and ckpt as found. */
+static void resume_refuses_changed_data(const char *cfg, const char *ckpt) {
+  char dir[1200], from[1200], to[1300], old_ckpt[1300];
+  snprintf(dir, sizeof dir, "%s/train/ant/more", g_root);
+  assert_int_equal(mkdir(dir, 0777), 0);
+  write_image(dir, "extra.png", 40, 30, 0, 9, 0);
+  expect_resume_error(cfg, ckpt, "the training data changed since this checkpoint: 12 samples then, 13 now");
+  snprintf(to, sizeof to, "%s/extra.png", dir);
+  unlink(to);
+  rmdir(dir);
+  snprintf(from, sizeof from, "%s/train/ant/img1.png", g_root);
+  snprintf(to, sizeof to, "%s/train/ant/img1b.png", g_root);
+  assert_int_equal(rename(from, to), 0);
+  expect_resume_error(cfg, ckpt, "12 samples then and now, but other files");
+  assert_int_equal(rename(to, from), 0);
+  /* an older checkpoint: the same without /solver/data_count and data_hash */
+  char net_path[1200];
+  snprintf(net_path, sizeof net_path, "%s/img.net", g_tmp);
+  dc_net *net;
+  assert_int_equal(dc_net_load(net_path, 6, DC_NET_TRAIN, NULL, &net), DC_OK);
+  dc_ckpt_state st;
+  assert_int_equal(dc_ckpt_load(ckpt, net->params, &st), DC_OK);
+  assert_int_equal(st.data_count, 12);
+  assert_true(st.data_hash != 0);
+  st.data_count = 0;
+  st.data_hash = 0;
+  snprintf(old_ckpt, sizeof old_ckpt, "%s.old.h5", ckpt);
+  assert_int_equal(dc_ckpt_save(old_ckpt, net->params, &st), DC_OK);
+  dc_net_free(net);
+  /* (another output directory: this run must not replace ckpt) */
+  char *other = img_experiment("ic.cfg", "ic", NULL, 6);
+  assert_int_equal(rename(from, to), 0); /* the list differs, but the file cannot tell */
+  dc_status s = tu_run(other, old_ckpt, 0, NULL);
+  free(other);
+  assert_int_equal(rename(to, from), 0);
+  if (s != DC_OK) fail_msg("%s", dc_failure_reason());
+  unlink(old_ckpt);
+}
+
 static void experiment_trains_and_resumes(void **state) {
   (void)state;
   free(tu_write_file(g_tmp, "img.net", IMG_NET));
@@ -1061,6 +1186,7 @@ static void experiment_trains_and_resumes(void **state) {
   assert_int_equal(tu_run(b, NULL, 3, NULL), DC_OK);
   char ckpt[1200], pa[1200], pb[1200];
   snprintf(ckpt, sizeof ckpt, "%s/ib/ckpt.h5", g_tmp);
+  resume_refuses_changed_data(b, ckpt);
   if (tu_run(b, ckpt, 0, NULL) != DC_OK) fail_msg("%s", dc_failure_reason());
   snprintf(pa, sizeof pa, "%s/ia/train.h5", g_tmp);
   snprintf(pb, sizeof pb, "%s/ib/train.h5", g_tmp);
@@ -1267,6 +1393,7 @@ int main(void) {
       cmocka_unit_test(encode_records_what_it_can),
       cmocka_unit_test(synthetic_tree_loads),
       cmocka_unit_test(corrupt_image_fails_the_batch),
+      cmocka_unit_test(odd_trees),
       cmocka_unit_test(open_errors),
       cmocka_unit_test(experiment_trains_and_resumes),
       cmocka_unit_test(experiment_errors),

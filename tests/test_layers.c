@@ -1,5 +1,6 @@
 /* test_layers.c — every layer kind: finite-difference gradient checks (input and
- * parameters) and, for the oneDNN-backed kinds, agreement with naive reference kernels. */
+ * parameters) and, for the oneDNN-backed kinds, agreement with naive reference kernels;
+ * the table's weight family of each kind. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -417,6 +418,26 @@ static void reuse_equals_keep(void **state) {
   dc_net_free(reuse);
 }
 
+/* The table's weight family: conv and fc have weights of their own family, every other
+ * kind none, and a built net gives parameters to exactly the layers with a family. */
+static void weight_families(void **state) {
+  (void)state;
+  for (int t = 0; t < DC_LAYER_TYPE_COUNT; t++) {
+    dc_weight_family f = dc_layer_type_weights((dc_layer_type)t);
+    dc_weight_family want = t == DC_LAYER_CONV ? DC_WEIGHTS_CONV : t == DC_LAYER_FC ? DC_WEIGHTS_FC : DC_WEIGHTS_NONE;
+    assert_int_equal(f, want);
+  }
+  dc_net *net = grad_net(IN_4x6x6,
+                         "[conv]\nname = c1\nnum_output = 2\nkernel = 3\n[relu]\n[maxpool]\nkernel = 2\n"
+                         "[fc]\nname = f1\nnum_output = 3",
+                         2);
+  for (int i = 0; i < net->nlayers; i++) {
+    const dc_layer *l = &net->layers[i];
+    assert_int_equal(l->weight != NULL, dc_layer_type_weights(l->type) != DC_WEIGHTS_NONE);
+  }
+  dc_net_free(net);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(grad_conv),       cmocka_unit_test(grad_conv_groups), cmocka_unit_test(grad_fc),
@@ -425,6 +446,7 @@ int main(void) {
       cmocka_unit_test(ref_conv_all),    cmocka_unit_test(ref_fc),           cmocka_unit_test(ref_pool),
       cmocka_unit_test(ref_lrn),         cmocka_unit_test(dropout_semantics),
       cmocka_unit_test(no_reference_kernels),     cmocka_unit_test(reuse_equals_keep),
+      cmocka_unit_test(weight_families),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * momentum) through 1000 solver steps with weight decay; SHARED codebook expansion, the
  * per-centroid gradient sum (pruned weights excluded), centroid-only updates with their own
  * momentum, a finite-difference check of that gradient; masking a SHARED param; back to
- * DENSE; release; the fillers and their seeding; the out-of-memory error paths.
+ * DENSE; release; parts and snapshots (what checkpoints store, trial undo); the fillers
+ * and their seeding; the out-of-memory error paths.
  * Params are built by hand here (no net): data/diff/history come from dc_alloc as the
  * arena would provide them. */
 #include <setjmp.h>
@@ -326,15 +327,17 @@ static void test_shared_solver_step(void **state) {
   c.weight_decay = 0.01;
   const double lr = 0.1;
   dc_params ps = {.count = 1, .p = &p};
-  double w[K], h[K] = {0};
+  double w[K], h[K] = {0}, members[K] = {0};
   for (int j = 0; j < K; j++) w[j] = cb[j];
+  for (int i = 0; i < N; i++)
+    if (keep[i]) members[index[i]] += 1; /* a centroid decays as the n_k weights it stands for */
   for (int s = 0; s < 3; s++) {
     fill_uniform(p.diff, N, 17, (uint64_t)s, -1, 1);
     double g[K] = {0};
     for (int i = 0; i < N; i++)
       if (keep[i]) g[index[i]] += p.diff[i];
     for (int j = 0; j < K; j++) {
-      h[j] = 0.9 * h[j] + lr * (g[j] + 0.01 * w[j]);
+      h[j] = 0.9 * h[j] + lr * (g[j] + 0.01 * members[j] * w[j]);
       w[j] -= h[j];
     }
     dc_solver_step(&c, &ps, lr);
@@ -724,6 +727,64 @@ static void test_adopt_kind_and_arrays(void **state) {
   tu_param_free(&b);
 }
 
+/* What a file stores beside the values follows the kind; setting those parts on another
+ * param rebuilds the same one; a snapshot undoes any change of values and kind exactly. */
+static void test_parts_and_snapshot(void **state) {
+  (void)state;
+  dc_param a = tu_param("l/weight", 6), b = tu_param("l/weight", 6);
+  for (int i = 0; i < 6; i++) a.data[i] = 0.25f * (float)(i - 3);
+  dc_param_parts parts = dc_param_parts_of(&a);
+  assert_null(parts.mask);
+  assert_null(parts.codebook);
+  assert_int_equal(parts.bits, 0);
+  uint8_t keep[6] = {1, 1, 0, 1, 0, 1}, idx[6] = {0, 1, 0, 1, 0, 0};
+  float cb[2] = {-0.5f, 0.5f};
+  assert_int_equal(dc_param_set_mask(&a, keep), DC_OK);
+  parts = dc_param_parts_of(&a);
+  assert_ptr_equal(parts.mask, a.mask);
+  assert_null(parts.codebook);
+  assert_null(parts.index);
+  dc_param_snapshot masked;
+  assert_int_equal(dc_param_snapshot_take(&a, &masked), DC_OK);
+  float masked_data[6];
+  memcpy(masked_data, a.data, sizeof masked_data);
+  assert_int_equal(dc_param_set_shared(&a, 1, cb, idx), DC_OK);
+  parts = dc_param_parts_of(&a);
+  assert_ptr_equal(parts.codebook, a.codebook);
+  assert_ptr_equal(parts.index, a.index);
+  assert_int_equal(parts.bits, 1);
+  /* b from a's values and parts, as a checkpoint load does */
+  memcpy(b.data, a.data, sizeof(float) * 6);
+  assert_int_equal(dc_param_set_parts(&b, &parts), DC_OK);
+  assert_int_equal(b.kind, DC_PARAM_SHARED);
+  assert_memory_equal(b.data, a.data, sizeof(float) * 6);
+  assert_memory_equal(b.mask, a.mask, 6);
+  assert_memory_equal(b.index, a.index, 6);
+  assert_memory_equal(b.codebook, a.codebook, sizeof(float) * 2);
+  /* a SHARED snapshot, then a change of kind and values, undone */
+  dc_param_snapshot shared;
+  assert_int_equal(dc_param_snapshot_take(&a, &shared), DC_OK);
+  float shared_data[6];
+  memcpy(shared_data, a.data, sizeof shared_data);
+  dc_param_make_dense(&a);
+  for (int i = 0; i < 6; i++) a.data[i] = 9.0f;
+  assert_int_equal(dc_param_snapshot_restore(&a, &shared), DC_OK);
+  assert_int_equal(a.kind, DC_PARAM_SHARED);
+  assert_memory_equal(a.data, shared_data, sizeof shared_data);
+  assert_memory_equal(a.codebook, cb, sizeof cb);
+  assert_memory_equal(a.mask, keep, 6);
+  /* and back to the MASKED one taken before quantizing */
+  assert_int_equal(dc_param_snapshot_restore(&a, &masked), DC_OK);
+  assert_int_equal(a.kind, DC_PARAM_MASKED);
+  assert_null(a.codebook);
+  assert_memory_equal(a.data, masked_data, sizeof masked_data);
+  dc_param_snapshot_free(&masked);
+  dc_param_snapshot_free(&shared);
+  assert_null(shared.data);
+  tu_param_free(&a);
+  tu_param_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dense_view_and_grad),
@@ -746,6 +807,7 @@ int main(void) {
       cmocka_unit_test(test_set_shared_out_of_memory),
       cmocka_unit_test(test_grad_pack_per_kind),
       cmocka_unit_test(test_adopt_kind_and_arrays),
+      cmocka_unit_test(test_parts_and_snapshot),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/dnn.h"
 #include "dc/prune.h"
 #include "dc/rng.h"
 #include "dc/solver.h"
@@ -467,6 +466,6 @@ int main(void) {
   };
   /* one thread: the nets here are tiny, and a spinning second OpenMP thread on a busy
    * 2-core machine made one test 100x slower; also sets flush-to-zero like a real run */
-  dc_dnn_set_threads(1);
+  dc_set_threads(1);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,6 +229,70 @@ static void test_frozen_other_kinds(void **state) {
   tu_param_free(&s);
 }
 
+/* One SGD step on a SHARED param, by hand. A centroid stands for its n_k kept weights, so
+ * both its gradient and its weight decay are those of the L2-regularised loss over them:
+ *   g_k = sum_{i in k} dL/dw_i,   decay_k = n_k * wd * c_k   (= sum_{i in k} wd * w_i).
+ * 6 weights, w2 pruned; index {0,1,1,0,0,1}: centroid 0 holds w0 w3 w4 (n_0 = 3),
+ * centroid 1 holds w1 w5 (n_1 = 2). */
+static void test_shared_step_by_hand(void **state) {
+  (void)state;
+  dc_param p = make("s/weight", 6, 1, 1);
+  const uint8_t keep[6] = {1, 1, 0, 1, 1, 1}, index[6] = {0, 1, 1, 0, 0, 1};
+  const float cb[2] = {-0.5f, 0.25f};
+  assert_int_equal(dc_param_set_mask(&p, keep), DC_OK);
+  assert_int_equal(dc_param_set_shared(&p, 1, cb, index), DC_OK);
+  const float g[6] = {1, 2, 100, -1, 0.5f, 3}; /* the pruned w2's 100 must not count */
+  dc_params ps = {.count = 1, .p = &p};
+  dc_solver_conf c = conf(DC_LR_FIXED);
+  c.momentum = 0.9;
+  c.weight_decay = 0.01;
+  memcpy(p.diff, g, sizeof g);
+  dc_solver_step(&c, &ps, 0.1);
+  /* g_0 = 1 - 1 + 0.5 = 0.5, g_1 = 2 + 3 = 5
+   * h_0 = 0.1 * (0.5 + 0.01 * 3 * -0.5) = 0.0485    c_0 = -0.5 - 0.0485 = -0.5485
+   * h_1 = 0.1 * (5 + 0.01 * 2 * 0.25) = 0.5005      c_1 = 0.25 - 0.5005 = -0.2505 */
+  assert_float_equal(p.codebook_history[0], 0.0485, 1e-6);
+  assert_float_equal(p.codebook_history[1], 0.5005, 1e-6);
+  assert_float_equal(p.codebook[0], -0.5485, 1e-6);
+  assert_float_equal(p.codebook[1], -0.2505, 1e-6);
+  const double w1[6] = {-0.5485, -0.2505, 0, -0.5485, -0.5485, -0.2505};
+  for (int i = 0; i < 6; i++) assert_float_equal(p.data[i], w1[i], 1e-6);
+  memcpy(p.diff, g, sizeof g);
+  dc_solver_step(&c, &ps, 0.1);
+  /* h_0 = 0.9 * 0.0485 + 0.1 * (0.5 + 0.01 * 3 * -0.5485) = 0.0920045   c_0 = -0.6405045
+   * h_1 = 0.9 * 0.5005 + 0.1 * (5 + 0.01 * 2 * -0.2505) = 0.949949      c_1 = -1.200449 */
+  assert_float_equal(p.codebook[0], -0.6405045, 1e-6);
+  assert_float_equal(p.codebook[1], -1.200449, 1e-6);
+  /* pruning w4 too: n_0 = 2 from the next step on */
+  const uint8_t keep2[6] = {1, 1, 0, 1, 0, 1};
+  assert_int_equal(dc_param_set_mask(&p, keep2), DC_OK);
+  dc_param_reduce_grad(&p);
+  dc_param_view v = dc_param_view_of(&p);
+  assert_non_null(v.decay_scale);
+  assert_true(v.decay_scale[0] == 2.0f && v.decay_scale[1] == 2.0f);
+  tu_param_free(&p);
+}
+
+/* The update reports the first parameter whose gradient holds NaN or Inf (the trainer
+ * stops there); a pruned weight's gradient does not count, being masked to 0. */
+static void test_update_reports_nonfinite_gradient(void **state) {
+  (void)state;
+  dc_param p[3] = {make("a/weight", 20000, 1, 1), make("b/weight", 4, 1, 1), make("c/weight", 20000, 1, 1)};
+  const uint8_t keep[4] = {1, 0, 1, 1};
+  assert_int_equal(dc_param_set_mask(&p[1], keep), DC_OK);
+  dc_params ps = {.count = 3, .p = p};
+  dc_solver_conf c = conf(DC_LR_FIXED);
+  c.momentum = 0.9;
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), -1);
+  p[1].diff[1] = INFINITY; /* pruned: ignored */
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), -1);
+  p[2].diff[12345] = NAN;
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), 2);
+  p[1].diff[2] = -INFINITY;
+  assert_int_equal(dc_solver_update(&c, &ps, 0.1), 1);
+  for (int k = 0; k < 3; k++) tu_param_free(&p[k]);
+}
+
 /* momentum 0, no decay: plain SGD, w -= lr * lr_mult * g. */
 static void test_plain_sgd(void **state) {
   (void)state;
@@ -308,6 +372,8 @@ int main(void) {
       cmocka_unit_test(test_lr_exp),
       cmocka_unit_test(test_step_by_hand),
       cmocka_unit_test(test_frozen_other_kinds),
+      cmocka_unit_test(test_shared_step_by_hand),
+      cmocka_unit_test(test_update_reports_nonfinite_gradient),
       cmocka_unit_test(test_plain_sgd),
       cmocka_unit_test(test_reset_zeroes_every_history),
   };

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,7 +20,9 @@
 #include "dc/ckpt.h"
 #include "dc/experiment.h"
 #include "dc/h5.h"
+#include "dc/train.h"
 #include "util.h"
+#include "util_fs.h"
 #include "util_net.h"
 
 static char *g_dir; /* toy data + net */
@@ -251,6 +254,164 @@ static void one_run_per_output_directory(void **state) {
   free(cfg);
 }
 
+static long file_bytes(const char *path, char *buf, long cap) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  long n = (long)fread(buf, 1, (size_t)cap, f);
+  fclose(f);
+  return n;
+}
+
+/* The disk fills up between two checkpoints: the run stops with one line naming the
+ * checkpoint, the reason and the dataset, and the previous checkpoint is intact. */
+static void full_disk_keeps_the_checkpoint(void **state) {
+  (void)state;
+  char why[200], link[600], ckpt[700];
+  char *fs = tu_small_fs(4 << 20, why, sizeof why);
+  if (!fs) {
+    fprintf(stderr, "skipped: %s\n", why);
+    skip();
+  }
+  snprintf(link, sizeof link, "%s/full", g_dir);
+  assert_int_equal(symlink(fs, link), 0);
+  char *cfg = toy_experiment("full.cfg", "full/run", 40, "");
+  /* snapshot every 10 iterations */
+  static char text[4096];
+  long tl = file_bytes(cfg, text, sizeof text - 1);
+  text[tl] = '\0';
+  char *sn = strstr(text, "snapshot = 0");
+  assert_non_null(sn);
+  memmove(sn + 11, sn + 10, strlen(sn + 10) + 1);
+  memcpy(sn, "snapshot = 10", 13);
+  FILE *f = fopen(cfg, "w");
+  fputs(text, f);
+  fclose(f);
+  snprintf(ckpt, sizeof ckpt, "%s/run/ckpt.h5", fs);
+  assert_int_equal(tu_run(cfg, NULL, 10, NULL), DC_OK);
+  static char before[1 << 20], after[1 << 20];
+  long n = file_bytes(ckpt, before, sizeof before);
+  assert_true(n > 4096 && n < (long)sizeof before);
+  struct statvfs sv;
+  assert_int_equal(statvfs(fs, &sv), 0);
+  size_t used = (size_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+  assert_int_equal(tu_small_fs_resize(fs, used + (size_t)n / 2), 0); /* room for half a checkpoint */
+  dc_status s = tu_run(cfg, ckpt, 0, NULL);
+  const char *r = dc_failure_reason();
+  if (s != DC_ERR_IO || !strstr(r, "ckpt.h5: no space left on device while writing /") ||
+      !strstr(r, "(the previous ckpt.h5 is intact)") || strchr(r, '\n'))
+    fail_msg("expected one line about the full disk, got %d: %s", s, r);
+  assert_int_equal(file_bytes(ckpt, after, sizeof after), n);
+  assert_memory_equal(before, after, (size_t)n);
+  unlink(link);
+  tu_small_fs_release(fs);
+  free(cfg);
+}
+
+/* The reported test loss of the toy test set (200 images) in batches of test_batch, by
+ * the net with softmax_loss loss_weight w, parameters from seed 5. */
+static double test_loss(int test_batch, double w) {
+  char text[1024];
+  snprintf(text, sizeof text, "%.*s[softmax_loss]\nloss_weight = %g\n",
+           (int)(strstr(TU_TOY_NET, "[softmax_loss]") - TU_TOY_NET), TU_TOY_NET, w);
+  dc_trainer t;
+  memset(&t, 0, sizeof t);
+  t.test_net = tu_net(text, test_batch, DC_NET_REUSE);
+  dc_net_init_params(t.test_net, 5);
+  assert_int_equal(dc_mnist_open(g_dir, 0, 1.0f / 255, &t.test_set), DC_OK);
+  assert_int_equal(dc_dataset_count(t.test_set), 200);
+  t.test_batch = test_batch;
+  t.seed = 1;
+  t.labels = calloc((size_t)test_batch, sizeof(int));
+  dc_test_result r;
+  if (dc_test(&t, &r) != DC_OK) fail_msg("%s", dc_failure_reason());
+  assert_int_equal(r.samples, 200);
+  free(t.labels);
+  dc_dataset_free(t.test_set);
+  dc_net_free(t.test_net);
+  return r.loss;
+}
+
+/* A short last test batch (200 = 3 x 64 + 8) is padded; its loss must count the 8 real
+ * samples with the layer's loss_weight, like every full batch: the same mean loss as in
+ * batches of 8 (no padding), and loss_weight times that of weight 1. */
+static void test_loss_of_a_short_batch(void **state) {
+  (void)state;
+  double full = test_loss(8, 3.0), padded = test_loss(64, 3.0), unweighted = test_loss(64, 1.0);
+  assert_true(full > 0.1);
+  if (fabs(padded - full) > 1e-5 * full || fabs(padded - 3.0 * unweighted) > 1e-5 * padded)
+    fail_msg("test loss %.7f in batches of 64, %.7f in batches of 8, 3 x %.7f with loss_weight 1", padded, full,
+             unweighted);
+}
+
+/* A run that diverges stops at the iteration where the loss went bad, naming the first
+ * layer whose output holds NaN or Inf, with the last checkpoint intact (and finite). */
+static void divergence_names_the_layer(void **state) {
+  (void)state;
+  char *cfg = toy_experiment("div.cfg", "div", 200, NULL);
+  static char text[4096];
+  long tl = file_bytes(cfg, text, sizeof text - 1);
+  text[tl] = '\0';
+  char *lr = strstr(text, "base_lr = 0.05"), *sn = strstr(text, "snapshot = 0");
+  assert_non_null(lr);
+  assert_non_null(sn);
+  memcpy(sn, "snapshot = 1", 12); /* a checkpoint after every iteration */
+  memmove(lr + 12, lr + 14, strlen(lr + 14) + 1);
+  memcpy(lr, "base_lr = 50", 12);
+  FILE *f = fopen(cfg, "w");
+  fputs(text, f);
+  fclose(f);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
+  const char *r = dc_failure_reason();
+  if (s != DC_ERR_NUMERIC || !strstr(r, "[train] iteration ") || !strstr(r, "the first layer with ") ||
+      !strstr(r, "in its output is '") || !strstr(r, "/div/ckpt.h5 is intact") || strchr(r, '\n'))
+    fail_msg("got %d: %s", s, r);
+  print_message("  %s\n", r);
+  long at = atol(strstr(r, "iteration ") + 10);
+  char ckpt[700];
+  snprintf(ckpt, sizeof ckpt, "%s/div/ckpt.h5", g_dir);
+  dc_net *net = tu_net(TU_TOY_NET, 16, DC_NET_TRAIN);
+  dc_ckpt_state st;
+  assert_int_equal(dc_ckpt_load(ckpt, net->params, &st), DC_OK);
+  assert_int_equal(st.iter, at - 1); /* the one before the bad iteration */
+  for (size_t i = 0; i < net->params->total; i++) assert_true(isfinite(net->params->arena_data[i]));
+  dc_net_free(net);
+  free(cfg);
+}
+
+/* Injected: ip1's weights hold a NaN (from [experiment] weights): the run stops at its
+ * first iteration naming ip1 and saying its weights hold it. */
+static void nan_weight_names_the_layer(void **state) {
+  (void)state;
+  dc_net *net = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
+  dc_net_init_params(net, 3);
+  dc_param *w = dc_params_find(net->params, "ip1/weight");
+  w->data[5] = NAN;
+  char path[600];
+  snprintf(path, sizeof path, "%s/nan.h5", g_dir);
+  assert_int_equal(dc_ckpt_save(path, net->params, NULL), DC_OK);
+  dc_net_free(net);
+  char *cfg = toy_experiment("nan.cfg", "nan", 5, NULL);
+  static char text[4096];
+  long tl = file_bytes(cfg, text, sizeof text - 1);
+  text[tl] = '\0';
+  char *seed = strstr(text, "seed = 7\n");
+  assert_non_null(seed);
+  char rest[4096];
+  snprintf(rest, sizeof rest, "%s", seed);
+  snprintf(seed, sizeof text - (size_t)(seed - text), "weights = %s\n%s", path, rest);
+  FILE *f = fopen(cfg, "w");
+  fputs(text, f);
+  fclose(f);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
+  const char *r = dc_failure_reason();
+  if (s != DC_ERR_NUMERIC ||
+      !strstr(r, "[train] iteration 1: loss is NaN: the first layer with NaN in its output is 'ip1' (") ||
+      !strstr(r, "/toy.net:13), ") ||
+      !strstr(r, "whose weights already hold NaN or Inf") || !strstr(r, "no checkpoint was written yet"))
+    fail_msg("got %d: %s", s, r);
+  free(cfg);
+}
+
 static void experiment_errors(void **state) {
   (void)state;
   char text[2048], net[600];
@@ -328,6 +489,10 @@ int main(void) {
       cmocka_unit_test(resume_trims_the_log),
       cmocka_unit_test(checkpoint_round_trip_all_kinds),
       cmocka_unit_test(one_run_per_output_directory),
+      cmocka_unit_test(full_disk_keeps_the_checkpoint),
+      cmocka_unit_test(test_loss_of_a_short_batch),
+      cmocka_unit_test(divergence_names_the_layer),
+      cmocka_unit_test(nan_weight_names_the_layer),
       cmocka_unit_test(experiment_errors),
       cmocka_unit_test(net_errors),
   };

@@ -8,6 +8,8 @@
  *   /solver/history/<layer>/weight ...             f32  momentum of what the solver updates
  *                                                       (the codebook for SHARED)
  *   /solver/iter, /solver/seed, /solver/stage, /solver/stage_iter   i64
+ *   /solver/data_count, /solver/data_hash          i64  the training set's size and
+ *                                                       fingerprint (absent in old files)
  *   /meta/format                                   "dctrain-checkpoint 1"
  * Written to PATH.tmp and renamed: a killed run never leaves a half-written PATH. */
 #ifndef DC_CKPT_H
@@ -26,6 +28,8 @@ typedef struct {
   uint64_t seed;      /* the run's seed: data order and dropout derive from (seed, iter) */
   int64_t stage;      /* index of the experiment stage in progress */
   int64_t stage_iter; /* iterations done within that stage */
+  int64_t data_count; /* training samples, 0: not recorded (older checkpoints) */
+  uint64_t data_hash; /* dc_dataset_fingerprint of the training set, 0: none */
 } dc_ckpt_state;
 
 /* Save ps (and, when st != NULL, the solver state and momentum) atomically to path. */

@@ -88,8 +88,12 @@ void dc_imagefolder_defaults(dc_imagefolder_conf *conf);
  * train != 0 opens root/train, else root/val. The classes are the sorted names of
  * root/train's subdirectories (label = index in that order; names starting with '.'
  * are skipped) for both splits, so val must only hold class directories train has.
- * Images are the files of each class directory (not recursive) ending in .jpg, .jpeg
- * or .png (any case), sorted by name; samples are ordered class by class. With a val
+ * Images are the regular files (symlinks followed) under each class directory, in its
+ * subdirectories too (at most 16 levels; torchvision's ImageFolder does the same), named
+ * .jpg, .jpeg or .png (any case), ordered by directory and then name; samples are ordered
+ * class by class. A dangling symlink with an image name, a directory loop and deeper
+ * nesting fail the open naming the path. The dataset's fingerprint
+ * (dc_dataset_fingerprint) hashes the file list and labels. With a val
  * list, val's samples are the listed files in list order; every line is checked at
  * open ("FILE:LINE: ..." for a line that is not "path label", a label out of range,
  * a missing file). Opening only scans directories; images are decoded when batched.
@@ -107,7 +111,8 @@ void dc_imagefolder_defaults(dc_imagefolder_conf *conf);
  * list line or key: a missing train/ or val/, no class directories, a class directory
  * without images, a val class unknown to train, crop > resize, bad numbers. A corrupt or
  * unreadable image fails the dc_dataset_batch / dc_dataset_get call that reaches it
- * with DC_ERR_DATA "PATH: cannot decode image: <stb_image's reason>" (or is skipped,
+ * with DC_ERR_DATA "PATH: cannot decode image: <stb_image's reason>" or "PATH: cannot
+ * open image: <strerror, or dangling symlink to 'T'>" (or is skipped,
  * see dc_dataset_set_on_bad). */
 dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_conf *conf,
                               dc_dataset **out);
@@ -206,6 +211,12 @@ dc_status dc_dataset_create(const dc_dataset_ops *ops, void *impl, int count, in
 /* Make dc_dataset_batch fetch samples through get_aug instead of ops->get (which
  * dc_dataset_get keeps using). NULL restores ops->get. */
 void dc_dataset_set_aug(dc_dataset *d, dc_dataset_aug_fn get_aug);
+
+/* A 64-bit hash of what the kind read at open (an image folder: its sorted file list
+ * and labels), stored in checkpoints so a resume against changed data is refused; 0
+ * (the default) when the kind has none. */
+void dc_dataset_set_fingerprint(dc_dataset *d, uint64_t fingerprint);
+uint64_t dc_dataset_fingerprint(const dc_dataset *d);
 
 /* The kind's impl when d was created with `ops`, else NULL (lets a kind's own
  * accessors check they were handed their kind). */

@@ -40,6 +40,8 @@ typedef struct {
   int norm;           /* the loss is the sum over the batch divided by this (0: the batch
                        * size). Data-parallel ranks hold part of a global batch B and set
                        * B, so their summed gradients are those of the global mean loss */
+  int count;          /* the loss counts samples [0, count) only (0: all): a test pass pads
+                       * a short last batch, and the padding must not weigh in */
   /* Called by dc_net_backward once layer l's parameter gradients are final (NULL: not
    * called): lets a data-parallel trainer start sending them while backward goes on. */
   dc_status (*grad_ready)(void *ctx, struct dc_layer *l);
@@ -64,6 +66,12 @@ typedef struct dc_layer {
 const char *dc_layer_type_name(dc_layer_type t);
 /* The type whose section name is `name` ("conv", "fc", ...); -1 if none. */
 int dc_layer_type_from_name(const char *name);
+
+/* The family of a type's weights, which per-family settings go by ([quantize] conv_bits /
+ * fc_bits, [encode] conv_gap_bits / fc_gap_bits, freeze = conv | fc): NONE for a type
+ * without parameters. */
+typedef enum { DC_WEIGHTS_NONE = 0, DC_WEIGHTS_CONV, DC_WEIGHTS_FC } dc_weight_family;
+dc_weight_family dc_layer_type_weights(dc_layer_type t);
 
 /* What the layer runs on: oneDNN's implementation name for its forward primitive (e.g.
  * "jit:avx512_core"), flagged when a backward primitive fell back to a slow reference

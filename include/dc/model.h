@@ -5,7 +5,7 @@
 
 #include "dc/compress.h"
 #include "dc/data.h"
-#include "dc/experiment.h"
+#include "dc/config.h"
 #include "dc/net.h"
 
 /* Encode every weighted layer of net into path (atomic). Every weight must be SHARED

@@ -85,4 +85,10 @@ dc_param *dc_params_find(dc_params *ps, const char *name);
 /* Count of samples among n whose label is within the top-k of probs (n x classes). */
 int dc_topk_correct(const float *probs, const int *labels, int n, int classes, int k);
 
+/* How many threads every net of this process computes with (oneDNN's primitives and the
+ * OpenMP loops); threads <= 0 keeps the current count. Also makes every thread of the
+ * pool flush denormals to zero: late in training they would slow x86 ~100x. Call it
+ * before building nets, from one thread. */
+void dc_set_threads(int threads);
+
 #endif

@@ -11,7 +11,9 @@
  *            index into codebook_diff (pruned weights excluded); the solver updates the
  *            k centroids with their own momentum; dc_param_sync() expands them again.
  * Only param.c switches on the kind: the solver sees one flat (value, grad, history)
- * vector per parameter through dc_param_view(). */
+ * vector per parameter through dc_param_view(); checkpoints, the .dcz writer and reports
+ * see the arrays a kind adds through dc_param_parts_of(); a trial change is undone with
+ * dc_param_snapshot_take()/dc_param_snapshot_restore(). */
 #ifndef DC_PARAM_H
 #define DC_PARAM_H
 
@@ -49,6 +51,8 @@ typedef struct dc_param {
   float *codebook;      /* (k) SHARED: centroids */
   float *codebook_diff; /* (k) SHARED: summed gradient per centroid */
   float *codebook_history; /* (k) SHARED: centroid momentum */
+  float *codebook_count;   /* (k) SHARED: kept weights per centroid, n_k (the weight
+                            * decay of centroid k is n_k * wd * c_k, see the README) */
 } dc_param;
 
 /* A flat view of what the solver updates: data/diff/history for DENSE and MASKED,
@@ -63,6 +67,10 @@ typedef struct {
   /* SHARED: the view is not the data: call dc_param_reduce_grad() before updating it
    * and dc_param_sync() after. */
   int derived;
+  /* SHARED: the weight decay of entry j is decay_scale[j] * wd * value[j]: centroid k
+   * stands for n_k weights, and the L2 penalty wd/2 * sum_i w_i^2 over them has the
+   * gradient n_k * wd * c_k. NULL: 1 (every other kind). */
+  const float *decay_scale;
 } dc_param_view;
 
 dc_param_view dc_param_view_of(dc_param *p);
@@ -96,7 +104,39 @@ size_t dc_param_nonzero(const dc_param *p);
 /* Free mask/codebook memory owned by p (data/diff/history belong to the arena). */
 void dc_param_release(dc_param *p);
 
+/* ---- What describes p beside its values (checkpoints, .dcz, reports) ------------- */
+
+/* The arrays p's kind adds to its values (p->data): the mask when MASKED or SHARED, the
+ * codebook and per-weight index when SHARED; NULL and 0 for what the kind has not. A
+ * checkpoint stores these; a report shows `bits` (0: the weights are plain fp32). */
+typedef struct {
+  uint8_t *mask;     /* (count) 1 kept / 0 pruned; NULL: DENSE */
+  float *codebook;   /* (1 << bits) centroids; NULL: not SHARED */
+  uint8_t *index;    /* (count) centroid of each weight; with codebook */
+  int bits;          /* with codebook: 1..8, else 0 */
+} dc_param_parts;
+
+/* The parts of p, pointing into p (valid until p changes kind). */
+dc_param_parts dc_param_parts_of(dc_param *p);
+
+/* Make p what parts say, given its values in p->data: DENSE without a mask, MASKED with
+ * one (dc_param_set_mask), SHARED with a codebook too (dc_param_set_shared, which then
+ * derives data). Copies the arrays (the caller keeps them). */
+dc_status dc_param_set_parts(dc_param *p, const dc_param_parts *parts);
+
+/* A full copy of p's values and kind (not its momentum), to undo a trial change
+ * exactly: dc_param_snapshot_restore puts p back bit for bit. The snapshot owns its arrays. */
+typedef struct {
+  float *data;            /* (count) */
+  dc_param_parts parts;   /* owned copies of p's parts */
+} dc_param_snapshot;
+
+dc_status dc_param_snapshot_take(dc_param *p, dc_param_snapshot *s);
+dc_status dc_param_snapshot_restore(dc_param *p, const dc_param_snapshot *s);
+void dc_param_snapshot_free(dc_param_snapshot *s);
+
 const char *dc_param_kind_name(dc_param_kind k);
+
 
 /* ---- Between processes (data-parallel training) --------------------------------- */
 

@@ -1,5 +1,6 @@
 /* dc/prune.h — turning parameters into MASKED and SHARED ones (Deep Compression stages 1
- * and 2), on top of dc/param.h and the k-means of dc/compress.h. */
+ * and 2: src/compress/prune.c and quantize.c), on top of dc/param.h and the k-means of
+ * dc/compress.h. */
 #ifndef DC_PRUNE_H
 #define DC_PRUNE_H
 

@@ -37,8 +37,10 @@ void dc_solver_step(const dc_solver_conf *c, dc_params *ps, double lr);
 
 /* dc_solver_step without the reduction: every unfrozen parameter's gradient must already
  * be reduced by kind (dc_param_reduce_grad), and summed over the ranks when data-parallel
- * (the trainer's gradient sync does both). */
-void dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr);
+ * (the trainer's gradient sync does both). Returns the index in ps of the first parameter
+ * whose gradient held NaN or Inf (checked in the same pass, so it costs nothing; that
+ * parameter is updated all the same: the caller stops), or -1. */
+int dc_solver_update(const dc_solver_conf *c, dc_params *ps, double lr);
 
 /* Zero every momentum buffer (used when a stage restarts training). */
 void dc_solver_reset(dc_params *ps);

@@ -1,5 +1,7 @@
-/* backend/dnn.c — oneDNN engine, stream and primitive wrapper; see backend/dnn.h. */
+/* backend/dnn.c — oneDNN engine, stream and primitive wrapper; see backend/dnn.h; and
+ * the process's thread count (dc_set_threads, dc/net.h). */
 #include "backend/dnn.h"
+#include "dc/net.h"
 
 #include <omp.h>
 #include <stdio.h>
@@ -24,7 +26,7 @@ dnnl_stream_t dc_dnn_stream(void) {
   return g_stream;
 }
 
-void dc_dnn_set_threads(int threads) {
+void dc_set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
   /* Flush denormals to zero (FTZ) and read them as zero (DAZ) on every thread of the
    * pool: late in training gradients and momenta underflow into denormals, which x86

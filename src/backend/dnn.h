@@ -57,7 +57,6 @@ size_t dc_op_arg_bytes(const dc_op *op, int arg);
 dc_status dc_op_run(dc_op *op, void *const *ptrs);
 void dc_op_destroy(dc_op *op);
 
-/* Set oneDNN's (OpenMP) thread count for this process. */
-void dc_dnn_set_threads(int threads);
+/* The thread count is set with dc_set_threads() (dc/net.h), defined in dnn.c. */
 
 #endif

@@ -30,6 +30,7 @@
 #include <zlib.h>
 
 #include "dc/compress.h"
+#include "atomic.h"
 #include "util.h"
 
 static const uint8_t MAGIC[4] = {'D', 'C', 'Z', 'F'};
@@ -455,7 +456,7 @@ void dc_dcz_model_free(dc_dcz_model *m) {
 
 static dc_status write_all(FILE *f, const char *tmp, const uint8_t *p, size_t n, uint32_t *crc) {
   if (n && fwrite(p, 1, n, f) != n)
-    return dc_fail(DC_ERR_IO, "%s: write failed (disk full?)", tmp);
+    return dc_fail(DC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
   *crc = crc_update(*crc, p, n);
   return DC_OK;
 }
@@ -476,17 +477,10 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
   dc_dcz_layer_stats *ls = NULL;
   if (stats && n > 0 && !(ls = dc_alloc((size_t)n * sizeof *ls))) return DC_ERR_NOMEM;
 
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  if (!tmp) {
-    dc_free(ls);
-    return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
-  }
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
-  dc_status st = DC_OK;
-  FILE *f = fopen(tmp, "wb");
-  if (!f) st = dc_fail(DC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  dc_atomic a;
+  dc_status st = dc_atomic_open(&a, path, "wb");
+  FILE *f = a.f;
+  const char *tmp = a.tmp;
   uint32_t crc = 0;
   if (st == DC_OK) {
     uint8_t h[HEADER_BYTES];
@@ -536,14 +530,8 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
                    "weights plus %u per byte of file (is a large layer nearly all pruned?)",
                    path, (unsigned long long)total, bytes, DC_DCZ_DENSE_FREE, DC_DCZ_DENSE_PER_BYTE);
   }
-  if (st == DC_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-    st = dc_fail(DC_ERR_IO, "%s: flush failed: %s", tmp, strerror(errno));
-  if (f && fclose(f) != 0 && st == DC_OK)
-    st = dc_fail(DC_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-  if (st == DC_OK && rename(tmp, path) != 0)
-    st = dc_fail(DC_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-  if (st != DC_OK && f) remove(tmp);
-  free(tmp);
+  if (st == DC_OK) st = dc_atomic_commit(&a);
+  else dc_atomic_abort(&a);
   if (st == DC_OK && stats) {
     stats->nlayers = n;
     stats->layer = ls;
@@ -561,6 +549,17 @@ dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n
 
 dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n) {
   return dc_dcz_write_stats(path, layers, n, NULL);
+}
+
+dc_status dc_dcz_layer_size(const dc_dcz_layer *layer, dc_dcz_layer_stats *stats) {
+  uint64_t count;
+  DC_TRY(validate_layer("size", 0, layer, &count));
+  uint8_t *rec = NULL;
+  size_t len = 0;
+  dc_status st = encode_layer(layer, count, &rec, &len, stats);
+  dc_free(rec);
+  if (st == DC_ERR_NOMEM) return dc_fail(st, "out of memory encoding layer '%s'", layer->name);
+  return st;
 }
 
 /* ---------------------------------------------------------------- reader */

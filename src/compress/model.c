@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dc/data.h"
-#include "dc/experiment.h"
+#include "dc/config.h"
 #include "util.h"
 
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
@@ -25,7 +25,8 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
     dc_param *w = l->weight;
-    if (w->kind != DC_PARAM_SHARED) {
+    dc_param_parts parts = dc_param_parts_of(w);
+    if (!parts.codebook) {
       s = dc_fail(DC_ERR_ARG, "encode: layer %s is not quantized (the encode stage needs a quantize stage before it)",
                   l->name);
       break;
@@ -34,11 +35,11 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
     snprintf(d->name, sizeof d->name, "%s", l->name);
     d->ndim = w->ndim;
     memcpy(d->dims, w->dims, sizeof d->dims);
-    d->bits = w->bits;
-    d->codebook = w->codebook;
-    d->index = w->index;
-    d->mask = w->mask;
-    d->gap_bits = l->type == DC_LAYER_CONV ? conv_gap_bits : fc_gap_bits;
+    d->bits = parts.bits;
+    d->codebook = parts.codebook;
+    d->index = parts.index;
+    d->mask = parts.mask;
+    d->gap_bits = dc_layer_type_weights(l->type) == DC_WEIGHTS_CONV ? conv_gap_bits : fc_gap_bits;
     d->nbias = l->bias ? (int)l->bias->count : 0;
     d->bias = l->bias ? l->bias->data : NULL;
   }
@@ -85,9 +86,8 @@ static dc_status decode(const char *path, dc_net *net, dc_dcz_stats *stats, int 
                   path, l->name);
       break;
     }
-    dc_param_make_dense(w);
-    s = dc_param_set_mask(w, d->mask);
-    if (s == DC_OK) s = dc_param_set_shared(w, d->bits, d->codebook, d->index);
+    dc_param_parts parts = {.mask = d->mask, .codebook = d->codebook, .index = d->index, .bits = d->bits};
+    s = dc_param_set_parts(w, &parts);
     if (s == DC_OK && l->bias) memcpy(l->bias->data, d->bias, sizeof(float) * (size_t)d->nbias);
   }
   if (s == DC_OK && j != n) s = dc_fail(DC_ERR_FORMAT, "%s: has %d layers, the net only %d weighted ones", path, n, j);

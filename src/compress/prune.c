@@ -1,4 +1,4 @@
-/* compress/prune.c — magnitude pruning and k-means weight sharing of one parameter. */
+/* compress/prune.c — magnitude pruning of one parameter (weight sharing: quantize.c). */
 #include "dc/prune.h"
 
 #include <math.h>
@@ -99,29 +99,5 @@ dc_status dc_prune_quality(dc_param *p, double quality) {
     mask[i] = (!p->mask || p->mask[i]) && fabs((double)p->data[i]) >= threshold;
   dc_status s = dc_param_set_mask(p, mask);
   free(mask);
-  return s;
-}
-
-dc_status dc_quantize(dc_param *p, int bits, dc_kmeans_init init, uint64_t seed) {
-  DC_ASSERT(bits >= 1 && bits <= 8);
-  int k = 1 << bits;
-  float *kept = malloc(sizeof(float) * (p->count ? p->count : 1));
-  uint8_t *assign = malloc(p->count ? p->count : 1);
-  uint8_t *index = calloc(p->count ? p->count : 1, 1);
-  float codebook[256];
-  dc_status s = DC_OK;
-  if (!kept || !assign || !index) s = dc_fail(DC_ERR_NOMEM, "out of memory quantizing %s", p->name);
-  size_t n = 0;
-  for (size_t i = 0; s == DC_OK && i < p->count; i++)
-    if (!p->mask || p->mask[i]) kept[n++] = p->data[i];
-  if (s == DC_OK) s = dc_kmeans_1d(kept, n, k, init, seed, 100, codebook, assign);
-  if (s == DC_OK) {
-    for (size_t i = 0, j = 0; i < p->count; i++)
-      if (!p->mask || p->mask[i]) index[i] = assign[j++];
-    s = dc_param_set_shared(p, bits, codebook, index);
-  }
-  free(kept);
-  free(assign);
-  free(index);
   return s;
 }

@@ -45,6 +45,7 @@ struct dc_dataset {
   perm_cache perms[PERM_SLOTS];
   uint64_t stamp;
   dc_dataset_aug_fn get_aug; /* NULL: batches use ops->get */
+  uint64_t fingerprint;      /* the kind's hash of what it read; 0: none */
   int threads;               /* workers per batch; <= 1: the calling thread */
   dc_on_bad on_bad;          /* what a sample that fails with DC_ERR_DATA does */
   FILE *bad_out;             /* where a skipped sample is reported (stderr) */
@@ -113,6 +114,10 @@ void dc_dataset_set_threads(dc_dataset *d, int threads) {
 int dc_dataset_threads(const dc_dataset *d) { return d->threads < 1 ? 1 : d->threads; }
 
 void dc_dataset_set_aug(dc_dataset *d, dc_dataset_aug_fn get_aug) { d->get_aug = get_aug; }
+
+void dc_dataset_set_fingerprint(dc_dataset *d, uint64_t fingerprint) { d->fingerprint = fingerprint; }
+
+uint64_t dc_dataset_fingerprint(const dc_dataset *d) { return d->fingerprint; }
 
 void *dc_dataset_impl(const dc_dataset *d, const dc_dataset_ops *ops) {
   return d && d->ops == ops ? d->impl : NULL;

@@ -4,6 +4,8 @@
 #ifndef DC_DATA_DECODE_H
 #define DC_DATA_DECODE_H
 
+#include <stddef.h>
+
 #include "dc/error.h"
 
 /* Images larger than this are refused before decoding (8192 x 4096; the largest
@@ -17,5 +19,9 @@
  * "PATH: cannot decode image: REASON" for a file stb_image rejects, a side of 0 pixels
  * (which some of its decoders return) or more than DC_IMAGE_MAX_PIXELS pixels. */
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch);
+
+/* Why path cannot be opened (errno err), written into buf: strerror, or "dangling
+ * symlink to 'TARGET'". Returns buf. */
+const char *dc_open_failure(const char *path, int err, char *buf, size_t cap);
 
 #endif

@@ -20,6 +20,7 @@
  * Augmentation randomness comes from an rng seeded with (run seed ^ AUG_STREAM,
  * stream position), so the crop and flip of position p are the same in every run and
  * in a resumed one, and differ across positions (and so across epochs). */
+#define _DEFAULT_SOURCE /* dirent d_type: most entries need no stat */
 #include <errno.h>
 #include <dirent.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <stb/stb_image.h>
 
@@ -211,9 +213,9 @@ static dc_status list_push(str_list *l, const char *s) {
   return DC_OK;
 }
 
-/* The sorted entries of `dir`: subdirectories (dirs != 0, names starting with '.'
- * skipped) or image files (dirs == 0). */
-static dc_status list_dir(const char *dir, int dirs, str_list *out) {
+/* The sorted subdirectories of `dir` (following symlinks; names starting with '.'
+ * skipped). */
+static dc_status list_dirs(const char *dir, str_list *out) {
   DIR *dp = opendir(dir);
   if (!dp) return dc_fail(DC_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
   dc_status s = DC_OK;
@@ -221,13 +223,8 @@ static dc_status list_dir(const char *dir, int dirs, str_list *out) {
   char path[4096];
   while (s == DC_OK && (e = readdir(dp)) != NULL) {
     if (e->d_name[0] == '.') continue;
-    if (dirs) {
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      if (!is_dir(path)) continue;
-    } else if (!is_image_name(e->d_name)) {
-      continue;
-    }
-    s = list_push(out, e->d_name);
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (is_dir(path)) s = list_push(out, e->d_name);
   }
   closedir(dp);
   if (s != DC_OK) {
@@ -235,6 +232,104 @@ static dc_status list_dir(const char *dir, int dirs, str_list *out) {
     return s;
   }
   if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+  return DC_OK;
+}
+
+/* Image order inside a class: by directory, then by name, as torchvision's ImageFolder
+ * (sorted os.walk, then sorted file names): "a.jpg" < "sub/a.jpg" < "sub/deeper/a.jpg". */
+static int cmp_relpath(const void *pa, const void *pb) {
+  const char *a = *(char *const *)pa, *b = *(char *const *)pb;
+  const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+  size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+  if (!sa || !sb) {
+    if (sa != sb) return sa ? 1 : -1; /* files of the class directory itself first */
+  } else {
+    size_t m = la < lb ? la : lb;
+    int c = memcmp(a, b, m);
+    if (c != 0) return c;
+    if (la != lb) return la < lb ? -1 : 1;
+  }
+  return strcmp(sa ? sa + 1 : a, sb ? sb + 1 : b);
+}
+
+#define MAX_DEPTH 16 /* subdirectory levels below a class directory */
+
+/* The directories from the class directory down to the one being walked (to refuse a
+ * symlink that leads back up: a loop). */
+typedef struct {
+  dev_t dev[MAX_DEPTH + 1];
+  ino_t ino[MAX_DEPTH + 1];
+} dir_path;
+
+/* Add the images under `dir` (at `depth` below its class directory; names relative to
+ * the class directory, `rel` the prefix, "" or "sub/") to out, recursing into
+ * subdirectories like torchvision's ImageFolder. Symlinks are followed; an image is a
+ * regular file named .jpg/.jpeg/.png (a directory named x.JPEG is walked, not counted);
+ * names starting with '.' are skipped. An image name that cannot be examined (a dangling
+ * symlink, no permission), a directory loop and nesting deeper than MAX_DEPTH are errors
+ * naming the path. */
+static dc_status walk(const char *dir, const char *rel, int depth, dir_path *up, str_list *out) {
+  DIR *dp = opendir(dir);
+  if (!dp) return dc_fail(DC_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+  dc_status s = DC_OK;
+  struct dirent *e;
+  char path[4096], name[4096], why[600];
+  while (s == DC_OK && (e = readdir(dp)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path ||
+        (size_t)snprintf(name, sizeof name, "%s%s", rel, e->d_name) >= sizeof name) {
+      s = dc_fail(DC_ERR_DATA, "%s/%s: path too long", dir, e->d_name);
+      break;
+    }
+    int image = is_image_name(e->d_name);
+    struct stat st;
+    if (e->d_type == DT_REG) { /* no stat needed: the common case of ImageNet's 1.28M files */
+      if (image) s = list_push(out, name);
+      continue;
+    }
+    if (stat(path, &st) != 0) {
+      if (image) s = dc_fail(DC_ERR_DATA, "%s: %s", path, dc_open_failure(path, errno, why, sizeof why));
+      continue; /* not an image name: it would not be a sample anyway */
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (depth >= MAX_DEPTH) {
+        s = dc_fail(DC_ERR_DATA, "%s: directories nested more than %d levels below the class directory", path,
+                    MAX_DEPTH);
+        break;
+      }
+      for (int i = 0; i <= depth; i++)
+        if (up->dev[i] == st.st_dev && up->ino[i] == st.st_ino) {
+          s = dc_fail(DC_ERR_DATA, "%s: directory loop (a symlink leads back to a directory above it)", path);
+          break;
+        }
+      if (s != DC_OK) break;
+      up->dev[depth + 1] = st.st_dev;
+      up->ino[depth + 1] = st.st_ino;
+      strcat(name, "/");
+      s = walk(path, name, depth + 1, up, out);
+    } else if (image && S_ISREG(st.st_mode)) {
+      s = list_push(out, name);
+    } else if (image) {
+      s = dc_fail(DC_ERR_DATA, "%s: not a regular file", path);
+    }
+  }
+  closedir(dp);
+  return s;
+}
+
+/* The images under class directory `dir`, in cmp_relpath order. */
+static dc_status list_images(const char *dir, str_list *out) {
+  dir_path up;
+  struct stat st;
+  if (stat(dir, &st) != 0) return dc_fail(DC_ERR_IO, "%s: %s", dir, strerror(errno));
+  up.dev[0] = st.st_dev;
+  up.ino[0] = st.st_ino;
+  dc_status s = walk(dir, "", 0, &up, out);
+  if (s != DC_OK) {
+    list_free(out);
+    return s;
+  }
+  if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_relpath);
   return DC_OK;
 }
 
@@ -354,7 +449,7 @@ static dc_status scan(folder_impl *f, const char *rootdir) {
     return dc_fail(DC_ERR_IO, "%s: missing directory (expected %s/train/<class>/<images>)", path,
                    rootdir);
   str_list classes = {0};
-  DC_TRY(list_dir(path, 1, &classes));
+  DC_TRY(list_dirs(path, &classes));
   if (classes.n == 0) {
     list_free(&classes);
     return dc_fail(DC_ERR_DATA, "%s: no class directories", path);
@@ -375,7 +470,7 @@ static dc_status scan(folder_impl *f, const char *rootdir) {
       }
     }
   } else {
-    DC_TRY(list_dir(f->root, 1, &dirs));
+    DC_TRY(list_dirs(f->root, &dirs));
     if (dirs.n == 0) {
       list_free(&dirs);
       return dc_fail(DC_ERR_DATA, "%s: no class directories", f->root);
@@ -392,7 +487,7 @@ static dc_status scan(folder_impl *f, const char *rootdir) {
     }
     snprintf(path, sizeof path, "%s/%s", f->root, dirs.v[i]);
     str_list files = {0};
-    s = list_dir(path, 0, &files);
+    s = list_images(path, &files);
     if (s != DC_OK) break;
     if (files.n == 0)
       s = dc_fail(DC_ERR_DATA, "%s: empty class directory (no .jpg, .jpeg or .png files)", path);
@@ -402,6 +497,20 @@ static dc_status scan(folder_impl *f, const char *rootdir) {
   }
   list_free(&dirs);
   return s;
+}
+
+/* FNV-1a over the samples' relative names and labels in order: a resume against a
+ * folder whose file list changed is refused (the sample order would differ). Never 0. */
+static uint64_t file_list_hash(const folder_impl *f) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (int i = 0; i < f->n; i++) {
+    for (const unsigned char *p = (const unsigned char *)f->names + f->name_at[i];; p++) {
+      h = (h ^ *p) * 0x100000001b3ULL;
+      if (*p == '\0') break;
+    }
+    for (int b = 0; b < 4; b++) h = (h ^ (unsigned char)(f->label[i] >> (8 * b))) * 0x100000001b3ULL;
+  }
+  return h ? h : 1;
 }
 
 /* ---- public ------------------------------------------------------------------ */
@@ -467,7 +576,9 @@ dc_status dc_imagefolder_open(const char *root, int train, const dc_imagefolder_
     return s;
   }
   int classes = f->nclasses;
+  uint64_t h = file_list_hash(f);
   DC_TRY(dc_dataset_create(&folder_ops, f, f->n, 3, c.crop, c.crop, classes, out));
+  dc_dataset_set_fingerprint(*out, h);
   dc_dataset_set_aug(*out, folder_get_aug);
   dc_dataset_set_threads(*out, c.threads);
   return DC_OK;

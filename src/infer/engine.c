@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 
-#include "backend/dnn.h"
 #include "dc/cfg.h"
 #include "dc/net.h"
 #include "data/decode.h"
@@ -122,7 +121,7 @@ static dc_status build_params(dc_engine *e, dc_dcz_layer *L, int n) {
     np += 1 + (L[j].nbias > 0);
     e->dense_bytes += 4 * (count + (size_t)L[j].nbias);
   }
-  e->params.p = calloc((size_t)np + 1, sizeof *e->params.p);
+  e->params.p = calloc((size_t)np + 1, sizeof *e->params.p); /* zeroed: DENSE params, no mask */
   e->arena = dc_alloc(sizeof(float) * (floats ? floats : 1));
   if (!e->params.p || !e->arena) return dc_fail(DC_ERR_NOMEM, "%s: out of memory", e->path);
   e->params.count = np;
@@ -134,7 +133,6 @@ static dc_status build_params(dc_engine *e, dc_dcz_layer *L, int n) {
   for (int j = 0; j < n; j++) {
     dc_param *w = &e->params.p[k++];
     snprintf(w->name, sizeof w->name, "%s/weight", L[j].name);
-    w->kind = DC_PARAM_DENSE;
     w->ndim = L[j].ndim;
     memcpy(w->dims, L[j].dims, sizeof w->dims);
     w->count = 1;
@@ -147,7 +145,6 @@ static dc_status build_params(dc_engine *e, dc_dcz_layer *L, int n) {
     if (L[j].nbias > 0) {
       dc_param *b = &e->params.p[k++];
       snprintf(b->name, sizeof b->name, "%s/bias", L[j].name);
-      b->kind = DC_PARAM_DENSE;
       b->ndim = 1;
       b->dims[0] = L[j].nbias;
       b->count = (size_t)L[j].nbias;
@@ -222,7 +219,7 @@ dc_status dc_engine_open(const char *path, const void *buf, size_t len, const dc
   e->conf = conf ? *conf : dc_engine_defaults();
   if (e->conf.threads <= 0) e->conf.threads = 2;
   if (e->conf.max_batch <= 0) e->conf.max_batch = 64;
-  dc_dnn_set_threads(e->conf.threads);
+  dc_set_threads(e->conf.threads);
   dc_dcz_layer *L = NULL;
   int n = 0;
   dc_dcz_stats stats = {0};

@@ -8,12 +8,19 @@
 #include "backend/dnn.h"
 #include "layers/layers.h"
 
+/* Where backward-data reads the weights from (chosen at setup by the layout it wants). */
+typedef enum {
+  WB_AS_FORWARD = 0, /* the forward's copy: wbuf when reordered, else the plain parameters */
+  WB_PLAIN,          /* the plain parameters, even when the forward reorders */
+  WB_OWN_REORDER     /* a reorder of its own into wbbuf */
+} wb_mode;
+
 typedef struct {
   int num_output, kernel, stride, pad, group, bias_term;
   dc_op fwd, bwd_data, bwd_weights;
   dc_op w_to, dw_from;  /* plain <-> primitive weight layouts, when they differ */
   float *wbuf, *dwbuf;  /* weights / weight gradients in the primitive's layout */
-  int wb_mode;          /* backward-data weights: 0 as forward's, 1 plain, 2 wbbuf */
+  wb_mode wb_mode;      /* backward-data weights; calloc: WB_AS_FORWARD */
   dc_op wb_to;
   float *wbbuf;
 } conv_priv;
@@ -99,9 +106,9 @@ static dc_status conv_setup(dc_layer *l, int train, dc_layout *lay) {
     DC_TRY(dc_op_create(&c->bwd_data, &d, c->fwd.pd, bargs, 3, l->name));
     wb = dc_op_md(&c->bwd_data, DNNL_ARG_WEIGHTS);
     if (dc_dnn_md_equal(&wb, &wplain)) {
-      c->wb_mode = 1; /* plain parameters */
+      c->wb_mode = WB_PLAIN;
     } else if (!dc_dnn_md_equal(&wb, &wmd)) {
-      c->wb_mode = 2; /* its own reorder */
+      c->wb_mode = WB_OWN_REORDER;
       DC_TRY(dc_op_create_reorder(&c->wb_to, &wplain, &wb, l->name));
       c->wbbuf = dc_alloc(dnnl_memory_desc_get_size(&wb));
       if (!c->wbbuf) return DC_ERR_NOMEM;
@@ -147,8 +154,8 @@ static dc_status conv_backward(dc_layer *l, const dc_pass *pass) {
     /* weights as backward-data wants them: the forward's reordered copy (the solver has
      * not run since), the plain parameters, or a reorder of its own */
     void *w = c->wbuf ? c->wbuf : (void *)l->weight->data;
-    if (c->wb_mode == 1) w = l->weight->data;
-    if (c->wb_mode == 2) {
+    if (c->wb_mode == WB_PLAIN) w = l->weight->data;
+    if (c->wb_mode == WB_OWN_REORDER) {
       void *r[2] = {l->weight->data, c->wbbuf};
       DC_TRY(dc_op_run(&c->wb_to, r));
       w = c->wbbuf;
@@ -186,5 +193,5 @@ static void conv_describe(const dc_layer *l, char *buf, size_t cap) {
   dc_op_describe(buf, cap, &c->fwd, bwd, 2);
 }
 
-const dc_layer_kind dc_conv_kind = {"conv", 1, conv_parse, conv_shape, conv_setup,
+const dc_layer_kind dc_conv_kind = {"conv", DC_WEIGHTS_CONV, conv_parse, conv_shape, conv_setup,
                                     conv_forward, conv_backward, conv_destroy, conv_describe, NULL};

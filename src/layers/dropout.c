@@ -98,5 +98,5 @@ void dc_dropout_set_ratio(dc_layer *l, float ratio) {
   ((dropout_priv *)l->priv)->ratio = ratio;
 }
 
-const dc_layer_kind dc_dropout_kind = {"dropout", 0, dropout_parse, dropout_shape, dropout_setup,
+const dc_layer_kind dc_dropout_kind = {"dropout", DC_WEIGHTS_NONE, dropout_parse, dropout_shape, dropout_setup,
                                        dropout_forward, dropout_backward, dropout_destroy, NULL, NULL};

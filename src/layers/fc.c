@@ -100,5 +100,5 @@ static void fc_describe(const dc_layer *l, char *buf, size_t cap) {
   dc_op_describe(buf, cap, &f->fwd, bwd, 2);
 }
 
-const dc_layer_kind dc_fc_kind = {"fc",       1,           fc_parse,   fc_shape,   fc_setup,
+const dc_layer_kind dc_fc_kind = {"fc",       DC_WEIGHTS_FC, fc_parse,   fc_shape,   fc_setup,
                                   fc_forward, fc_backward, fc_destroy, fc_describe, NULL};

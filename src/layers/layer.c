@@ -18,6 +18,8 @@ const dc_layer_kind *dc_layer_kind_of(dc_layer_type t) {
 
 const char *dc_layer_type_name(dc_layer_type t) { return dc_layer_kind_of(t)->name; }
 
+dc_weight_family dc_layer_type_weights(dc_layer_type t) { return dc_layer_kind_of(t)->weights; }
+
 int dc_layer_type_from_name(const char *name) {
   for (int t = 0; t < DC_LAYER_TYPE_COUNT; t++)
     if (strcmp(g_kinds[t]->name, name) == 0) return t;

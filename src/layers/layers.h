@@ -22,7 +22,7 @@ static inline dnnl_memory_desc_t dc_layout_plain(dc_shape s) { return dc_dnn_nch
 
 typedef struct {
   const char *name; /* section name in a net file */
-  int weighted;     /* has weight (and optional bias) */
+  dc_weight_family weights; /* which weights it has (weight and optional bias); NONE: none */
   /* Read options from the section into l->priv (allocated here); for weighted kinds also
    * the parameters' fillers and multipliers into w, b. */
   dc_status (*parse)(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b);

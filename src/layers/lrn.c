@@ -88,5 +88,5 @@ static void lrn_describe(const dc_layer *l, char *buf, size_t cap) {
   dc_fwd_bwd_describe(&((const lrn_priv *)l->priv)->ops, buf, cap);
 }
 
-const dc_layer_kind dc_lrn_kind = {"lrn",       0,            lrn_parse,   lrn_shape,   lrn_setup,
+const dc_layer_kind dc_lrn_kind = {"lrn",       DC_WEIGHTS_NONE, lrn_parse,   lrn_shape,   lrn_setup,
                                    lrn_forward, lrn_backward, lrn_destroy, lrn_describe, NULL};

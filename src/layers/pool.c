@@ -110,7 +110,7 @@ static void pool_describe(const dc_layer *l, char *buf, size_t cap) {
   dc_fwd_bwd_describe(&((const pool_priv *)l->priv)->ops, buf, cap);
 }
 
-const dc_layer_kind dc_maxpool_kind = {"maxpool", 0, maxpool_parse, pool_shape, pool_setup,
+const dc_layer_kind dc_maxpool_kind = {"maxpool", DC_WEIGHTS_NONE, maxpool_parse, pool_shape, pool_setup,
                                        pool_forward, pool_backward, pool_destroy, pool_describe, NULL};
-const dc_layer_kind dc_avgpool_kind = {"avgpool", 0, avgpool_parse, pool_shape, pool_setup,
+const dc_layer_kind dc_avgpool_kind = {"avgpool", DC_WEIGHTS_NONE, avgpool_parse, pool_shape, pool_setup,
                                        pool_forward, pool_backward, pool_destroy, pool_describe, NULL};

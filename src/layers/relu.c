@@ -69,5 +69,5 @@ static void relu_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
-const dc_layer_kind dc_relu_kind = {"relu",       0,          relu_parse,    relu_shape,   relu_setup,
+const dc_layer_kind dc_relu_kind = {"relu",       DC_WEIGHTS_NONE, relu_parse,    relu_shape,   relu_setup,
                                     relu_forward, relu_backward, relu_destroy, NULL,         relu_in_place};

@@ -1,8 +1,10 @@
 /* layers/softmax_loss.c — softmax + multinomial cross-entropy, the last layer of a net.
  * Input (N, K) logits (any C*H*W is read as K classes); output (N, K, 1, 1) class
- * probabilities; l->loss = loss_weight * sum_n(-log p[n][label_n]) / D, D = pass->norm or N.
+ * probabilities; l->loss = loss_weight * sum_n(-log p[n][label_n]) / D, D = pass->norm or N,
+ * the sum over n < pass->count when that is set (a padded test batch).
  * Backward: d/dlogits = loss_weight * (p - onehot(label)) / D. Option: loss_weight (1). */
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "layers/layers.h"
@@ -50,7 +52,7 @@ static dc_status loss_forward(dc_layer *l, const dc_pass *pass) {
     }
     const float inv = (float)(1.0 / sum);
     for (int j = 0; j < k; j++) p[j] *= inv;
-    if (pass->labels) {
+    if (pass->labels && (pass->count <= 0 || i < pass->count)) {
       int y = pass->labels[i];
       if (y < 0 || y >= k)
         return dc_fail(DC_ERR_DATA, "label %d of sample %d is outside the %d classes of the net's output", y, i, k);
@@ -70,6 +72,10 @@ static dc_status loss_backward(dc_layer *l, const dc_pass *pass) {
   for (int i = 0; i < n; i++) {
     const float *p = l->out_data + (size_t)i * k;
     float *dx = l->in_diff + (size_t)i * k;
+    if (pass->count > 0 && i >= pass->count) { /* not counted in the loss */
+      memset(dx, 0, sizeof(float) * (size_t)k);
+      continue;
+    }
     for (int j = 0; j < k; j++) dx[j] = scale * p[j];
     dx[pass->labels[i]] -= scale;
   }
@@ -81,5 +87,5 @@ static void loss_destroy(dc_layer *l) {
   l->priv = NULL;
 }
 
-const dc_layer_kind dc_softmax_loss_kind = {"softmax_loss", 0, loss_parse, loss_shape, loss_setup,
+const dc_layer_kind dc_softmax_loss_kind = {"softmax_loss", DC_WEIGHTS_NONE, loss_parse, loss_shape, loss_setup,
                                             loss_forward, loss_backward, loss_destroy, NULL, NULL};

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/dnn.h"
 #include "dc/ckpt.h"
 #include "dc/h5.h"
 #include "dc/net.h"
@@ -72,7 +71,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *omp = getenv("OMP_NUM_THREADS");
-  dc_dnn_set_threads(omp ? atoi(omp) : 1);
+  dc_set_threads(omp ? atoi(omp) : 1);
   dc_net *probe, *net;
   if (dc_net_load(argv[1], 1, 0, NULL, &probe) != DC_OK) return fail();
   dc_shape in = probe->input;
