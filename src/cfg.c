@@ -297,6 +297,13 @@ dc_status dc_cfg_load(const char *path, dc_cfg **out) {
 static int split_override(const char *arg, char *sec, char *key, size_t cap, const char **value) {
   const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
   char shown[16];
+  for (const char *p = arg; *p; p++) /* a value is one line, as in a file (and so is the message) */
+    if ((unsigned char)*p < 0x20 && *p != '\t') {
+      show_char(*p, shown);
+      dc_fail(DC_ERR_ARG, "--set %.*s...: control character %s (expected section.key=value on one line)",
+              (int)(p - arg > 200 ? 200 : p - arg), arg, shown);
+      return 0;
+    }
   if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1) {
     dc_fail(DC_ERR_ARG, "--set %s: expected section.key=value (e.g. --set solver.max_iter=20)", arg);
     return 0;

@@ -18,6 +18,7 @@
 #include "dc/plot.h"
 #include "dc/prune.h"
 #include "dc/report.h"
+#include "dc/rng.h"
 #include "atomic.h"
 #include "util.h"
 
@@ -197,6 +198,34 @@ dc_status dc_parse_densities(const char *text, double *pct, int max, int *n) {
   return DC_OK;
 }
 
+dc_status dc_parse_bits(const char *text, int *bits, int max, int *n) {
+  *n = 0;
+  if (!strcmp(text, "all")) {
+    for (int b = 8; b >= 1 && *n < max; b--) bits[(*n)++] = b;
+    return DC_OK;
+  }
+  const char *p = text;
+  for (;;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char buf[64];
+    if (len >= sizeof buf) return dc_fail(DC_ERR_ARG, "--bits: '%.20s...' is too long for a number", p);
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    char *item = trim(buf), *end;
+    if (!*item) return dc_fail(DC_ERR_ARG, "--bits: empty entry in '%s' (expected e.g. 8,6,4,2 or all)", text);
+    errno = 0;
+    long v = strtol(item, &end, 10);
+    if (*end || errno || v < 1 || v > 8)
+      return dc_fail(DC_ERR_ARG, "--bits: '%s' is not a whole number of bits in 1..8", item);
+    if (*n >= max) return dc_fail(DC_ERR_ARG, "--bits: more than %d values", max);
+    bits[(*n)++] = (int)v;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return DC_OK;
+}
+
 void dc_sensitivity_free(dc_sensitivity *res) {
   if (!res) return;
   free(res->layer);
@@ -205,8 +234,7 @@ void dc_sensitivity_free(dc_sensitivity *res) {
   memset(res, 0, sizeof *res);
 }
 
-/* --weights, else OUTPUT/train.h5 when it exists, else [experiment] weights. */
-static dc_status pick_weights(const dc_experiment *e, const char *weights, char *path, size_t cap) {
+dc_status dc_pick_weights(const dc_experiment *e, const char *weights, char *path, size_t cap) {
   if (weights) {
     snprintf(path, cap, "%s", weights);
     return DC_OK;
@@ -223,15 +251,33 @@ static dc_status pick_weights(const dc_experiment *e, const char *weights, char 
                  e->path, path);
 }
 
+/* What one sweep varies: rows, file names, words. */
+typedef struct {
+  const char *row;      /* CSV column and table heading of the rows */
+  const char *file;     /* OUTPUT/<file>.csv and .png */
+  const char *what;     /* the table's title */
+  const char *xlabel;   /* the plot's x axis */
+  const char *title;    /* the plot's title, before the experiment's name */
+  const char *done;     /* progress: "top-1 X% at <level><done>" */
+} sweep_words;
+
+static const sweep_words g_words[2] = {
+    {"density", "sensitivity", "test top-1 % with one layer pruned (rows: % of that layer's weights kept)",
+     "density (% of the layer's weights kept)", "Pruning sensitivity", "% kept"},
+    {"bits", "sensitivity-bits",
+     "test top-1 % with one layer quantized (rows: bits per weight, a k-means codebook of 2^bits)",
+     "bits per weight (k-means codebook of 2^bits centroids)", "Quantization sensitivity", " bits"},
+};
+
 static dc_status write_csv(const char *path, const dc_sensitivity *r) {
   dc_atomic a;
   DC_TRY(dc_atomic_open(&a, path, "w"));
   FILE *f = a.f;
-  fprintf(f, "density");
+  fprintf(f, "%s", g_words[r->kind].row);
   for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%s", r->layer[l]);
   fprintf(f, "\n");
   for (int d = 0; d < r->ndensities; d++) {
-    fprintf(f, "%.6g", r->density[d] / 100.0);
+    fprintf(f, "%.6g", r->kind == DC_SENS_PRUNE ? r->density[d] / 100.0 : r->density[d]);
     for (int l = 0; l < r->nlayers; l++) fprintf(f, ",%.6f", r->top1[d * r->nlayers + l]);
     fprintf(f, "\n");
   }
@@ -239,14 +285,23 @@ static dc_status write_csv(const char *path, const dc_sensitivity *r) {
 }
 
 static void print_table(FILE *out, const dc_sensitivity *r) {
-  fprintf(out, "test top-1 %% with one layer pruned (rows: %% of that layer's weights kept)\n%8s", "density");
+  fprintf(out, "%s\n%8s", g_words[r->kind].what, g_words[r->kind].row);
   for (int l = 0; l < r->nlayers; l++) fprintf(out, " %9s", r->layer[l]);
   fprintf(out, "\n");
   for (int d = 0; d < r->ndensities; d++) {
-    fprintf(out, "%7.4g%%", r->density[d]);
+    if (r->kind == DC_SENS_PRUNE) fprintf(out, "%7.4g%%", r->density[d]);
+    else fprintf(out, "%8d", (int)r->density[d]);
     for (int l = 0; l < r->nlayers; l++) fprintf(out, " %9.2f", 100 * r->top1[d * r->nlayers + l]);
     fprintf(out, "\n");
   }
+}
+
+/* One trial on a layer: prune it to density[d] percent, or quantize it to density[d]
+ * bits with the experiment's k-means init and the seed its quantize stage would use. */
+static dc_status trial(const dc_experiment *e, const dc_sensitivity *r, dc_layer *layer, int d) {
+  if (r->kind == DC_SENS_PRUNE) return dc_prune_density(layer->weight, r->density[d] / 100.0);
+  return dc_quantize(layer->weight, (int)r->density[d], (dc_kmeans_init)e->quantize.init,
+                     e->seed ^ dc_hash_str(layer->name));
 }
 
 /* The sweep over an open evaluator whose weights are loaded. */
@@ -254,15 +309,15 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
   dc_net *net = ev->net;
   int nl = 0;
   for (int i = 0; i < net->nlayers; i++) nl += net->layers[i].weight != NULL;
-  if (nl == 0) return dc_fail(DC_ERR_ARG, "%s: has no weighted layers to prune", e->net);
+  if (nl == 0) return dc_fail(DC_ERR_ARG, "%s: has no weighted layers to %s", e->net, r->kind ? "quantize" : "prune");
   r->layer = calloc((size_t)nl, sizeof *r->layer);
   r->top1 = calloc((size_t)(nl * r->ndensities), sizeof(double));
   r->top5 = calloc((size_t)(nl * r->ndensities), sizeof(double));
   if (!r->layer || !r->top1 || !r->top5) return dc_fail(DC_ERR_NOMEM, "out of memory");
   DC_TRY(dc_test(&ev->t, &r->dense));
   if (out) {
-    fprintf(out, "dctrain sensitivity: %s: %d layers x %d densities on %d test images; unpruned top-1 %.2f%%\n",
-            e->name, nl, r->ndensities, r->dense.samples, 100 * r->dense.top1);
+    fprintf(out, "dctrain sensitivity: %s: %d layers x %d %s on %d test images; unpruned top-1 %.2f%%\n", e->name, nl,
+            r->ndensities, r->kind ? "bit widths" : "densities", r->dense.samples, 100 * r->dense.top1);
     fflush(out);
   }
   double t0 = dc_now();
@@ -271,12 +326,12 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
     if (!layer->weight) continue;
     int l = r->nlayers++;
     snprintf(r->layer[l], sizeof r->layer[l], "%s", layer->name);
-    dc_param_snapshot saved; /* undoes each trial pruning exactly */
+    dc_param_snapshot saved; /* undoes each trial exactly */
     DC_TRY(dc_param_snapshot_take(layer->weight, &saved));
     dc_status s = DC_OK;
     for (int d = 0; d < r->ndensities && s == DC_OK; d++) {
       dc_test_result tr;
-      s = dc_prune_density(layer->weight, r->density[d] / 100.0);
+      s = trial(e, r, layer, d);
       if (s == DC_OK) s = dc_test(&ev->t, &tr);
       if (s == DC_OK) {
         r->top1[d * nl + l] = tr.top1;
@@ -292,8 +347,8 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
       char el_s[32], eta_s[32];
       dc_format_duration(el, el_s, sizeof el_s);
       dc_format_duration(eta, eta_s, sizeof eta_s);
-      fprintf(out, "[sensitivity] %-10s %d/%d done: top-1 %.2f%% at %.4g%% kept; elapsed %s, ETA %s\n",
-              layer->name, l + 1, nl, 100 * r->top1[(r->ndensities - 1) * nl + l], r->density[r->ndensities - 1],
+      fprintf(out, "[sensitivity] %-10s %d/%d done: top-1 %.2f%% at %.4g%s; elapsed %s, ETA %s\n", layer->name, l + 1,
+              nl, 100 * r->top1[(r->ndensities - 1) * nl + l], r->density[r->ndensities - 1], g_words[r->kind].done,
               el_s, eta_s);
       fflush(out);
     }
@@ -301,19 +356,16 @@ static dc_status sweep(const dc_experiment *e, evaluator *ev, FILE *out, dc_sens
   return DC_OK;
 }
 
-dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const double *pct, int n, FILE *out,
-                             dc_sensitivity *res) {
-  if (n < 1 || n > DC_MAX_DENSITIES)
-    return dc_fail(DC_ERR_ARG, "sensitivity: %d densities (expected 1..%d)", n, DC_MAX_DENSITIES);
-  for (int i = 0; i < n; i++)
-    if (!(pct[i] >= 0.0 && pct[i] <= 100.0))
-      return dc_fail(DC_ERR_ARG, "sensitivity: density %g%% is outside [0, 100]", pct[i]);
+static dc_status run_sensitivity(const dc_experiment *e, const char *weights, dc_sens_kind kind, const double *level,
+                                 int n, FILE *out, dc_sensitivity *res) {
+  const sweep_words *w = &g_words[kind];
   char wpath[600];
-  DC_TRY(pick_weights(e, weights, wpath, sizeof wpath));
+  DC_TRY(dc_pick_weights(e, weights, wpath, sizeof wpath));
   dc_sensitivity local, *r = res ? res : &local;
   memset(r, 0, sizeof *r);
+  r->kind = kind;
   r->ndensities = n;
-  memcpy(r->density, pct, sizeof(double) * (size_t)n);
+  memcpy(r->density, level, sizeof(double) * (size_t)n);
   evaluator ev;
   dc_status s = evaluator_open(e, &ev);
   if (s == DC_OK) s = dc_load_model(wpath, ev.net);
@@ -321,8 +373,8 @@ dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const 
   if (s == DC_OK) s = sweep(e, &ev, out, r);
   evaluator_close(&ev);
   char csv[600], png[600];
-  snprintf(csv, sizeof csv, "%.570s/sensitivity.csv", e->output);
-  snprintf(png, sizeof png, "%.570s/sensitivity.png", e->output);
+  snprintf(csv, sizeof csv, "%.570s/%s.csv", e->output, w->file);
+  snprintf(png, sizeof png, "%.570s/%s.png", e->output, w->file);
   if (s == DC_OK) s = dc_make_dirs(e->output);
   if (s == DC_OK) s = write_csv(csv, r);
   if (s == DC_OK) {
@@ -334,10 +386,8 @@ dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const 
       for (int d = 0; d < n; d++) y[l * n + d] = 100 * r->top1[d * r->nlayers + l];
     }
     char title[160];
-    snprintf(title, sizeof title, "Pruning sensitivity: %.100s", e->name);
-    if (s == DC_OK)
-      s = dc_plot_png(png, title, "density (% of the layer's weights kept)", "test top-1 (%)", r->density, n, y,
-                      r->nlayers, names);
+    snprintf(title, sizeof title, "%s: %.100s", w->title, e->name);
+    if (s == DC_OK) s = dc_plot_png(png, title, w->xlabel, "test top-1 (%)", r->density, n, y, r->nlayers, names);
     free(y);
     free(names);
   }
@@ -347,4 +397,27 @@ dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const 
   }
   if (s != DC_OK || r == &local) dc_sensitivity_free(r);
   return s;
+}
+
+dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const double *pct, int n, FILE *out,
+                             dc_sensitivity *res) {
+  if (n < 1 || n > DC_MAX_DENSITIES)
+    return dc_fail(DC_ERR_ARG, "sensitivity: %d densities (expected 1..%d)", n, DC_MAX_DENSITIES);
+  for (int i = 0; i < n; i++)
+    if (!(pct[i] >= 0.0 && pct[i] <= 100.0))
+      return dc_fail(DC_ERR_ARG, "sensitivity: density %g%% is outside [0, 100]", pct[i]);
+  return run_sensitivity(e, weights, DC_SENS_PRUNE, pct, n, out, res);
+}
+
+dc_status dc_cmd_sensitivity_bits(const dc_experiment *e, const char *weights, const int *bits, int n, FILE *out,
+                                  dc_sensitivity *res) {
+  if (n < 1 || n > DC_MAX_DENSITIES)
+    return dc_fail(DC_ERR_ARG, "sensitivity: %d bit widths (expected 1..%d)", n, DC_MAX_DENSITIES);
+  double level[DC_MAX_DENSITIES];
+  for (int i = 0; i < n; i++) {
+    if (bits[i] < 1 || bits[i] > 8)
+      return dc_fail(DC_ERR_ARG, "sensitivity: %d bits is outside 1..8 (a codebook of 2^bits centroids)", bits[i]);
+    level[i] = bits[i];
+  }
+  return run_sensitivity(e, weights, DC_SENS_QUANTIZE, level, n, out, res);
 }

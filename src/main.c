@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity, bench, import and predict, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench, import, predict and plot, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>
@@ -17,6 +17,8 @@
 #include "dc/experiment.h"
 #include "dc/train.h"
 #include "dc/import.h"
+#include "dc/plan.h"
+#include "dc/plot.h"
 #include "dc/predict.h"
 
 #ifndef DC_VERSION /* from CMake's project(VERSION) */
@@ -40,11 +42,14 @@ static const char *const USAGE =
     "  eval MODEL --data EXPERIMENT.cfg  test accuracy of a .dcz model or HDF5 weights\n"
     "  info MODEL.dcz                    per-layer size table of a compressed model\n"
     "  export MODEL.dcz OUT.h5           dense fp32 HDF5 weights from a compressed model\n"
-    "  sensitivity EXPERIMENT.cfg        accuracy when pruning one layer at a time\n"
+    "  sensitivity EXPERIMENT.cfg        accuracy when pruning (or quantizing) one layer at a time\n"
+    "  plan EXPERIMENT.cfg --ratio R -o OUT.cfg\n"
+    "                                    per-layer densities and bits for a size budget\n"
     "  bench NET.net                     training/inference images/s and per-layer profile\n"
     "  import caffe IN.caffemodel OUT.h5 --net NET.net\n"
     "                                    trained Caffe weights as HDF5 weights\n"
     "  predict MODEL.dcz INPUT...        top classes of images (or --idx records) by a .dcz\n"
+    "  plot KIND ... -o OUT.png          pictures of a run: curves, hist, mask, codes, tradeoff\n"
     "\n"
     "training options:\n"
     "  --resume CKPT.h5   continue a run from its checkpoint (OUTPUT/ckpt.h5);\n"
@@ -95,20 +100,55 @@ static const char *const EXPORT_USAGE =
     "OUT.h5 is written to OUT.h5.tmp and renamed when complete.\n";
 
 static const char *const SENSITIVITY_USAGE =
-    "usage: dctrain sensitivity EXPERIMENT.cfg [--weights W.h5] [--densities LIST]\n"
+    "usage: dctrain sensitivity EXPERIMENT.cfg [--weights W.h5] [--densities LIST | --bits LIST]\n"
     "                           [--threads N] [--output DIR] [--set S.K=V]...\n"
     "\n"
     "From trained dense weights, prune every weighted layer alone by magnitude to each\n"
     "density and test, restoring it afterwards (Han et al. 2015, Fig. 5): which layers\n"
     "tolerate pruning. Prints a table (rows densities, columns layers, top-1 %) and\n"
     "writes OUTPUT/sensitivity.csv and OUTPUT/sensitivity.png.\n"
+    "With --bits, quantize every layer alone instead (k-means to 2^bits shared values,\n"
+    "as the quantize stage does, no retraining): rows are bit widths, and the files\n"
+    "OUTPUT/sensitivity-bits.csv and OUTPUT/sensitivity-bits.png.\n"
     "\n"
     "  --weights W.h5    the weights (default OUTPUT/train.h5, else [experiment] weights)\n"
     "  --densities LIST  percent of a layer's weights kept, comma-separated\n"
     "                    (default 100,90,80,70,60,50,40,30,20,10,5)\n"
+    "  --bits LIST       bits per weight, comma-separated (1..8), or all (8,7,...,1)\n"
     "  --threads N       override [experiment] threads\n"
     "  --output DIR      override [experiment] output (where the CSV and PNG go)\n"
     "  --set S.K=V       set a key of the experiment for this run (repeatable)\n";
+
+static const char *const PLAN_USAGE =
+    "usage: dctrain plan EXPERIMENT.cfg (--ratio R | --size BYTES) -o OUT.cfg [--max-loss P]\n"
+    "                    [--weights W.h5] [--rounds N] [--densities LIST] [--bits LIST]\n"
+    "                    [--sensitivity DIR]\n"
+    "                    [--threads N] [--output DIR] [--set S.K=V]...\n"
+    "\n"
+    "From trained dense weights, measure how much accuracy each layer loses pruned alone\n"
+    "and quantized alone (dctrain sensitivity and sensitivity --bits), and what it takes\n"
+    "encoded at each density and bit width (the .dcz writer's own sizes); choose per-layer\n"
+    "densities and bits that fit the budget at the least summed loss; write OUT.cfg: the\n"
+    "experiment with that [prune] and [quantize] and comments on the choice. Run it as any\n"
+    "other. Also writes OUTPUT/plan.dcz (the plan applied at once, no retraining: its size\n"
+    "is the estimate) and the sensitivity tables.\n"
+    "\n"
+    "  --ratio R         model.dcz at most 1/R of the fp32 weights and biases\n"
+    "  --size BYTES      model.dcz at most this size: 17220, 20KB, 1.5MB, 16KiB\n"
+    "  -o OUT.cfg        the experiment file to write (its name sets name and output)\n"
+    "  --max-loss P      top-1 points the quantization may cost in all, measured\n"
+    "                    layer by layer without retraining (default 0.1)\n"
+    "  --weights W.h5    the dense weights (default OUTPUT/train.h5, else [experiment] weights)\n"
+    "  --rounds N        pruning rounds (default: each round keeps >= 55% of the last)\n"
+    "  --densities LIST  the densities tried, percent, falling\n"
+    "                    (default 100,80,65,50,40,30,23,17,13,10,7.5,5.5,4,3,2.2,1.6,1.2,0.9,0.7,0.5)\n"
+    "  --bits LIST       the bit widths tried, falling (default all: 8,7,...,1)\n"
+    "  --sensitivity DIR do not measure: read DIR/sensitivity.csv and sensitivity-bits.csv\n"
+    "                    (an earlier plan's OUTPUT, for the same weights); seconds, not minutes\n"
+    "  --threads N       override [experiment] threads\n"
+    "  --output DIR      override [experiment] output (sensitivity tables, plan.dcz)\n"
+    "  --set S.K=V       set a key of the experiment for the measurements (repeatable;\n"
+    "                    OUT.cfg is written from the file as it is)\n";
 
 static const char *const BENCH_USAGE =
     "usage: dctrain bench NET.net [--batch N] [--threads N] [--seconds S]\n"
@@ -154,6 +194,42 @@ static const char *const PREDICT_USAGE =
     "  --data EXP.cfg    take the net and preprocessing from an experiment instead of the\n"
     "                    file (for .dcz files written before they carried them)\n"
     "  --threads N       compute threads (default 2)\n";
+
+static const char *const PLOT_USAGE =
+    "usage: dctrain plot curves LOG.csv... -o OUT.png\n"
+    "       dctrain plot hist WEIGHTS --layer L [--codebook Q]... [--bins N] -o OUT.png\n"
+    "       dctrain plot mask WEIGHTS --layer L [--net NET.net] -o OUT.png\n"
+    "       dctrain plot codes MODEL.dcz --layer L -o OUT.png\n"
+    "       dctrain plot tradeoff RUN_DIR... -o OUT.png\n"
+    "\n"
+    "Draw a PNG (written to OUT.png.tmp and renamed) of what training and compression did.\n"
+    "WEIGHTS is any weights file of a run (train.h5, prune2.h5, quantize.h5, ckpt.h5, an\n"
+    "export or import) or a .dcz model.\n"
+    "\n"
+    "  curves    training loss (log scale) and test top-1 against the iteration from one\n"
+    "            or more runs' OUTPUT/log.csv; dashed lines where stages start\n"
+    "  hist      histogram of layer L's kept weights (pruned ones left out); the codebook\n"
+    "            centroids marked underneath when the layer is shared, or those of each\n"
+    "            --codebook Q (up to 4, e.g. right after k-means and after fine-tuning)\n"
+    "  mask      kept connections per input pixel of an fc layer that reads the input\n"
+    "            image (ip1 of LeNet-300-100), as a scaled-up image with a colour bar;\n"
+    "            the net comes from --net, or from the .dcz itself\n"
+    "  codes     how often each codebook index and each relative-index gap occurs in\n"
+    "            layer L of a .dcz, the Huffman code length of each, bits per entry\n"
+    "  tradeoff  test top-1 against compression ratio, one labelled point per run\n"
+    "            directory (its stages.csv and model.dcz)\n"
+    "\n"
+    "  -o OUT.png      the PNG to write (required)\n"
+    "  --layer L       the weighted layer (hist, mask, codes)\n"
+    "  --codebook Q    hist: mark the centroids of layer L in Q (repeatable)\n"
+    "  --bins N        hist: number of bins (default 80)\n"
+    "  --net NET.net   mask: the net file of HDF5 weights\n"
+    "  --title TEXT    replace the title\n"
+    "\n"
+    "Examples (docs/labs/ uses them all):\n"
+    "  dctrain plot curves runs/lenet300/log.csv -o curves.png\n"
+    "  dctrain plot hist runs/lenet300/quantize.h5 --layer ip2 -o ip2.png\n"
+    "  dctrain plot mask runs/lenet300/model.dcz --layer ip1 -o mask.png\n";
 
 /* A failure: one line, status 1. In a data-parallel job the line names the rank, and the
  * whole job ends here: the other ranks may be waiting in a collective for this one. */
@@ -373,13 +449,14 @@ static int cmd_export(const char *cmd, int argc, char **argv) {
 /* ---- sensitivity ---- */
 
 static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
-  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL;
+  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL, *bits = NULL;
   long threads = 0;
   static set_list sets;
   int n, rc;
   const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
                       {"--output", OPT_STR, &output, 0, 0},
                       {"--densities", OPT_STR, &densities, 0, 0},
+                      {"--bits", OPT_STR, &bits, 0, 0},
                       {"--threads", OPT_LONG, &threads, 1, 1024},
                       {"--set", OPT_SET, &sets, 0, 0}};
   if ((rc = parse_args(cmd, SENSITIVITY_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0)
@@ -387,14 +464,72 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
   double pct[DC_MAX_DENSITIES];
   int npct = NOPTS(dc_default_densities);
   memcpy(pct, dc_default_densities, sizeof dc_default_densities);
+  int nbits = 0, widths[DC_MAX_DENSITIES];
+  if (densities && bits) return bad_arg(cmd, "--densities and --bits: one sweep at a time");
   if (densities && dc_parse_densities(densities, pct, DC_MAX_DENSITIES, &npct) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
+  if (bits && dc_parse_bits(bits, widths, DC_MAX_DENSITIES, &nbits) != DC_OK)
     return bad_arg(cmd, "%s", dc_failure_reason());
   static dc_experiment e;
   if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   dc_sensitivity r;
-  if (dc_cmd_sensitivity(&e, weights, pct, npct, stdout, &r) != DC_OK) return die(dc_failure_reason());
+  dc_status s = bits ? dc_cmd_sensitivity_bits(&e, weights, widths, nbits, stdout, &r)
+                     : dc_cmd_sensitivity(&e, weights, pct, npct, stdout, &r);
+  if (s != DC_OK) return die(dc_failure_reason());
   dc_sensitivity_free(&r);
+  return 0;
+}
+
+/* ---- plan ---- */
+
+static int cmd_plan(const char *cmd, int argc, char **argv) {
+  const char *cfg, *weights = NULL, *output = NULL, *densities = NULL, *bits = NULL, *out_cfg = NULL;
+  const char *size = NULL, *max_loss = "0.1", *tables = NULL;
+  long threads = 0, rounds = 0;
+  double ratio = 0;
+  static set_list sets;
+  int n, rc;
+  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},     {"--output", OPT_STR, &output, 0, 0},
+                      {"--densities", OPT_STR, &densities, 0, 0}, {"--bits", OPT_STR, &bits, 0, 0},
+                      {"-o", OPT_STR, &out_cfg, 0, 0},            {"--size", OPT_STR, &size, 0, 0},
+                      {"--max-loss", OPT_STR, &max_loss, 0, 0},   {"--ratio", OPT_DOUBLE, &ratio, 0, 1000000},
+                      {"--rounds", OPT_LONG, &rounds, 1, 1000},   {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--set", OPT_SET, &sets, 0, 0},            {"--sensitivity", OPT_STR, &tables, 0, 0}};
+  if ((rc = parse_args(cmd, PLAN_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
+  static dc_plan_conf c;
+  if (!out_cfg) return bad_arg(cmd, "missing -o OUT.cfg (the experiment file to write)");
+  if (!size == !(ratio > 0)) return bad_arg(cmd, "give one budget: --ratio R or --size BYTES");
+  if (size && dc_parse_size(size, "--size", &c.budget) != DC_OK) return bad_arg(cmd, "%s", dc_failure_reason());
+  char *end;
+  c.max_loss = strtod(max_loss, &end);
+  if (*end || end == max_loss || !(c.max_loss >= 0 && c.max_loss <= 100))
+    return bad_arg(cmd, "--max-loss: expected points of top-1 in [0, 100], got '%s'", max_loss);
+  if (densities && dc_parse_densities(densities, c.density, DC_PLAN_MAX_GRID, &c.ndensities) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
+  if (bits && dc_parse_bits(bits, c.bits, DC_PLAN_MAX_GRID, &c.nbits) != DC_OK)
+    return bad_arg(cmd, "%s", dc_failure_reason());
+  static char command[2048];
+  int len = snprintf(command, sizeof command, "dctrain plan");
+  for (int i = 0; i < argc && len < (int)sizeof command; i++)
+    len += snprintf(command + len, sizeof command - (size_t)len, " %s", argv[i]);
+  c.weights = weights;
+  c.out_cfg = out_cfg;
+  c.command = command;
+  c.rounds = (int)rounds;
+  c.tables = tables;
+  if (tables && (densities || bits)) return bad_arg(cmd, "--sensitivity DIR: the grid is its tables' rows (no --densities, --bits)");
+  static dc_experiment e;
+  if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
+  if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
+  if (ratio > 0) {
+    /* the fp32 size is the net's: known once the plan has loaded it; 1/R of it */
+    c.budget = 0;
+    if (dc_plan_budget_from_ratio(&e, ratio, &c.budget) != DC_OK) return die(dc_failure_reason());
+  }
+  dc_plan p;
+  if (dc_cmd_plan(&e, &c, stdout, &p) != DC_OK) return die(dc_failure_reason());
+  dc_plan_free(&p);
   return 0;
 }
 
@@ -462,6 +597,72 @@ static int cmd_predict(const char *cmd, int argc, char **argv) {
   return rc;
 }
 
+/* ---- plot ---- */
+
+static int cmd_plot(const char *cmd, int argc, char **argv) {
+  static const char *const kinds[] = {"curves", "hist", "mask", "codes", "tradeoff"};
+  const char *out = NULL, *layer = NULL, *net = NULL, *title = NULL;
+  long bins = 80;
+  const char *codebooks[4];
+  int ncb = 0;
+  if (argc >= 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+    fputs(PLOT_USAGE, stdout);
+    return 0;
+  }
+  if (argc < 1) return bad_arg(cmd, "missing KIND (curves, hist, mask, codes or tradeoff)");
+  int kind = -1;
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(argv[0], kinds[i])) kind = i;
+  if (kind < 0) {
+    const char *hint = dc_closest(argv[0], kinds, 5);
+    return bad_arg(cmd, "unknown kind '%s'%s%s%s", argv[0], hint ? " (did you mean '" : "", hint ? hint : "",
+                   hint ? "'?)" : "");
+  }
+  /* positionals are any number: collect them, parse the options as for other commands */
+  char **optv = malloc(sizeof(char *) * (size_t)(argc + 1));
+  const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
+  if (!optv || !pos) return die("out of memory");
+  int no = 0, np = 0, n, rc = -1;
+  for (int i = 1; i < argc && rc < 0; i++) {
+    if (!strcmp(argv[i], "--codebook")) {
+      if (i + 1 >= argc) rc = bad_arg(cmd, "--codebook needs a value");
+      else if (ncb == 4) rc = bad_arg(cmd, "at most 4 --codebook files");
+      else codebooks[ncb++] = argv[++i];
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      optv[no++] = argv[i];
+      if (strcmp(argv[i], "-h") && strcmp(argv[i], "--help") && i + 1 < argc) optv[no++] = argv[++i];
+    } else {
+      pos[np++] = argv[i];
+    }
+  }
+  const opt opts[] = {{"-o", OPT_STR, &out, 0, 0},         {"--layer", OPT_STR, &layer, 0, 0},
+                      {"--net", OPT_STR, &net, 0, 0},      {"--title", OPT_STR, &title, 0, 0},
+                      {"--bins", OPT_LONG, &bins, 5, 1000}};
+  if (rc < 0) rc = parse_args(cmd, PLOT_USAGE, no, optv, opts, NOPTS(opts), NULL, 0, &n, "");
+  int one_input = kind == 1 || kind == 2 || kind == 3;
+  if (rc < 0 && np == 0) rc = bad_arg(cmd, "%s: missing %s", kinds[kind], kind == 0 ? "LOG.csv" : kind == 4 ? "RUN_DIR" : kind == 3 ? "MODEL.dcz" : "WEIGHTS");
+  if (rc < 0 && one_input && np > 1) rc = bad_arg(cmd, "%s: one input file, got %d ('%s', '%s'...)", kinds[kind], np, pos[0], pos[1]);
+  if (rc < 0 && !out) rc = bad_arg(cmd, "%s: missing -o OUT.png", kinds[kind]);
+  if (rc < 0 && one_input && !layer) rc = bad_arg(cmd, "%s: missing --layer L (a weighted layer, e.g. ip1)", kinds[kind]);
+  if (rc < 0 && ncb && kind != 1) rc = bad_arg(cmd, "--codebook is for plot hist");
+  if (rc < 0 && net && kind != 2) rc = bad_arg(cmd, "--net is for plot mask");
+  if (rc < 0) {
+    dc_status s;
+    switch (kind) {
+      case 0: s = dc_plot_curves(out, pos, np, title); break;
+      case 1: s = dc_plot_hist(out, pos[0], layer, codebooks, ncb, (int)bins, title); break;
+      case 2: s = dc_plot_mask(out, pos[0], layer, net, title); break;
+      case 3: s = dc_plot_codes(out, pos[0], layer, title); break;
+      default: s = dc_plot_tradeoff(out, pos, np, title); break;
+    }
+    rc = s == DC_OK ? 0 : die(dc_failure_reason());
+    if (rc == 0) printf("wrote %s\n", out);
+  }
+  free(optv);
+  free(pos);
+  return rc;
+}
+
 /* ---- dispatch ---- */
 
 typedef struct {
@@ -472,9 +673,11 @@ typedef struct {
 
 static const subcommand g_commands[] = {
     {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
-    {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"bench", cmd_bench, 1},
+    {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"plan", cmd_plan, 0},
+    {"bench", cmd_bench, 1},
     {"import", cmd_import, 0},
     {"predict", cmd_predict, 0},
+    {"plot", cmd_plot, 0},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 

@@ -696,6 +696,12 @@ static void test_override(void **state) {
                  "--set Solver.max_iter=3: bad character 'S' in section name 'Solver' (use a-z 0-9 _ / -)");
   override_fails(c, "solver.max iter=3", DC_ERR_ARG,
                  "--set solver.max iter=3: bad character space in key 'max iter' (use A-Z a-z 0-9 _ . / -)");
+  /* fuzz finding: a newline (any control character but tab) in the argument made the
+   * message, and every later message naming the override, span lines */
+  override_fails(c, "solver.max_iter=3\n# x", DC_ERR_ARG,
+                 "--set solver.max_iter=3...: control character byte 0x0a (expected section.key=value on one line)");
+  override_fails(c, "solver.base_lr=\r1", DC_ERR_ARG,
+                 "--set solver.base_lr=...: control character byte 0x0d (expected section.key=value on one line)");
   assert_int_equal(dc_cfg_override_check("solver.max_iter=3"), DC_OK);
   dc_failure_clear();
   assert_int_equal(dc_cfg_override_check("solver"), DC_ERR_ARG);

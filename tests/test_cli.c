@@ -58,6 +58,7 @@ static void help_and_version(void **state) {
   expect("--version", 0, "");
   expect("eval --help", 0, "");
   expect("sensitivity --help", 0, "");
+  expect("plan --help", 0, "");
 }
 
 static void bad_arguments_exit_2(void **state) {
@@ -75,6 +76,16 @@ static void bad_arguments_exit_2(void **state) {
   expect("export a.dcz", 2, "missing MODEL.dcz OUT.h5");
   expect("bench nets/lenet300.net --seconds 0", 2, "--seconds: expected a number in (0, 3600]");
   expect("sensitivity experiments/lenet5.cfg --densities 200", 2, "--densities");
+  expect("sensitivity experiments/lenet5.cfg --bits 9", 2, "--bits: '9' is not a whole number of bits in 1..8");
+  expect("sensitivity experiments/lenet5.cfg --bits 4 --densities 50", 2, "one sweep at a time");
+  expect("plan experiments/lenet5.cfg --ratio 100", 2, "missing -o OUT.cfg");
+  expect("plan experiments/lenet5.cfg -o x.cfg", 2, "give one budget: --ratio R or --size BYTES");
+  expect("plan experiments/lenet5.cfg -o x.cfg --ratio 100 --size 20KB", 2, "give one budget");
+  expect("plan experiments/lenet5.cfg -o x.cfg --size 20QB", 2, "--size: '20QB': unknown unit 'QB'");
+  expect("plan experiments/lenet5.cfg -o x.cfg --size -3", 2, "--size: '-3' is not a size");
+  expect("plan experiments/lenet5.cfg -o x.cfg --ratio 0", 2, "--ratio: expected a number in (0, 1000000]");
+  expect("plan experiments/lenet5.cfg -o x.cfg --ratio 50 --max-loss x", 2, "--max-loss: expected points");
+  expect("plan experiments/lenet5.cfg -o x.cfg --ratio 50 --bits 4,0", 2, "--bits: '0'");
   expect("experiments/lenet5.cfg --set solver", 2,
          "dctrain: --set solver: expected section.key=value (e.g. --set solver.max_iter=20)");
   expect("experiments/lenet5.cfg --set", 2, "--set needs a value");
@@ -109,6 +120,8 @@ static void failures_exit_1(void **state) {
   expect("info nope.dcz", 1, "nope.dcz");
   expect("info nets/lenet5.net", 1, "nets/lenet5.net");
   expect("bench nets/nope.net", 1, "nets/nope.net: cannot open");
+  expect("plan nope.cfg -o x.cfg --ratio 10", 1, "dctrain: nope.cfg: cannot open");
+  expect("plan experiments/lenet5.cfg -o x.cfg --ratio 10 --weights nope.h5", 1, "nope.h5: cannot open");
   /* inputs that are not regular files are refused at once, not read without end */
   expect("/dev/zero", 1, "dctrain: /dev/zero: is a device, not a regular file");
   expect("experiments/lenet5.cfg --set experiment.net=/dev/zero", 1, "/dev/zero: is a device, not a regular file");

@@ -1,8 +1,9 @@
 /* test_commands.c — the dctrain subcommands as library calls (dc/commands.h), on a short
  * full pipeline (train, prune, quantize, encode) over a toy MNIST-format data set: eval
  * of model.dcz equals the quantize stage exactly, export reads back as identical
- * weights, info's table, the pruning sensitivity sweep with its CSV and PNG, the plot
- * and density-list helpers, and every error path (missing, corrupt, foreign files). */
+ * weights, info's table, the pruning and quantization sensitivity sweeps with their CSV
+ * and PNG, the planner (a budget met, the written experiment parsed and run), the plot
+ * and list helpers, and every error path (missing, corrupt, foreign files). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,11 +20,13 @@
 
 #include "dc/ckpt.h"
 #include "dc/commands.h"
+#include "dc/plan.h"
 #include "dc/plot.h"
 #include "dc/compress.h"
 #include "dc/experiment.h"
 #include "dc/model.h"
 #include "dc/prune.h"
+#include "dc/rng.h"
 #include "util_net.h"
 
 static char *g_dir;         /* toy data, net, the run */
@@ -346,6 +349,304 @@ static void sensitivity_errors(void **state) {
   free(cfg);
 }
 
+static void sensitivity_bits_sweep(void **state) {
+  (void)state;
+  const int bits[3] = {1, 8, 2};
+  dc_sensitivity r;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_sensitivity_bits(&g_exp, NULL, bits, 3, out, &r), DC_OK);
+  fclose(out);
+  assert_int_equal(r.kind, DC_SENS_QUANTIZE);
+  assert_non_null(strstr(text, "one layer quantized"));
+  assert_non_null(strstr(text, "at 2 bits"));
+  assert_int_equal(r.nlayers, 3);
+  assert_int_equal(r.ndensities, 3);
+  assert_true(r.density[0] == 1 && r.density[1] == 8 && r.density[2] == 2);
+  /* a trial is the quantize stage's k-means: ip1 alone at 1 bit, tested by hand */
+  char train[700];
+  run_path(train, sizeof train, "train.h5");
+  dc_net *net = toy_net();
+  dc_net_init_params(net, g_exp.seed);
+  assert_int_equal(dc_load_model(train, net), DC_OK);
+  dc_layer *ip1 = NULL;
+  for (int i = 0; i < net->nlayers; i++)
+    if (!strcmp(net->layers[i].name, "ip1")) ip1 = &net->layers[i];
+  assert_non_null(ip1);
+  assert_int_equal(dc_quantize(ip1->weight, 1, DC_KMEANS_LINEAR, g_exp.seed ^ dc_hash_str("ip1")), DC_OK);
+  int distinct = 0;
+  float seen[4];
+  for (size_t i = 0; i < ip1->weight->count && distinct < 4; i++) {
+    int known = 0;
+    for (int k = 0; k < distinct; k++) known |= seen[k] == ip1->weight->data[i];
+    if (!known) seen[distinct++] = ip1->weight->data[i];
+  }
+  assert_true(distinct <= 2); /* two shared values */
+  char h5[700];
+  snprintf(h5, sizeof h5, "%s/ip1-1bit.h5", g_dir);
+  assert_int_equal(dc_ckpt_save(h5, net->params, NULL), DC_OK);
+  dc_net_free(net);
+  dc_test_result by_hand;
+  assert_int_equal(dc_cmd_eval(&g_exp, h5, NULL, &by_hand), DC_OK);
+  assert_true(r.top1[0 * 3 + 1] == by_hand.top1);
+  /* 8 bits of 256 shared values lose (almost) nothing; 1 bit loses more than 8 */
+  for (int l = 0; l < 3; l++) {
+    assert_true(fabs(r.top1[1 * 3 + l] - r.dense.top1) <= 0.02);
+    assert_true(r.top1[0 * 3 + l] <= r.top1[1 * 3 + l] + 0.01);
+  }
+  /* the CSV: bits as they are */
+  char csv[700], png[700], line[256];
+  run_path(csv, sizeof csv, "sensitivity-bits.csv");
+  run_path(png, sizeof png, "sensitivity-bits.png");
+  FILE *f = fopen(csv, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_string_equal(line, "bits,conv1,ip1,ip2\n");
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_int_equal(strncmp(line, "1,", 2), 0);
+  fclose(f);
+  int w, h, comp;
+  assert_int_equal(stbi_info(png, &w, &h, &comp), 1);
+  /* errors */
+  const int bad[2] = {4, 9};
+  dc_failure_clear();
+  expect_fail(dc_cmd_sensitivity_bits(&g_exp, NULL, bad, 2, NULL, NULL), DC_ERR_ARG, "9 bits is outside 1..8");
+  dc_failure_clear();
+  expect_fail(dc_cmd_sensitivity_bits(&g_exp, NULL, bits, 0, NULL, NULL), DC_ERR_ARG, "bit widths");
+  int v[DC_MAX_DENSITIES], n;
+  assert_int_equal(dc_parse_bits("all", v, DC_MAX_DENSITIES, &n), DC_OK);
+  assert_int_equal(n, 8);
+  assert_true(v[0] == 8 && v[7] == 1);
+  assert_int_equal(dc_parse_bits(" 6, 3 ,1", v, DC_MAX_DENSITIES, &n), DC_OK);
+  assert_true(n == 3 && v[0] == 6 && v[1] == 3 && v[2] == 1);
+  const char *bads[] = {"", "4,", "0", "9", "2.5", "x", "4,,2"};
+  for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+    dc_failure_clear();
+    expect_fail(dc_parse_bits(bads[i], v, DC_MAX_DENSITIES, &n), DC_ERR_ARG, "--bits");
+  }
+  dc_sensitivity_free(&r);
+  free(text);
+}
+
+/* ---- plan ---- */
+
+static long file_size_of(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void plan_meets_the_budget(void **state) {
+  (void)state;
+  /* the toy net's fp32 bytes, and a budget of 1/5 of them */
+  uint64_t budget;
+  dc_failure_clear();
+  assert_int_equal(dc_plan_budget_from_ratio(&g_exp, 5, &budget), DC_OK);
+  dc_net *net = toy_net();
+  uint64_t dense = 0;
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].weight) dense += 4 * (net->layers[i].weight->count + net->layers[i].bias->count);
+  dc_net_free(net);
+  assert_true(budget == dense / 5);
+
+  static dc_plan_conf c;
+  char out_cfg[700], train[700];
+  snprintf(out_cfg, sizeof out_cfg, "%s/planned.cfg", g_dir);
+  run_path(train, sizeof train, "train.h5");
+  c.out_cfg = out_cfg;
+  c.budget = budget;
+  c.max_loss = 1.0;
+  c.command = "dctrain plan run.cfg --ratio 5 -o planned.cfg";
+  const double dens[] = {100, 50, 25, 12, 6, 3};
+  const int bits[] = {8, 4, 3, 2, 1};
+  c.ndensities = 6;
+  memcpy(c.density, dens, sizeof dens);
+  c.nbits = 5;
+  memcpy(c.bits, bits, sizeof bits);
+  dc_plan p;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  dc_status ps = dc_cmd_plan(&g_exp, &c, out, &p);
+  fclose(out);
+  if (ps != DC_OK) fail_msg("%s", dc_failure_reason());
+  const char *table = strstr(text, "plan for");
+  assert_non_null(table);
+  print_message("%s", table);
+  /* the estimate is the planned file's size, within the budget */
+  char dcz[700];
+  run_path(dcz, sizeof dcz, "plan.dcz");
+  assert_true(p.bytes <= budget);
+  assert_int_equal(file_size_of(dcz), (long)p.bytes);
+  assert_int_equal(p.nlayers, 3);
+  assert_true(p.quant_loss <= c.max_loss + 1e-9);
+  /* the size model is the writer's: each layer's planned bytes are its record in the file */
+  dc_dcz_layer *layers;
+  int nlayers;
+  dc_dcz_stats st;
+  assert_int_equal(dc_dcz_read_stats(dcz, &layers, &nlayers, &st), DC_OK);
+  assert_int_equal(nlayers, 3);
+  for (int l = 0; l < 3; l++) {
+    assert_int_equal(st.layer[l].total_bytes, p.layer[l].bytes);
+    assert_int_equal(st.layer[l].bits, p.layer[l].bits);
+    assert_true(fabs(100.0 * (double)st.layer[l].nnz / (double)st.layer[l].count - p.layer[l].density) <=
+                50.0 / (double)st.layer[l].count + 1e-9); /* round(density * count) kept */
+  }
+  dc_dcz_free(layers, nlayers);
+  dc_dcz_stats_free(&st);
+  /* the budget is spent on accuracy, not left over */
+  assert_true(p.bytes > budget / 2);
+
+  /* from the tables it measured, another plan comes out the same, without measuring */
+  static dc_plan_conf again;
+  again = c;
+  again.tables = g_run;
+  again.ndensities = again.nbits = 0;
+  char out2[700];
+  snprintf(out2, sizeof out2, "%s/again.cfg", g_dir);
+  again.out_cfg = out2;
+  dc_plan q;
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_plan(&g_exp, &again, NULL, &q), DC_OK);
+  assert_true(q.bytes == p.bytes && q.dense_top1 == p.dense_top1);
+  for (int l = 0; l < 3; l++) assert_true(q.layer[l].density == p.layer[l].density && q.layer[l].bits == p.layer[l].bits);
+  dc_plan_free(&q);
+
+  /* the written file parses, and says what the plan says */
+  static dc_experiment e;
+  assert_int_equal(dc_experiment_load(out_cfg, &e), DC_OK);
+  assert_string_equal(e.name, "planned");
+  assert_true(strstr(e.output, "runs/planned") != NULL);
+  assert_int_equal(e.solver.max_iter, g_exp.solver.max_iter);
+  assert_true(e.quantize.enabled && e.encode.enabled);
+  assert_int_equal(e.quantize.nlayers, 3);
+  for (int l = 0; l < 3; l++) {
+    assert_string_equal(e.quantize.layer[l].layer, p.layer[l].name);
+    assert_int_equal((int)e.quantize.layer[l].value, p.layer[l].bits);
+    int found = 0;
+    for (int k = 0; k < e.prune.nlayers; k++)
+      if (!strcmp(e.prune.layer[k].layer, p.layer[l].name)) {
+        assert_true(fabs(e.prune.layer[k].value * 100 - p.layer[l].density) < 1e-9);
+        found = 1;
+      }
+    assert_int_equal(found, p.layer[l].density < 100);
+  }
+  assert_int_equal(e.prune.enabled, 1);
+  assert_int_equal(e.prune.rounds, p.rounds);
+  assert_int_equal(e.prune.retrain_iters, g_exp.prune.retrain_iters);
+  assert_int_equal(e.encode.fc_gap_bits, g_exp.encode.fc_gap_bits);
+  char *cfg_text = NULL;
+  {
+    FILE *f = fopen(out_cfg, "r");
+    assert_non_null(f);
+    cfg_text = calloc(1, 65536);
+    assert_true(fread(cfg_text, 1, 65535, f) > 0);
+    fclose(f);
+  }
+  assert_non_null(strstr(cfg_text, "# Estimated model.dcz:"));
+  assert_non_null(strstr(cfg_text, "--set experiment.weights="));
+  if (getenv("DC_SHOW_PLAN")) print_message("%s", cfg_text);
+  char tmp[720];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out_cfg);
+  assert_int_not_equal(access(tmp, F_OK), 0);
+
+  /* run as any experiment, from the same dense weights: its model.dcz meets the budget
+   * (retraining moves the encoded size a little: within 3%) */
+  const char *sets[] = {NULL, "solver.max_iter=0", NULL};
+  char wset[800], oset[800];
+  snprintf(wset, sizeof wset, "experiment.weights=%s", train);
+  snprintf(oset, sizeof oset, "experiment.output=%s/planned-run", g_dir);
+  sets[0] = wset;
+  sets[2] = oset;
+  static dc_experiment run;
+  assert_int_equal(dc_experiment_load_set(out_cfg, sets, 3, &run), DC_OK);
+  FILE *devnull = fopen("/dev/null", "w");
+  dc_status s = dc_experiment_run(&run, NULL, devnull, NULL);
+  fclose(devnull);
+  if (s != DC_OK) fail_msg("%s", dc_failure_reason());
+  char model[800];
+  snprintf(model, sizeof model, "%s/planned-run/model.dcz", g_dir);
+  long got = file_size_of(model);
+  print_message("  budget %llu B, planned %llu B, after retraining %ld B\n", (unsigned long long)budget,
+                (unsigned long long)p.bytes, got);
+  assert_true(got > 0 && (double)got <= 1.03 * (double)budget);
+  free(cfg_text);
+  dc_plan_free(&p);
+  free(text);
+}
+
+static void plan_errors(void **state) {
+  (void)state;
+  static dc_plan_conf c;
+  char out_cfg[700];
+  snprintf(out_cfg, sizeof out_cfg, "%s/never.cfg", g_dir);
+  c.out_cfg = out_cfg;
+  c.max_loss = 0.1;
+  const double dens[] = {100, 20};
+  const int bits[] = {8, 2};
+  c.ndensities = 2;
+  memcpy(c.density, dens, sizeof dens);
+  c.nbits = 2;
+  memcpy(c.bits, bits, sizeof bits);
+  /* a budget nothing meets: one line with the smallest size found */
+  c.budget = 100;
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_ARG, "cannot fit 100 bytes: the smallest plan found takes");
+  assert_int_not_equal(access(out_cfg, F_OK), 0);
+  /* tables that are not there, or not sensitivity tables */
+  c.budget = 5000;
+  c.tables = g_dir;
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_IO, "sensitivity.csv: cannot open");
+  free(tu_write_file(g_dir, "sensitivity.csv", "density,conv1,ip1,ip2\n1,0.9,0.9,0.9\n0.5,0.9,0.8\n"));
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_FORMAT, "sensitivity.csv:3: expected 3 numbers");
+  free(tu_write_file(g_dir, "sensitivity.csv", "density,conv1,ip9,ip2\n1,0.9,0.9,0.9\n0.5,0.9,0.8,0.7\n"));
+  free(tu_write_file(g_dir, "sensitivity-bits.csv", "bits,conv1,ip9,ip2\n8,0.9,0.9,0.9\n2,0.9,0.8,0.7\n"));
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_FORMAT, "layer 2 is 'ip9', the net's 'ip1'");
+  c.tables = NULL;
+  /* bad confs */
+  c.budget = 0;
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_ARG, "no budget");
+  c.budget = 5000;
+  c.max_loss = -1;
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_ARG, "--max-loss");
+  c.max_loss = 0.1;
+  const double rising[] = {20, 100};
+  memcpy(c.density, rising, sizeof rising);
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_ARG, "densities must fall");
+  memcpy(c.density, dens, sizeof dens);
+  char missing[700];
+  snprintf(missing, sizeof missing, "%s/missing.h5", g_dir);
+  c.weights = missing;
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_IO, "missing.h5: cannot open");
+  c.weights = NULL;
+  dc_failure_clear();
+  expect_fail(dc_plan_budget_from_ratio(&g_exp, 0, &c.budget), DC_ERR_ARG, "--ratio");
+  /* sizes */
+  uint64_t b;
+  assert_int_equal(dc_parse_size("20KB", "--size", &b), DC_OK);
+  assert_true(b == 20000);
+  assert_int_equal(dc_parse_size("16KiB", "--size", &b), DC_OK);
+  assert_true(b == 16384);
+  assert_int_equal(dc_parse_size("1.5mb", "--size", &b), DC_OK);
+  assert_true(b == 1500000);
+  assert_int_equal(dc_parse_size("17220", "--size", &b), DC_OK);
+  assert_true(b == 17220);
+  const char *bad[] = {"", "KB", "0", "-5", "5 XB", "nan", "0.1"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    dc_failure_clear();
+    expect_fail(dc_parse_size(bad[i], "--size", &b), DC_ERR_ARG, "--size");
+  }
+  assert_int_not_equal(access(out_cfg, F_OK), 0);
+}
+
 static void parse_densities(void **state) {
   (void)state;
   double v[DC_MAX_DENSITIES];
@@ -548,6 +849,9 @@ int main(void) {
       cmocka_unit_test(info_prints_the_layer_table),
       cmocka_unit_test(sensitivity_sweep),
       cmocka_unit_test(sensitivity_errors),
+      cmocka_unit_test(sensitivity_bits_sweep),
+      cmocka_unit_test(plan_meets_the_budget),
+      cmocka_unit_test(plan_errors),
       cmocka_unit_test(parse_densities),
       cmocka_unit_test(missing_and_corrupt_models),
       cmocka_unit_test(models_of_another_net),

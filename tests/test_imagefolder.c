@@ -930,7 +930,7 @@ static void corrupt_image_fails_the_batch(void **state) {
     free(x);
     dc_dataset_free(d);
   }
-  /* a file that vanished after the scan fails the same way */
+  /* a file that vanished after the scan fails the same way, saying why (src/data/decode.c) */
   dc_imagefolder_conf conf = small_conf(20, 16, 2);
   dc_dataset *d = open_ok(root, 1, &conf);
   snprintf(dir, sizeof dir, "%s/train/x/c.png", root);

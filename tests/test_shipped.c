@@ -39,6 +39,7 @@ static void nets_have_their_papers_shapes(void **state) {
   (void)state;
   expect_net("lenet300.net", 266610, 10, 3);    /* 784*300+300 + 300*100+100 + 100*10+10 */
   expect_net("lenet5.net", 431080, 10, 4);      /* Caffe's LeNet */
+  expect_net("lenet300-dropout.net", 266610, 10, 3); /* the labs: lenet300 with dropout */
   expect_net("alexnet.net", 60965224, 1000, 8); /* Caffe's bvlc_alexnet */
   expect_net("vgg16.net", 138357544, 1000, 16); /* VGG-16, configuration D */
   expect_net("alexnet-torchvision.net", 61100840, 1000, 8); /* torchvision's alexnet */

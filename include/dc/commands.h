@@ -3,7 +3,9 @@
  *   info         the per-layer size table of a .dcz file
  *   export       a .dcz file as dense fp32 HDF5 weights (checkpoint layout)
  *   sensitivity  prune one layer at a time at several densities and test (Han et al.
- *                2015, Fig. 5): a table, OUTPUT/sensitivity.csv and OUTPUT/sensitivity.png
+ *                2015, Fig. 5): a table, OUTPUT/sensitivity.csv and OUTPUT/sensitivity.png;
+ *                or quantize one layer at a time at several bit widths (--bits):
+ *                OUTPUT/sensitivity-bits.csv and .png
  * plus the small pieces they are made of (model loading by content, a line plot).
  * Like the rest of the library these return a dc_status with the reason recorded by
  * dc_fail() and never exit; they print only to the FILE *out they are given (may be
@@ -60,13 +62,21 @@ dc_status dc_parse_densities(const char *text, double *pct, int max, int *n);
 /* The default sweep: 100, 90, ..., 10, 5 percent. */
 extern const double dc_default_densities[11];
 
-/* What dc_cmd_sensitivity measured. */
+/* Parse a comma-separated list of bit widths ("8,6,4,2"), each a whole number in 1..8,
+ * or "all" (8, 7, ..., 1), into bits[0..*n), at most max. DC_ERR_ARG with a one-line
+ * reason ("--bits: '9' is not a whole number of bits in 1..8") otherwise. */
+dc_status dc_parse_bits(const char *text, int *bits, int max, int *n);
+
+typedef enum { DC_SENS_PRUNE = 0, DC_SENS_QUANTIZE } dc_sens_kind;
+
+/* What dc_cmd_sensitivity (kind PRUNE) or dc_cmd_sensitivity_bits (QUANTIZE) measured. */
 typedef struct {
-  int ndensities, nlayers;
-  double density[DC_MAX_DENSITIES]; /* percent, in the order asked */
+  int ndensities, nlayers;          /* rows (densities or bit widths), columns */
+  double density[DC_MAX_DENSITIES]; /* the rows in the order asked: PRUNE percent kept, QUANTIZE bits */
   char (*layer)[64];                /* (nlayers) weighted layers, net order */
   double *top1, *top5;              /* (ndensities x nlayers) fractions; [d * nlayers + l] */
-  dc_test_result dense;             /* the unpruned net */
+  dc_test_result dense;             /* the net as loaded */
+  dc_sens_kind kind;
 } dc_sensitivity;
 
 /* dctrain sensitivity: load trained weights into e's net (`weights`, else
@@ -81,6 +91,21 @@ typedef struct {
  * DC_MAX_DENSITIES and every pct[i] in [0, 100], else DC_ERR_ARG. */
 dc_status dc_cmd_sensitivity(const dc_experiment *e, const char *weights, const double *pct, int n, FILE *out,
                              dc_sensitivity *res);
+
+/* dctrain sensitivity --bits: as dc_cmd_sensitivity, but every trial quantizes the
+ * layer alone to bits[i] bits (dc_quantize: k-means over its kept weights with the
+ * experiment's [quantize] init and the seed its quantize stage uses, no retraining)
+ * instead of pruning it. The table's rows are bit widths; writes
+ * OUTPUT/sensitivity-bits.csv (bits, top-1 as fractions) and OUTPUT/sensitivity-bits.png.
+ * res->density[] holds the bit widths. 1 <= n <= DC_MAX_DENSITIES and every bits[i] in
+ * 1..8, else DC_ERR_ARG. */
+dc_status dc_cmd_sensitivity_bits(const dc_experiment *e, const char *weights, const int *bits, int n, FILE *out,
+                                  dc_sensitivity *res);
+
+/* Which trained weights sensitivity and plan read: `weights` when given, else
+ * OUTPUT/train.h5 when it exists, else [experiment] weights, else DC_ERR_ARG naming the
+ * experiment. The path goes into path[cap]. */
+dc_status dc_pick_weights(const dc_experiment *e, const char *weights, char *path, size_t cap);
 
 /* Release res->layer, top1, top5 and zero *res. NULL is fine. */
 void dc_sensitivity_free(dc_sensitivity *res);

@@ -241,6 +241,12 @@ dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n
 dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const dc_dcz_layer *layers, int n,
                              dc_dcz_stats *stats);
 
+/* What one layer would take in a .dcz file without writing anything: *stats (its
+ * total_bytes and the rest, exactly as dc_dcz_write_stats would report them) from
+ * encoding the record in memory. The size model of `dctrain plan`. Validates as
+ * dc_dcz_write (messages name the layer); DC_ERR_NOMEM when memory runs out. */
+dc_status dc_dcz_layer_size(const dc_dcz_layer *layer, dc_dcz_layer_stats *stats);
+
 /* Read `path` in one pass into *layers, a new array of *n layers (NULL when n = 0)
  * with freshly allocated codebook, index, mask and bias; release with dc_dcz_free.
  * Validates everything — magic, version, header/layer/file CRC32s, every size against

@@ -137,6 +137,7 @@ void dc_param_snapshot_free(dc_param_snapshot *s);
 
 const char *dc_param_kind_name(dc_param_kind k);
 
+
 /* ---- Between processes (data-parallel training) --------------------------------- */
 
 /* What of p's gradient must travel to be summed over the ranks, after

@@ -551,6 +551,17 @@ dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n) {
   return dc_dcz_write_stats(path, layers, n, NULL);
 }
 
+dc_status dc_dcz_layer_size(const dc_dcz_layer *layer, dc_dcz_layer_stats *stats) {
+  uint64_t count;
+  DC_TRY(validate_layer("size", 0, layer, &count));
+  uint8_t *rec = NULL;
+  size_t len = 0;
+  dc_status st = encode_layer(layer, count, &rec, &len, stats);
+  dc_free(rec);
+  if (st == DC_ERR_NOMEM) return dc_fail(st, "out of memory encoding layer '%s'", layer->name);
+  return st;
+}
+
 /* ---------------------------------------------------------------- reader */
 
 typedef struct {

@@ -35,6 +35,7 @@
 
 #include "dc/data.h"
 #include "dc/rng.h"
+#include "data/decode.h"
 #include "data/resize.h"
 #include "util.h"
 
@@ -57,21 +58,6 @@ typedef struct {
 static const char *const g_split_names[2] = {"val", "train"};
 
 /* ---- decoding one sample ---------------------------------------------------- */
-
-/* Why `path` cannot be opened (errno err): strerror, or "dangling symlink to 'T'". */
-static const char *open_failure(const char *path, int err, char *buf, size_t cap) {
-  struct stat st;
-  char target[512];
-  ssize_t n;
-  if (err == ENOENT && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
-      (n = readlink(path, target, sizeof target - 1)) >= 0) {
-    target[n] = '\0';
-    snprintf(buf, cap, "dangling symlink to '%s'", target);
-  } else {
-    snprintf(buf, cap, "%s", strerror(err));
-  }
-  return buf;
-}
 
 /* The size a w×h image is resized to: squash R×R, or shorter side R (torchvision's
  * Resize(R): the longer side int(R * long / short)). */
@@ -97,22 +83,13 @@ static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", f->root, f->names + f->name_at[index]);
   int w = 0, h = 0, ch = 0;
-  if (dc_check_input(path, 0) != DC_OK) return DC_ERR_DATA; /* a FIFO would block fopen */
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    char why[600];
-    return dc_fail(DC_ERR_DATA, "%s: cannot open image: %s", path, open_failure(path, errno, why, sizeof why));
-  }
-  unsigned char *img = stbi_load_from_file(fp, &w, &h, &ch, 3); /* h×w×3 RGB */
-  fclose(fp);
-  if (!img) {
-    const char *why = stbi_failure_reason();
-    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
-  }
+  unsigned char *img;
+  dc_status ds = dc_image_decode(path, 3, &img, &w, &h, &ch); /* h×w×3 RGB */
+  if (ds != DC_OK) return DC_ERR_DATA; /* e.g. a directory named x.JPEG: a bad sample */
   int dw, dh;
   target_size(f, w, h, &dw, &dh);
   if (dw < C || dh < C) { /* only from extreme aspect ratios in shorter mode: cannot happen */
-    stbi_image_free(img);
+    free(img);
     return dc_fail(DC_ERR_DATA, "%s: %dx%d resizes to %dx%d, smaller than crop %d", path, w, h, dw, dh, C);
   }
   int oy = (dh - C) / 2, ox = (dw - C) / 2, flip = 0;
@@ -124,18 +101,18 @@ static dc_status render(const folder_impl *f, int index, dc_rng *r, float *x) {
   }
   unsigned char *px = malloc((size_t)C * (size_t)C * 3); /* the crop, C×C×3 RGB */
   if (!px) {
-    stbi_image_free(img);
+    free(img);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory", path);
   }
   if (w == dw && h == dh) {
     for (int i = 0; i < C; i++)
       memcpy(px + (size_t)i * C * 3, img + ((size_t)(oy + i) * (size_t)w + (size_t)ox) * 3, (size_t)C * 3);
   } else if (dc_resize_window(img, w, h, 3, dw, dh, oy, ox, C, C, px) != DC_OK) {
-    stbi_image_free(img);
+    free(img);
     free(px);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory resizing to %dx%d", path, dw, dh);
   }
-  stbi_image_free(img);
+  free(img);
   const size_t plane = (size_t)C * (size_t)C;
   for (int c = 0; c < 3; c++) {
     const int src_c = f->conf.rgb ? c : 2 - c; /* pixels are R, G, B */
@@ -311,7 +288,7 @@ static dc_status walk(const char *dir, const char *rel, int depth, dir_path *up,
       continue;
     }
     if (stat(path, &st) != 0) {
-      if (image) s = dc_fail(DC_ERR_DATA, "%s: %s", path, open_failure(path, errno, why, sizeof why));
+      if (image) s = dc_fail(DC_ERR_DATA, "%s: %s", path, dc_open_failure(path, errno, why, sizeof why));
       continue; /* not an image name: it would not be a sample anyway */
     }
     if (S_ISDIR(st.st_mode)) {

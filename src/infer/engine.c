@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <stb/stb_image.h>
 
 #include "dc/cfg.h"
 #include "dc/net.h"
+#include "data/decode.h"
 #include "infer/image.h"
 #include "infer/spfc.h"
 #include "layers/layers.h"
@@ -382,16 +382,10 @@ dc_status dc_engine_preprocess(const dc_engine *e, const unsigned char *pixels, 
 
 dc_status dc_engine_load_image(const dc_engine *e, const char *path, float *x) {
   int w = 0, h = 0, ch = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  unsigned char *px = stbi_load_from_file(f, &w, &h, &ch, 0);
-  fclose(f);
-  if (!px) {
-    const char *why = stbi_failure_reason();
-    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
-  }
+  unsigned char *px;
+  DC_TRY(dc_image_decode(path, 0, &px, &w, &h, &ch));
   dc_status st = dc_image_to_input(px, w, h, ch, &e->model, e->c, e->h, e->w, x, path);
-  stbi_image_free(px);
+  free(px);
   return st;
 }
 

@@ -1,10 +1,11 @@
-/* tests/fuzz/fuzz_image.c — the image decoding paths: stb_image on the bytes, then the
+/* tests/fuzz/fuzz_image.c — the image decoding paths: dc_image_decode (stb_image), then the
  * inference preprocessing (src/infer/image.c: colour conversion, the shared bilinear
  * resize of src/data/resize.c, centre crop, normalisation) with a model section drawn
  * from the input; and the image-folder loader's sample path (src/data/imagefolder.c:
  * decode from a file, resize in both modes, crop) on the same bytes as a file.
  * stb_image's implementation is compiled into this target (same header as the
  * library's) so the fuzzer sees and instruments the decoder too.
+ * Images over DC_IMAGE_MAX_PIXELS are refused from their header before decoding.
  * Input: 4 bytes of preprocessing (colour, resize, crop height, crop width), then an
  * image file (PNG, JPEG, BMP, GIF, TGA, PNM, ...). */
 #define STB_IMAGE_IMPLEMENTATION
@@ -16,6 +17,7 @@
 
 #include "dc/data.h"
 #include "fuzz_util.h"
+#include "data/decode.h"
 #include "infer/image.h"
 
 static dc_dataset *g_sets[2]; /* squash 12 crop 8; shorter side 9 crop 9 */
@@ -53,16 +55,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const int C = dc_color_channels(m.color), H = 1 + data[2] % 24, W = 1 + data[3] % 24;
   data += 4, size -= 4;
 
+  fz_write(g_img, sizeof g_img, "train/c0/a.png", data, size);
+  /* the engine's path (dc_engine_load_image): decode as stored, then preprocess */
   int w = 0, h = 0, ch = 0;
-  unsigned char *px = stbi_load_from_memory(data, (int)size, &w, &h, &ch, 0);
-  if (px) {
+  unsigned char *px;
+  dc_status s = dc_image_decode(g_img, 0, &px, &w, &h, &ch);
+  fz_check(s, "dc_image_decode");
+  if (s == DC_OK) {
     float *x = malloc(sizeof(float) * (size_t)C * H * W);
     fz_check(dc_image_to_input(px, w, h, ch, &m, C, H, W, x, "fuzz image"), "dc_image_to_input");
     free(x);
-    stbi_image_free(px);
+    free(px);
   }
-
-  fz_write(g_img, sizeof g_img, "train/c0/a.png", data, size);
+  /* the image-folder loader's path, in both resize modes */
   float x[3 * 9 * 9];
   int y;
   for (int i = 0; i < 2; i++) fz_check(dc_dataset_get(g_sets[i], 0, x, &y), "dc_dataset_get");

@@ -1,0 +1,114 @@
+/* test_decode.c — image files through dc_image_decode (src/data/decode.c), the one
+ * decoder of the image-folder loader and the inference engine: channel counts, and the
+ * refusals stb_image leaves to its caller, each found by fuzzing (tests/fuzz): a
+ * PNM whose width does not parse decoded as a 0-pixel-wide image (the loader's resize
+ * then read past it), a 16-bit PNM converted to RGB (stb_image read past its buffer),
+ * and a small header declaring a huge image. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/decode.h"
+#include "util_net.h"
+
+static char *g_dir;
+
+static const char *write_bytes(const char *name, const void *b, size_t n) {
+  static char path[600];
+  snprintf(path, sizeof path, "%s/%s", g_dir, name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(b, 1, n, f), n);
+  fclose(f);
+  return path;
+}
+
+static void expect_refused(const char *path, dc_status want, const char *msg) {
+  unsigned char *px = (unsigned char *)1;
+  int w = -1, h = -1, ch = -1;
+  dc_failure_clear();
+  assert_int_equal(dc_image_decode(path, 3, &px, &w, &h, &ch), want);
+  assert_null(px);
+  const char *why = dc_failure_reason();
+  if (!strstr(why, path) || !strstr(why, msg) || strchr(why, '\n')) fail_msg("expected '%s' in one line: '%s'", msg, why);
+}
+
+static void test_decode_good(void **state) {
+  (void)state;
+  static const char pgm[] = "P5 3 2 255\n\x01\x02\x03\x04\x05\x06";
+  const char *p = write_bytes("g.pgm", pgm, sizeof pgm - 1);
+  unsigned char *px;
+  int w, h, ch;
+  assert_int_equal(dc_image_decode(p, 0, &px, &w, &h, &ch), DC_OK);
+  assert_true(w == 3 && h == 2 && ch == 1 && px[5] == 6);
+  free(px);
+  assert_int_equal(dc_image_decode(p, 3, &px, &w, &h, &ch), DC_OK);
+  assert_true(ch == 3 && px[3] == 2 && px[4] == 2 && px[5] == 2);
+  free(px);
+}
+
+/* fuzz finding: a 16-bit PNM (maxval > 255) asked for as RGB made stb_image 2.27 read past
+ * its buffer (it converted channels as if the samples were 8-bit); decoded as stored and
+ * converted by dc_image_decode, it gives the gray image's bytes, replicated. */
+static void test_decode_16bit_pnm(void **state) {
+  (void)state;
+  static const char pgm16[] = "P5 2 1 65535\n\x12\x34\xab\xcd";
+  const char *p = write_bytes("g16.pgm", pgm16, sizeof pgm16 - 1);
+  unsigned char *px;
+  int w, h, ch;
+  unsigned char *gray;
+  assert_int_equal(dc_image_decode(p, 0, &gray, &w, &h, &ch), DC_OK);
+  assert_true(w == 2 && h == 1 && ch == 1);
+  assert_int_equal(dc_image_decode(p, 3, &px, &w, &h, &ch), DC_OK);
+  assert_true(w == 2 && h == 1 && ch == 3);
+  for (int i = 0; i < 6; i++) assert_int_equal(px[i], gray[i / 3]);
+  free(px);
+  free(gray);
+  /* the fuzzer's input: 16-bit, truncated */
+  static const char cut[] = "P5 3 2 2555\n\x01\x40 3 \x80\xc0\xff\x10\x32 \x10";
+  p = write_bytes("cut16.pgm", cut, sizeof cut - 1);
+  dc_status s = dc_image_decode(p, 3, &px, &w, &h, &ch);
+  if (s == DC_OK) free(px);
+}
+
+static void test_decode_refused(void **state) {
+  (void)state;
+  /* the fuzzer's input: the width "~" does not parse, stb_image made it 0 */
+  static const char zero_w[] = "P5 ~ 2 255\n\x01\x40\x80\xc0\xff\x10\x01\x01\x05\x04";
+  expect_refused(write_bytes("zero.pgm", zero_w, sizeof zero_w - 1), DC_ERR_DATA, "no side 0");
+  /* 100000 x 100000 declared in 22 bytes: refused from the header, nothing allocated */
+  static const char huge[] = "P5 100000 100000 255\n\x01";
+  expect_refused(write_bytes("huge.pgm", huge, sizeof huge - 1), DC_ERR_DATA, "100000 x 100000 pixels (at most");
+  expect_refused(write_bytes("junk.png", "not an image", 12), DC_ERR_DATA, "cannot decode image: ");
+  char missing[600];
+  snprintf(missing, sizeof missing, "%s/none.png", g_dir);
+  expect_refused(missing, DC_ERR_IO, "cannot open image: No such file");
+  expect_refused("/dev/zero", DC_ERR_IO, "not a regular file");
+}
+
+static int setup(void **state) {
+  (void)state;
+  g_dir = tu_tmpdir();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  tu_rmdir(g_dir);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_good),
+      cmocka_unit_test(test_decode_16bit_pnm),
+      cmocka_unit_test(test_decode_refused),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
