@@ -427,7 +427,7 @@ static dc_status scan_list(folder_impl *f, const char *rootdir) {
     struct stat st;
     if (stat(path, &st) != 0) {
       char why[600];
-      s = dc_fail(DC_ERR_DATA, "%s:%d: %s: %s", listpath, lineno, path, open_failure(path, errno, why, sizeof why));
+      s = dc_fail(DC_ERR_DATA, "%s:%d: %s: %s", listpath, lineno, path, dc_open_failure(path, errno, why, sizeof why));
       break;
     }
     if (!S_ISREG(st.st_mode)) {
