@@ -21,7 +21,7 @@ case "$secs" in '' | *[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, go
 
 echo "fuzz: building the targets in $build/ (clang-14, libFuzzer + ASan + UBSan)"
 CC=clang-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DDC_FUZZ=ON -DDC_MPI=OFF >/dev/null
-if ! cmake --build "$build" -j"$(nproc)" > "$build/build.log" 2>&1; then
+if ! cmake --build "$build" -j"$(nproc)" --target fuzz_targets > "$build/build.log" 2>&1; then
   grep -vE '^\[ *[0-9]+%\]' "$build/build.log" >&2
   echo "fuzz: build failed (full log: $build/build.log)" >&2
   exit 1

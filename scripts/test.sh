@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — set up (apt packages, build), fetch real MNIST, run every test with
 # ctest, run the single-host Slurm cluster test (as root), then build the library and tests
-# again with AddressSanitizer + UBSan in build-asan/ and run them there. Exits non-zero on
-# any failure.
+# again with AddressSanitizer + UBSan in build-asan/ and run them there, then run each fuzz
+# target for 20 s. Exits non-zero on any failure.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -28,7 +28,9 @@ fi
 # the MPI runtime's own allocations, and this way both builds are tested. It is built with
 # clang, the other with gcc.
 echo "test: AddressSanitizer + UBSan build (clang, without MPI) in build-asan/"
-CC=clang-14 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDC_SANITIZE=ON -DDC_MPI=OFF -DDC_WERROR=ON >/dev/null
+# -DDC_FUZZ=ON: the same build also carries the fuzz targets (libFuzzer coverage on top of
+# the sanitizers), run below
+CC=clang-14 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDC_SANITIZE=ON -DDC_FUZZ=ON -DDC_MPI=OFF -DDC_WERROR=ON >/dev/null
 if ! cmake --build build-asan -j"$(nproc)" > build-asan.log 2>&1; then
   grep -vE '^\[ *[0-9]+%\]' build-asan.log >&2
   echo "build failed (full log: build-asan.log)" >&2
@@ -37,3 +39,8 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && DC_SANITIZED=1 ctest --output-on-failure -j2)
+
+# A short fuzzing pass: every reader of a user's file, 20 s each (tests/fuzz/, README
+# "Fuzzing"); any crash, leak, hang or multi-line error fails CI.
+echo "test: fuzz targets, 20 s each (scripts/fuzz.sh in build-asan/)"
+DC_FUZZ_BUILD=build-asan bash scripts/fuzz.sh 20

@@ -122,7 +122,8 @@ static const char *const SENSITIVITY_USAGE =
 static const char *const PLAN_USAGE =
     "usage: dctrain plan EXPERIMENT.cfg (--ratio R | --size BYTES) -o OUT.cfg [--max-loss P]\n"
     "                    [--weights W.h5] [--rounds N] [--densities LIST] [--bits LIST]\n"
-    "                    [--threads N] [--output DIR]\n"
+    "                    [--sensitivity DIR]\n"
+    "                    [--threads N] [--output DIR] [--set S.K=V]...\n"
     "\n"
     "From trained dense weights, measure how much accuracy each layer loses pruned alone\n"
     "and quantized alone (dctrain sensitivity and sensitivity --bits), and what it takes\n"
@@ -142,8 +143,12 @@ static const char *const PLAN_USAGE =
     "  --densities LIST  the densities tried, percent, falling\n"
     "                    (default 100,80,65,50,40,30,23,17,13,10,7.5,5.5,4,3,2.2,1.6,1.2,0.9,0.7,0.5)\n"
     "  --bits LIST       the bit widths tried, falling (default all: 8,7,...,1)\n"
+    "  --sensitivity DIR do not measure: read DIR/sensitivity.csv and sensitivity-bits.csv\n"
+    "                    (an earlier plan's OUTPUT, for the same weights); seconds, not minutes\n"
     "  --threads N       override [experiment] threads\n"
-    "  --output DIR      override [experiment] output (sensitivity tables, plan.dcz)\n";
+    "  --output DIR      override [experiment] output (sensitivity tables, plan.dcz)\n"
+    "  --set S.K=V       set a key of the experiment for the measurements (repeatable;\n"
+    "                    OUT.cfg is written from the file as it is)\n";
 
 static const char *const BENCH_USAGE =
     "usage: dctrain bench NET.net [--batch N] [--threads N] [--seconds S]\n"
@@ -480,15 +485,17 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
 
 static int cmd_plan(const char *cmd, int argc, char **argv) {
   const char *cfg, *weights = NULL, *output = NULL, *densities = NULL, *bits = NULL, *out_cfg = NULL;
-  const char *size = NULL, *max_loss = "0.1";
+  const char *size = NULL, *max_loss = "0.1", *tables = NULL;
   long threads = 0, rounds = 0;
   double ratio = 0;
+  static set_list sets;
   int n, rc;
   const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},     {"--output", OPT_STR, &output, 0, 0},
                       {"--densities", OPT_STR, &densities, 0, 0}, {"--bits", OPT_STR, &bits, 0, 0},
                       {"-o", OPT_STR, &out_cfg, 0, 0},            {"--size", OPT_STR, &size, 0, 0},
                       {"--max-loss", OPT_STR, &max_loss, 0, 0},   {"--ratio", OPT_DOUBLE, &ratio, 0, 1000000},
-                      {"--rounds", OPT_LONG, &rounds, 1, 1000},   {"--threads", OPT_LONG, &threads, 1, 1024}};
+                      {"--rounds", OPT_LONG, &rounds, 1, 1000},   {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--set", OPT_SET, &sets, 0, 0},            {"--sensitivity", OPT_STR, &tables, 0, 0}};
   if ((rc = parse_args(cmd, PLAN_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
   static dc_plan_conf c;
   if (!out_cfg) return bad_arg(cmd, "missing -o OUT.cfg (the experiment file to write)");
@@ -510,8 +517,10 @@ static int cmd_plan(const char *cmd, int argc, char **argv) {
   c.out_cfg = out_cfg;
   c.command = command;
   c.rounds = (int)rounds;
+  c.tables = tables;
+  if (tables && (densities || bits)) return bad_arg(cmd, "--sensitivity DIR: the grid is its tables' rows (no --densities, --bits)");
   static dc_experiment e;
-  if (dc_experiment_load(cfg, &e) != DC_OK) return die(dc_failure_reason());
+  if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
   if (ratio > 0) {
     /* the fp32 size is the net's: known once the plan has loaded it; 1/R of it */

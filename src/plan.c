@@ -87,11 +87,6 @@ dc_status dc_plan_budget_from_ratio(const dc_experiment *e, double ratio, uint64
 
 /* ---- the size model ---- */
 
-static int gap_bits_of(const dc_experiment *e, const dc_layer *l) {
-  int conv = l->type == DC_LAYER_CONV;
-  if (e->encode.enabled) return conv ? e->encode.conv_gap_bits : e->encode.fc_gap_bits;
-  return conv ? 8 : 5; /* [encode]'s defaults */
-}
 
 /* Prune l's weight to pct percent and quantize it to bits, as the stages would (the
  * quantize stage's seed). */
@@ -102,18 +97,9 @@ static dc_status cut(const dc_experiment *e, dc_layer *l, double pct, int bits) 
 
 /* Bytes of l's record in a .dcz as it is now (SHARED). */
 static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t *bytes) {
-  const dc_param *w = l->weight;
-  dc_dcz_layer d = {0};
-  snprintf(d.name, sizeof d.name, "%s", l->name);
-  d.ndim = w->ndim;
-  memcpy(d.dims, w->dims, sizeof d.dims);
-  d.bits = w->bits;
-  d.codebook = w->codebook;
-  d.index = w->index;
-  d.mask = w->mask;
-  d.gap_bits = gap_bits_of(e, l);
-  d.nbias = l->bias ? (int)l->bias->count : 0;
-  d.bias = l->bias ? l->bias->data : NULL;
+  dc_dcz_layer d;
+  if (e->encode.enabled) DC_TRY(dc_model_layer(l, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &d));
+  else DC_TRY(dc_model_layer(l, 8, 5, &d)); /* [encode]'s defaults */
   dc_dcz_layer_stats st;
   DC_TRY(dc_dcz_layer_size(&d, &st));
   *bytes = st.total_bytes;
@@ -468,18 +454,117 @@ static dc_status check_conf(const dc_plan_conf *c, dc_plan_conf *g) {
   return DC_OK;
 }
 
+/* A table sensitivity wrote (OUTPUT/sensitivity.csv or sensitivity-bits.csv) back
+ * into *r: rows, layer names, top-1; r->dense.top1 from the 100% row of a density table. */
+static dc_status read_table(const char *path, dc_sens_kind kind, dc_sensitivity *r) {
+  memset(r, 0, sizeof *r);
+  r->kind = kind;
+  DC_TRY(dc_check_input(path, 1u << 20));
+  FILE *f = fopen(path, "r");
+  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s (measure it with dctrain sensitivity%s)", path,
+                         strerror(errno), kind ? " --bits" : "");
+  char line[8192];
+  dc_status s = DC_OK;
+  int lineno = 1, dense_row = -1;
+  const char *first = kind == DC_SENS_PRUNE ? "density," : "bits,";
+  if (!fgets(line, sizeof line, f) || strncmp(line, first, strlen(first)) != 0)
+    s = dc_fail(DC_ERR_FORMAT, "%s:1: expected a header starting '%s' (a table of dctrain sensitivity)", path, first);
+  if (s == DC_OK) {
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *q = strchr(line, ','); q; q = strchr(q + 1, ',')) r->nlayers++;
+    r->layer = calloc((size_t)r->nlayers, sizeof *r->layer);
+    r->top1 = calloc((size_t)r->nlayers * DC_MAX_DENSITIES, sizeof(double));
+    r->top5 = calloc((size_t)r->nlayers * DC_MAX_DENSITIES, sizeof(double));
+    if (!r->layer || !r->top1 || !r->top5) s = dc_fail(DC_ERR_NOMEM, "out of memory");
+    int l = 0;
+    for (char *q = strchr(line, ','); s == DC_OK && q; q = strchr(q + 1, ','), l++) {
+      size_t n = strcspn(q + 1, ",");
+      snprintf(r->layer[l], sizeof r->layer[l], "%.*s", (int)(n < 63 ? n : 63), q + 1);
+    }
+  }
+  while (s == DC_OK && fgets(line, sizeof line, f)) {
+    lineno++;
+    if (r->ndensities == DC_MAX_DENSITIES) {
+      s = dc_fail(DC_ERR_FORMAT, "%s:%d: more than %d rows", path, lineno, DC_MAX_DENSITIES);
+      break;
+    }
+    char *q = line, *end;
+    double v = strtod(q, &end);
+    int ok = end != q && isfinite(v);
+    double *row = r->top1 + (size_t)r->ndensities * r->nlayers;
+    for (int l = 0; ok && l < r->nlayers; l++) {
+      ok = *end == ',';
+      q = end + 1;
+      row[l] = strtod(q, &end);
+      ok = ok && end != q && row[l] >= 0 && row[l] <= 1;
+    }
+    ok = ok && (*end == '\n' || *end == '\r' || *end == '\0');
+    if (!ok) {
+      s = dc_fail(DC_ERR_FORMAT, "%s:%d: expected %d numbers after the %s", path, lineno, r->nlayers, first);
+      break;
+    }
+    r->density[r->ndensities] = kind == DC_SENS_PRUNE ? 100 * v : v;
+    if (kind == DC_SENS_PRUNE && fabs(v - 1) < 1e-9) dense_row = r->ndensities;
+    r->ndensities++;
+  }
+  fclose(f);
+  if (s == DC_OK && r->ndensities == 0) s = dc_fail(DC_ERR_FORMAT, "%s: no rows", path);
+  if (s == DC_OK && kind == DC_SENS_PRUNE) {
+    if (dense_row < 0) s = dc_fail(DC_ERR_FORMAT, "%s: no 100%% row (the unpruned net's accuracy)", path);
+    else r->dense.top1 = r->top1[(size_t)dense_row * r->nlayers];
+  }
+  if (s != DC_OK) dc_sensitivity_free(r);
+  return s;
+}
+
+/* The sensitivities: measured, or read back from c->tables (same layers, the grid
+ * becomes the tables' rows). */
+static dc_status sensitivities(const dc_experiment *e, dc_plan_conf *c, const char *wpath, FILE *out,
+                               dc_sensitivity *P, dc_sensitivity *Q) {
+  if (!c->tables) {
+    DC_TRY(dc_cmd_sensitivity(e, wpath, c->density, c->ndensities, out, P));
+    dc_status s = dc_cmd_sensitivity_bits(e, wpath, c->bits, c->nbits, out, Q);
+    if (s != DC_OK) dc_sensitivity_free(P);
+    return s;
+  }
+  char pp[600], qp[600];
+  snprintf(pp, sizeof pp, "%.570s/sensitivity.csv", c->tables);
+  snprintf(qp, sizeof qp, "%.570s/sensitivity-bits.csv", c->tables);
+  DC_TRY(read_table(pp, DC_SENS_PRUNE, P));
+  dc_status s = read_table(qp, DC_SENS_QUANTIZE, Q);
+  if (s == DC_OK && (Q->nlayers != P->nlayers))
+    s = dc_fail(DC_ERR_FORMAT, "%s: %d layers, %s has %d", qp, Q->nlayers, pp, P->nlayers);
+  for (int l = 0; s == DC_OK && l < P->nlayers; l++)
+    if (strcmp(P->layer[l], Q->layer[l]) != 0)
+      s = dc_fail(DC_ERR_FORMAT, "%s: layer %d is '%s', in %s '%s'", qp, l + 1, Q->layer[l], pp, P->layer[l]);
+  if (s == DC_OK) {
+    Q->dense = P->dense;
+    c->ndensities = P->ndensities;
+    memcpy(c->density, P->density, sizeof(double) * (size_t)P->ndensities);
+    c->nbits = Q->ndensities;
+    for (int j = 0; j < Q->ndensities; j++) c->bits[j] = (int)Q->density[j];
+    dc_plan_conf g;
+    s = check_conf(c, &g);
+    if (s != DC_OK) s = dc_fail(DC_ERR_FORMAT, "%s: %s (rows must fall as the planner's grid)", c->tables,
+                                dc_failure_reason());
+  }
+  if (s == DC_OK && out)
+    fprintf(out, "[plan] sensitivities from %s and %s (dense top-1 %.2f%%)\n", pp, qp, 100 * P->dense.top1);
+  if (s != DC_OK) {
+    dc_sensitivity_free(P);
+    dc_sensitivity_free(Q);
+  }
+  return s;
+}
+
 dc_status dc_cmd_plan(const dc_experiment *e, const dc_plan_conf *conf, FILE *out, dc_plan *res) {
   dc_plan_conf c;
   DC_TRY(check_conf(conf, &c));
   char wpath[600];
   DC_TRY(dc_pick_weights(e, c.weights, wpath, sizeof wpath));
   dc_sensitivity P, Q;
-  DC_TRY(dc_cmd_sensitivity(e, wpath, c.density, c.ndensities, out, &P));
-  dc_status s = dc_cmd_sensitivity_bits(e, wpath, c.bits, c.nbits, out, &Q);
-  if (s != DC_OK) {
-    dc_sensitivity_free(&P);
-    return s;
-  }
+  dc_status s = sensitivities(e, &c, wpath, out, &P, &Q);
+  if (s != DC_OK) return s;
   dc_plan local, *p = res ? res : &local;
   memset(p, 0, sizeof *p);
   const int nl = P.nlayers, nd = c.ndensities, nb = c.nbits;
@@ -499,17 +584,26 @@ dc_status dc_cmd_plan(const dc_experiment *e, const dc_plan_conf *conf, FILE *ou
   }
   /* the size of every layer at every grid point */
   double t0 = dc_now();
-  for (int i = 0, l = 0; s == DC_OK && i < net->nlayers; i++) {
+  int seen = 0;
+  for (int i = 0; s == DC_OK && i < net->nlayers; i++) {
     dc_layer *L = &net->layers[i];
+    int l = seen;
     if (!L->weight) continue;
+    if (l >= nl || strcmp(P.layer[l], L->name) != 0) {
+      s = dc_fail(DC_ERR_FORMAT, "plan: the sensitivity tables' layer %d is '%s', the net's '%s' (%s)", l + 1,
+                  l < nl ? P.layer[l] : "(none)", L->name, e->net);
+      break;
+    }
     monotone_losses(&P, l, pl + (size_t)l * nd);
     monotone_losses(&Q, l, ql + (size_t)l * nb);
     s = size_grid(e, &c, L, S + (size_t)l * nd * nb);
     snprintf(p->layer[l].name, sizeof p->layer[l].name, "%s", L->name);
     p->layer[l].weights = L->weight->count;
     p->dense_bytes += 4 * (L->weight->count + (L->bias ? L->bias->count : 0));
-    l++;
+    seen++;
   }
+  if (s == DC_OK && seen != nl)
+    s = dc_fail(DC_ERR_FORMAT, "plan: the sensitivity tables have %d layers, %s has %d weighted ones", nl, e->net, seen);
   if (s == DC_OK && out) {
     fprintf(out, "[plan] sized %d layers x %d densities x %d bit widths in %.1fs\n", nl, nd, nb, dc_now() - t0);
     fflush(out);

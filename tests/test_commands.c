@@ -498,6 +498,21 @@ static void plan_meets_the_budget(void **state) {
   /* the budget is spent on accuracy, not left over */
   assert_true(p.bytes > budget / 2);
 
+  /* from the tables it measured, another plan comes out the same, without measuring */
+  static dc_plan_conf again;
+  again = c;
+  again.tables = g_run;
+  again.ndensities = again.nbits = 0;
+  char out2[700];
+  snprintf(out2, sizeof out2, "%s/again.cfg", g_dir);
+  again.out_cfg = out2;
+  dc_plan q;
+  dc_failure_clear();
+  assert_int_equal(dc_cmd_plan(&g_exp, &again, NULL, &q), DC_OK);
+  assert_true(q.bytes == p.bytes && q.dense_top1 == p.dense_top1);
+  for (int l = 0; l < 3; l++) assert_true(q.layer[l].density == p.layer[l].density && q.layer[l].bits == p.layer[l].bits);
+  dc_plan_free(&q);
+
   /* the written file parses, and says what the plan says */
   static dc_experiment e;
   assert_int_equal(dc_experiment_load(out_cfg, &e), DC_OK);
@@ -579,6 +594,19 @@ static void plan_errors(void **state) {
   dc_failure_clear();
   expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_ARG, "cannot fit 100 bytes: the smallest plan found takes");
   assert_int_not_equal(access(out_cfg, F_OK), 0);
+  /* tables that are not there, or not sensitivity tables */
+  c.budget = 5000;
+  c.tables = g_dir;
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_IO, "sensitivity.csv: cannot open");
+  free(tu_write_file(g_dir, "sensitivity.csv", "density,conv1,ip1,ip2\n1,0.9,0.9,0.9\n0.5,0.9,0.8\n"));
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_FORMAT, "sensitivity.csv:3: expected 3 numbers");
+  free(tu_write_file(g_dir, "sensitivity.csv", "density,conv1,ip9,ip2\n1,0.9,0.9,0.9\n0.5,0.9,0.8,0.7\n"));
+  free(tu_write_file(g_dir, "sensitivity-bits.csv", "bits,conv1,ip9,ip2\n8,0.9,0.9,0.9\n2,0.9,0.8,0.7\n"));
+  dc_failure_clear();
+  expect_fail(dc_cmd_plan(&g_exp, &c, NULL, NULL), DC_ERR_FORMAT, "layer 2 is 'ip9', the net's 'ip1'");
+  c.tables = NULL;
   /* bad confs */
   c.budget = 0;
   dc_failure_clear();

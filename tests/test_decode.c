@@ -2,7 +2,8 @@
  * decoder of the image-folder loader and the inference engine: channel counts, and the
  * refusals stb_image leaves to its caller, each found by fuzzing (tests/fuzz): a
  * PNM whose width does not parse decoded as a 0-pixel-wide image (the loader's resize
- * then read past it), and a small header declaring a huge image. */
+ * then read past it), a 16-bit PNM converted to RGB (stb_image read past its buffer),
+ * and a small header declaring a huge image. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,30 @@ static void test_decode_good(void **state) {
   free(px);
 }
 
+/* fuzz finding: a 16-bit PNM (maxval > 255) asked for as RGB made stb_image 2.27 read past
+ * its buffer (it converted channels as if the samples were 8-bit); decoded as stored and
+ * converted by dc_image_decode, it gives the gray image's bytes, replicated. */
+static void test_decode_16bit_pnm(void **state) {
+  (void)state;
+  static const char pgm16[] = "P5 2 1 65535\n\x12\x34\xab\xcd";
+  const char *p = write_bytes("g16.pgm", pgm16, sizeof pgm16 - 1);
+  unsigned char *px;
+  int w, h, ch;
+  unsigned char *gray;
+  assert_int_equal(dc_image_decode(p, 0, &gray, &w, &h, &ch), DC_OK);
+  assert_true(w == 2 && h == 1 && ch == 1);
+  assert_int_equal(dc_image_decode(p, 3, &px, &w, &h, &ch), DC_OK);
+  assert_true(w == 2 && h == 1 && ch == 3);
+  for (int i = 0; i < 6; i++) assert_int_equal(px[i], gray[i / 3]);
+  free(px);
+  free(gray);
+  /* the fuzzer's input: 16-bit, truncated */
+  static const char cut[] = "P5 3 2 2555\n\x01\x40 3 \x80\xc0\xff\x10\x32 \x10";
+  p = write_bytes("cut16.pgm", cut, sizeof cut - 1);
+  dc_status s = dc_image_decode(p, 3, &px, &w, &h, &ch);
+  if (s == DC_OK) free(px);
+}
+
 static void test_decode_refused(void **state) {
   (void)state;
   /* the fuzzer's input: the width "~" does not parse, stb_image made it 0 */
@@ -82,6 +107,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_good),
+      cmocka_unit_test(test_decode_16bit_pnm),
       cmocka_unit_test(test_decode_refused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

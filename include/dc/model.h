@@ -14,6 +14,11 @@
  * dc_dcz_stats_free. */
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats);
 
+/* The .dcz record of one weighted layer l as it is now, pointing into l's arrays (no
+ * copy): its SHARED weight's codebook, index and mask, its bias, conv_gap_bits or
+ * fc_gap_bits by its weight family. DC_ERR_ARG naming l when l is not quantized. */
+dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d);
+
 /* dc_model_encode with a model section (model may be NULL: a version-1 file). */
 dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, const dc_dcz_model *model,
                                const char *path, dc_dcz_stats *stats);

@@ -25,6 +25,10 @@ typedef struct {
   uint64_t budget;        /* bytes model.dcz may take, > 0 */
   double max_loss;        /* percentage points of top-1 the quantization part may cost (>= 0) */
   int rounds;             /* pruning rounds; 0: enough that each keeps >= 55% of the last */
+  const char *tables;     /* NULL: measure the sensitivities; else a directory holding the
+                           * sensitivity.csv and sensitivity-bits.csv of these weights (an
+                           * earlier plan's or sensitivity's OUTPUT): read back, their rows
+                           * the grid, so trying another budget takes seconds */
   int ndensities, nbits;  /* the grid; 0: the defaults (100% .. 0.5%, 8 .. 1 bits) */
   double density[DC_PLAN_MAX_GRID]; /* percent kept, descending */
   int bits[DC_PLAN_MAX_GRID];       /* descending */

@@ -15,6 +15,26 @@ dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const
   return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, NULL, path, stats);
 }
 
+dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d) {
+  dc_param *w = l->weight;
+  dc_param_parts parts = dc_param_parts_of(w);
+  if (!parts.codebook)
+    return dc_fail(DC_ERR_ARG, "encode: layer %s is not quantized (the encode stage needs a quantize stage before it)",
+                   l->name);
+  memset(d, 0, sizeof *d);
+  snprintf(d->name, sizeof d->name, "%s", l->name);
+  d->ndim = w->ndim;
+  memcpy(d->dims, w->dims, sizeof d->dims);
+  d->bits = parts.bits;
+  d->codebook = parts.codebook;
+  d->index = parts.index;
+  d->mask = parts.mask;
+  d->gap_bits = dc_layer_type_weights(l->type) == DC_WEIGHTS_CONV ? conv_gap_bits : fc_gap_bits;
+  d->nbias = l->bias ? (int)l->bias->count : 0;
+  d->bias = l->bias ? l->bias->data : NULL;
+  return DC_OK;
+}
+
 dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, const dc_dcz_model *model,
                                const char *path, dc_dcz_stats *stats) {
   dc_dcz_layer *layers = calloc((size_t)net->nlayers + 1, sizeof *layers);
@@ -24,24 +44,7 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
   for (int i = 0; i < net->nlayers && s == DC_OK; i++) {
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
-    dc_param *w = l->weight;
-    dc_param_parts parts = dc_param_parts_of(w);
-    if (!parts.codebook) {
-      s = dc_fail(DC_ERR_ARG, "encode: layer %s is not quantized (the encode stage needs a quantize stage before it)",
-                  l->name);
-      break;
-    }
-    dc_dcz_layer *d = &layers[n++];
-    snprintf(d->name, sizeof d->name, "%s", l->name);
-    d->ndim = w->ndim;
-    memcpy(d->dims, w->dims, sizeof d->dims);
-    d->bits = parts.bits;
-    d->codebook = parts.codebook;
-    d->index = parts.index;
-    d->mask = parts.mask;
-    d->gap_bits = dc_layer_type_weights(l->type) == DC_WEIGHTS_CONV ? conv_gap_bits : fc_gap_bits;
-    d->nbias = l->bias ? (int)l->bias->count : 0;
-    d->bias = l->bias ? l->bias->data : NULL;
+    s = dc_model_layer(l, conv_gap_bits, fc_gap_bits, &layers[n++]);
   }
   if (s == DC_OK) s = dc_dcz_write_model(path, model, layers, n, stats);
   free(layers);

@@ -28,6 +28,29 @@ const char *dc_open_failure(const char *path, int err, char *buf, size_t cap) {
   return buf;
 }
 
+/* n pixels of ic interleaved channels as `want` channels, as stb_image converts: gray is
+ * replicated, alpha dropped (or 255 when added), gray from colour (77 R + 150 G + 29 B) / 256. */
+static unsigned char *to_channels(const unsigned char *src, size_t n, int ic, int want) {
+  unsigned char *dst = malloc(n * (size_t)want);
+  if (!dst) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    const unsigned char *s = src + i * (size_t)ic;
+    unsigned char *d = dst + i * (size_t)want;
+    unsigned char g = ic >= 3 ? (unsigned char)((s[0] * 77 + s[1] * 150 + s[2] * 29) >> 8) : s[0];
+    unsigned char a = ic == 2 ? s[1] : ic == 4 ? s[3] : 255;
+    if (want <= 2) {
+      d[0] = g;
+      if (want == 2) d[1] = a;
+    } else {
+      d[0] = ic >= 3 ? s[0] : g;
+      d[1] = ic >= 3 ? s[1] : g;
+      d[2] = ic >= 3 ? s[2] : g;
+      if (want == 4) d[3] = a;
+    }
+  }
+  return dst;
+}
+
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch) {
   *px = NULL;
   *w = *h = *ch = 0;
@@ -44,7 +67,9 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %d x %d pixels (at most %u, no side 0)", path, iw, ih,
                    DC_IMAGE_MAX_PIXELS);
   }
-  unsigned char *p = stbi_load_from_file(f, &iw, &ih, &ic, want);
+  /* decoded as stored, channels converted here: Debian's stb_image 2.27 converts a 16-bit
+   * PNM to the requested channels as if it were 8-bit and then reads past its buffer */
+  unsigned char *p = stbi_load_from_file(f, &iw, &ih, &ic, 0);
   fclose(f);
   if (!p) {
     const char *why = stbi_failure_reason();
@@ -54,6 +79,12 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
     stbi_image_free(p);
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %d x %d pixels (at most %u, no side 0)", path, iw, ih,
                    DC_IMAGE_MAX_PIXELS);
+  }
+  if (want && want != ic) {
+    unsigned char *q = to_channels(p, (size_t)iw * (size_t)ih, ic, want);
+    stbi_image_free(p);
+    if (!q) return dc_fail(DC_ERR_NOMEM, "%s: out of memory for a %d x %d image", path, iw, ih);
+    p = q;
   }
   *px = p;
   *w = iw, *h = ih, *ch = want ? want : ic;

@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_dcz_open.c — the embeddable inference API's load path (include/dcz.h:
  * dcz_open_memory: .dcz reader, model section, net text, weights into the engine's
  * sparse and dense layers), then one forward pass and the preprocessing of a small
- * image. Input: a .dcz file. */
+ * image. Input: a .dcz file (CRCs made right unless its size is 7 mod 8). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,9 @@
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  /* most inputs with their CRCs made right, to reach the parser; the others as they are */
+  uint8_t *fixed = size % 8 != 7 ? fz_dcz_fix_crcs(data, size) : NULL;
+  if (fixed) data = fixed;
   dcz_params p = dcz_default_params();
   p.threads = 1;
   p.max_batch = 2;
@@ -22,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       fprintf(stderr, "fuzz: dcz_open_memory failed without a one-line reason: '%s'\n", e);
       abort();
     }
+    free(fixed);
     return 0;
   }
   int c, h, w, k = dcz_num_classes(m);
@@ -36,5 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(x);
   free(probs);
   dcz_close(m);
+  free(fixed);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 const char *const FZ_NET =
     "[input]\nchannels = 1\nheight = 6\nwidth = 6\n"
@@ -59,4 +60,26 @@ void fz_check(dc_status s, const char *what) {
     abort();
   }
   dc_failure_clear();
+}
+
+static void put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint8_t *fz_dcz_fix_crcs(const uint8_t *data, size_t n) {
+  uint8_t *b = malloc(n ? n : 1);
+  if (!b) abort();
+  memcpy(b, data, n);
+  if (n < 20) return b;
+  put_le32(b + 12, (uint32_t)crc32(0, b, 12));
+  size_t at = 16;
+  while (n - 4 - at >= 12) { /* the model record, then layers: u64 length, record, u32 CRC */
+    uint64_t rl = 0;
+    for (int i = 7; i >= 0; i--) rl = rl << 8 | b[at + i];
+    if (rl > n - 4 - at - 12) break;
+    put_le32(b + at + 8 + rl, (uint32_t)crc32(0, b + at, (uInt)(8 + rl)));
+    at += 12 + rl;
+  }
+  put_le32(b + n - 4, (uint32_t)crc32(0, b, (uInt)(n - 4)));
+  return b;
 }

@@ -27,6 +27,11 @@ void fz_path(char *buf, size_t cap, const char *name);
 /* Write data[size] to fz_dir()/name, into buf[cap] the path. Aborts if it cannot. */
 void fz_write(char *buf, size_t cap, const char *name, const void *data, size_t size);
 
+/* A copy of a .dcz file data[n] with its header, record and file CRCs made right (as
+ * far as its record lengths can be followed), so mutations reach the parser instead of
+ * stopping at a CRC mismatch. Caller frees. */
+uint8_t *fz_dcz_fix_crcs(const uint8_t *data, size_t n);
+
 /* After a library call on fuzzed input: a failure must carry a one-line reason (a
  * missing or multi-line message aborts: the fuzzer reports it as a finding). Clears the
  * reason for the next call. */

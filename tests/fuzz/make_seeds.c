@@ -24,7 +24,7 @@
 
 static const char *g_root;
 
-static void die(const char *what) {
+static _Noreturn void die(const char *what) {
   fprintf(stderr, "make_seeds: %s: %s\n", what, dc_failure_reason());
   exit(1);
 }
