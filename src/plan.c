@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/ckpt.h"
 #include "dc/commands.h"
 #include "dc/compress.h"
 #include "dc/data.h"
@@ -211,6 +212,10 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
     DC_TRY(cut(e, l, p->layer[k].density, p->layer[k].bits));
     k++;
   }
+  /* the same as weights (masks, codebooks, indices): for eval, export, another encoder */
+  char h5[620];
+  snprintf(h5, sizeof h5, "%.600s/plan.h5", e->output);
+  DC_TRY(dc_ckpt_save(h5, net->params, NULL));
   /* the gap widths of the size model, per layer kind */
   int conv_gap = e->encode.enabled ? e->encode.conv_gap_bits : 8, fc_gap = e->encode.enabled ? e->encode.fc_gap_bits : 5;
   dc_dataset *test = NULL;
