@@ -20,6 +20,7 @@
 #include "dc/report.h"
 #include "dc/rng.h"
 #include "atomic.h"
+#include "stages.h"
 #include "util.h"
 
 /* ---- loading a model ---- */
@@ -104,6 +105,35 @@ dc_status dc_cmd_info(const char *path, FILE *out) {
   if (out) dc_report_print_dcz(out, path, &stats);
   dc_dcz_stats_free(&stats);
   return DC_OK;
+}
+
+/* ---- encode ---- */
+
+dc_status dc_cmd_encode(const dc_experiment *e, const char *weights, const char *dcz, FILE *out) {
+  char wpath[600], opath[600];
+  snprintf(wpath, sizeof wpath, "%.580s/quantize.h5", e->output);
+  snprintf(opath, sizeof opath, "%.580s/model.dcz", e->output);
+  if (!weights) weights = wpath;
+  if (!dcz) dcz = opath;
+  evaluator ev;
+  dc_status s = evaluator_open(e, &ev);
+  if (s == DC_OK) s = dc_ckpt_load(weights, ev.net->params, NULL);
+  for (int i = 0; s == DC_OK && i < ev.net->nlayers; i++) {
+    dc_param *w = ev.net->layers[i].weight;
+    if (w && w->kind != DC_PARAM_SHARED)
+      s = dc_fail(DC_ERR_ARG, "%s: layer %s is not quantized (encode takes a quantize stage's weights, e.g. "
+                  "OUTPUT/quantize.h5)", weights, ev.net->layers[i].name);
+  }
+  dc_dcz_stats stats = {0};
+  if (s == DC_OK) {
+    ev.t.train_net = ev.net;
+    ev.t.out = out;
+    s = dc_stage_encode(e, &ev.t, dcz, &stats);
+  }
+  evaluator_close(&ev);
+  if (s == DC_OK && out) dc_report_print_dcz(out, dcz, &stats);
+  dc_dcz_stats_free(&stats);
+  return s;
 }
 
 /* ---- export ---- */

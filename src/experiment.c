@@ -9,6 +9,7 @@
 
 #include "dc/cfg.h"
 #include "dc/ckpt.h"
+#include "dc/compress.h"
 #include "dc/data.h"
 #include "dc/dist.h"
 #include "dc/layer.h"
@@ -283,14 +284,35 @@ static dc_status parse_quantize(dc_cfg_section *s, const layer_names *ln, dc_exp
   return parse_layer_keys(s, ln, e->net, opts, 5, LAYER_BITS, c->layer, &c->nlayers);
 }
 
+/* A gap width key: `auto` (DC_DCZ_GAP_AUTO) or 1..16. */
+static dc_status gap_bits_key(dc_cfg_section *s, const char *key, int def, int *out) {
+  const char *v;
+  *out = def;
+  if (!dc_cfg_has(s, key)) return DC_OK;
+  DC_TRY(dc_cfg_str(s, key, NULL, &v));
+  if (strcmp(v, "auto") == 0) {
+    *out = DC_DCZ_GAP_AUTO;
+    return DC_OK;
+  }
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (end == v || *end || n < 1 || n > 16)
+    return dc_cfg_key_error(s, key, "expected auto or a width of 1..16 bits, got '%s'", v);
+  *out = (int)n;
+  return DC_OK;
+}
+
 static dc_status parse_encode(dc_cfg_section *s, dc_experiment *e) {
   dc_encode_conf *c = &e->encode;
-  long v;
+  int all;
   c->enabled = 1;
-  DC_TRY(dc_cfg_int_range(s, "conv_gap_bits", 8, 1, 16, &v));
-  c->conv_gap_bits = (int)v;
-  DC_TRY(dc_cfg_int_range(s, "fc_gap_bits", 5, 1, 16, &v));
-  c->fc_gap_bits = (int)v;
+  DC_TRY(gap_bits_key(s, "gap_bits", DC_DCZ_GAP_AUTO, &all));
+  DC_TRY(gap_bits_key(s, "conv_gap_bits", all, &c->conv_gap_bits));
+  DC_TRY(gap_bits_key(s, "fc_gap_bits", all, &c->fc_gap_bits));
+  static const char *const bias[] = {"auto", "32", "16", "8"};
+  int b;
+  DC_TRY(dc_cfg_enum(s, "bias_bits", bias, 4, 0, &b));
+  c->bias_bits = b == 0 ? 0 : atoi(bias[b]);
   return dc_cfg_check_unused(s);
 }
 

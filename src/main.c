@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity, bench, import, predict and plot, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench, import, predict, plan and plot, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>
@@ -41,6 +41,7 @@ static const char *const USAGE =
     "  train EXPERIMENT.cfg              train and compress (the default, as above)\n"
     "  eval MODEL --data EXPERIMENT.cfg  test accuracy of a .dcz model or HDF5 weights\n"
     "  info MODEL.dcz                    per-layer size table of a compressed model\n"
+    "  encode EXPERIMENT.cfg             (re)encode quantized weights into a .dcz\n"
     "  export MODEL.dcz OUT.h5           dense fp32 HDF5 weights from a compressed model\n"
     "  sensitivity EXPERIMENT.cfg        accuracy when pruning (or quantizing) one layer at a time\n"
     "  plan EXPERIMENT.cfg --ratio R -o OUT.cfg\n"
@@ -90,6 +91,20 @@ static const char *const INFO_USAGE =
     "Check a .dcz compressed model and print per layer: weights, % kept, codebook and\n"
     "relative-index bits, bits per weight and per index before and after Huffman\n"
     "coding, bytes and compression rate against fp32.\n";
+
+static const char *const ENCODE_USAGE =
+    "usage: dctrain encode EXPERIMENT.cfg [--weights W.h5] [--out OUT.dcz] [--threads N]\n"
+    "                      [--set S.K=V]...\n"
+    "\n"
+    "Run the experiment's encode stage alone on quantized weights: choose the bias\n"
+    "precision and the relative-index widths as [encode] says, write the .dcz, decode it\n"
+    "and check every weight and the test accuracy, then print the size tables. Re-encodes\n"
+    "a finished run with a newer encoder or other [encode] settings (--set encode.K=V).\n"
+    "\n"
+    "  --weights W.h5  quantized weights (default OUTPUT/quantize.h5)\n"
+    "  --out OUT.dcz   where to write (default OUTPUT/model.dcz)\n"
+    "  --threads N     override [experiment] threads\n"
+    "  --set S.K=V     set a key of the experiment for this run (repeatable)\n";
 
 static const char *const EXPORT_USAGE =
     "usage: dctrain export MODEL.dcz OUT.h5\n"
@@ -438,6 +453,24 @@ static int cmd_info(const char *cmd, int argc, char **argv) {
   return 0;
 }
 
+static int cmd_encode(const char *cmd, int argc, char **argv) {
+  const char *cfg, *weights = NULL, *out = NULL;
+  long threads = 0;
+  static set_list sets;
+  int n, rc;
+  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
+                      {"--out", OPT_STR, &out, 0, 0},
+                      {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--set", OPT_SET, &sets, 0, 0}};
+  if ((rc = parse_args(cmd, ENCODE_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0)
+    return rc;
+  static dc_experiment e;
+  if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
+  if ((rc = override(cmd, &e, threads, NULL)) >= 0) return rc;
+  if (dc_cmd_encode(&e, weights, out, stdout) != DC_OK) return die(dc_failure_reason());
+  return 0;
+}
+
 static int cmd_export(const char *cmd, int argc, char **argv) {
   const char *pos[2];
   int n, rc;
@@ -673,7 +706,7 @@ typedef struct {
 
 static const subcommand g_commands[] = {
     {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
-    {"export", cmd_export, 0}, {"sensitivity", cmd_sensitivity, 0}, {"plan", cmd_plan, 0},
+    {"export", cmd_export, 0}, {"encode", cmd_encode, 0}, {"sensitivity", cmd_sensitivity, 0}, {"plan", cmd_plan, 0},
     {"bench", cmd_bench, 1},
     {"import", cmd_import, 0},
     {"predict", cmd_predict, 0},

@@ -100,7 +100,7 @@ static dc_status cut(const dc_experiment *e, dc_layer *l, double pct, int bits) 
 static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t *bytes) {
   dc_dcz_layer d;
   if (e->encode.enabled) DC_TRY(dc_model_layer(l, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &d));
-  else DC_TRY(dc_model_layer(l, 8, 5, &d)); /* [encode]'s defaults */
+  else DC_TRY(dc_model_layer(l, DC_DCZ_GAP_AUTO, DC_DCZ_GAP_AUTO, &d)); /* [encode]'s defaults */
   dc_dcz_layer_stats st;
   DC_TRY(dc_dcz_layer_size(&d, &st));
   *bytes = st.total_bytes;
@@ -217,7 +217,7 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
   snprintf(h5, sizeof h5, "%.600s/plan.h5", e->output);
   DC_TRY(dc_ckpt_save(h5, net->params, NULL));
   /* the gap widths of the size model, per layer kind */
-  int conv_gap = e->encode.enabled ? e->encode.conv_gap_bits : 8, fc_gap = e->encode.enabled ? e->encode.fc_gap_bits : 5;
+  int conv_gap = e->encode.conv_gap_bits, fc_gap = e->encode.fc_gap_bits; /* auto without [encode] */
   dc_dataset *test = NULL;
   DC_TRY(dc_experiment_open_data(e, 0, &test));
   dc_dcz_model info;
@@ -228,7 +228,7 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
     return dc_model_encode(net, conv_gap, fc_gap, path, st);
   }
   DC_TRY(s);
-  s = dc_model_encode_with(net, conv_gap, fc_gap, &info, path, st);
+  s = dc_model_encode_with(net, conv_gap, fc_gap, e->encode.bias_bits ? e->encode.bias_bits : 32, &info, path, st);
   dc_dcz_model_free(&info);
   return s;
 }

@@ -113,8 +113,8 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
             tk ? ib / tk : 0, tk ? gb_raw / tk : 0, tk ? gb / tk : 0, dense / pq, (double)stats->dense_bytes / file,
             (unsigned long long)stats->dense_bytes, (unsigned long long)stats->file_bytes);
     fprintf(md,
-            "\nThe P+Q+H rate counts every byte of model.dcz (%llu bytes: headers, code tables, codebooks and "
-            "fp32 biases included) against fp32 weights and biases (%llu bytes). P+Q counts the raw index and "
+            "\nThe P+Q+H rate counts every byte of model.dcz (%llu bytes: headers, code tables, codebooks, "
+            "biases and the model section included) against fp32 weights and biases (%llu bytes). P+Q counts the raw index and "
             "relative-index streams plus codebooks and biases.\n",
             (unsigned long long)stats->file_bytes, (unsigned long long)stats->dense_bytes);
   } else {
@@ -144,8 +144,9 @@ dc_status dc_report_write(const char *dir, const char *title, dc_net *net, const
 }
 
 void dc_report_print_dcz(FILE *out, const char *path, const dc_dcz_stats *s) {
-  fprintf(out, "%s: %d layers, %llu bytes; fp32 weights + biases %llu bytes; compression %.1fx\n", path, s->nlayers,
-          (unsigned long long)s->file_bytes, (unsigned long long)s->dense_bytes, s->ratio);
+  fprintf(out, "%s: format version %d, %d layers, %llu bytes; fp32 weights + biases %llu bytes; compression %.1fx\n",
+          path, s->version, s->nlayers, (unsigned long long)s->file_bytes, (unsigned long long)s->dense_bytes,
+          s->ratio);
   fprintf(out, "%-12s %10s %8s %5s %5s %9s %9s %9s %9s %10s %8s\n", "layer", "weights", "kept", "bits", "gap",
           "w-bits", "w-bits+H", "i-bits", "i-bits+H", "bytes", "rate");
   for (int i = 0; i < s->nlayers; i++) {
@@ -155,4 +156,30 @@ void dc_report_print_dcz(FILE *out, const char *path, const dc_dcz_stats *s) {
             l->gap_bits, l->weight_bpw_raw, l->weight_bpw, l->gap_bpw_raw, l->gap_bpw,
             (unsigned long long)l->total_bytes, l->ratio);
   }
+  /* every byte of the file, by what it holds */
+  fprintf(out, "\nbytes        %8s %9s %9s %7s %9s %9s %7s %9s\n", "header", "codebook", "(entries)", "tables",
+          "w-index", "gaps", "biases", "total");
+  uint64_t sum[6] = {0};
+  for (int i = 0; i < s->nlayers; i++) {
+    const dc_dcz_layer_stats *l = &s->layer[i];
+    uint64_t v[6] = {l->header_bytes, l->codebook_bytes, l->table_bytes, l->index_bytes, l->gap_bytes, l->bias_bytes};
+    for (int j = 0; j < 6; j++) sum[j] += v[j];
+    char bias[24];
+    snprintf(bias, sizeof bias, "%llu/%d", (unsigned long long)l->bias_bytes, l->bias_bits);
+    fprintf(out, "%-12s %8llu %9llu %9llu %7llu %9llu %9llu %7s %9llu\n", l->name, (unsigned long long)v[0],
+            (unsigned long long)v[1], (unsigned long long)l->centroids, (unsigned long long)v[2],
+            (unsigned long long)v[3], (unsigned long long)v[4], bias, (unsigned long long)l->total_bytes);
+  }
+  uint64_t layers = 0;
+  for (int j = 0; j < 6; j++) layers += sum[j];
+  fprintf(out, "%-12s %8llu %9llu %9s %7llu %9llu %9llu %7llu %9llu\n", "layers", (unsigned long long)sum[0],
+          (unsigned long long)sum[1], "", (unsigned long long)sum[2], (unsigned long long)sum[3],
+          (unsigned long long)sum[4], (unsigned long long)sum[5], (unsigned long long)layers);
+  if (s->model_bytes)
+    fprintf(out, "%-12s %9llu bytes: net text %llu bytes stored in %llu, preprocessing, labels, framing\n",
+            "model", (unsigned long long)s->model_bytes, (unsigned long long)s->net_text_bytes,
+            (unsigned long long)s->net_bytes);
+  fprintf(out, "%-12s %9llu bytes: file header 16, file CRC 4\n", "file", (unsigned long long)(s->file_bytes - layers -
+                                                                                                  s->model_bytes));
+  fprintf(out, "(biases: bytes/bits per bias; codebook entries: centroids stored)\n");
 }

@@ -128,6 +128,18 @@ static long file_size(const char *path) {
   return (long)st.st_size;
 }
 
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc(*n + 1);
+  assert_int_equal(fread(b, 1, *n, f), *n);
+  fclose(f);
+  return b;
+}
+
 /* ---- eval ---- */
 
 static void eval_dcz_equals_quantize_stage(void **state) {
@@ -157,7 +169,92 @@ static void eval_dcz_equals_quantize_stage(void **state) {
   assert_int_equal(dc_cmd_eval(&g_exp, qh5, NULL, &q), DC_OK);
   assert_true(q.top1 == r.top1);
   assert_true(q.top5 == r.top5);
-  assert_true(q.loss == r.loss);
+  /* the loss too, when the file keeps fp32 biases ([encode] bias_bits = auto stores them
+   * in fewer bits only when the test result stays the same; the loss moves a little) */
+  dc_dcz_layer *layers;
+  int n;
+  assert_int_equal(dc_dcz_read(dcz, &layers, &n), DC_OK);
+  int fp32 = 1;
+  for (int i = 0; i < n; i++) fp32 &= layers[i].bias_bits == 32;
+  dc_dcz_free(layers, n);
+  if (fp32) assert_true(q.loss == r.loss);
+  else if (fabs(q.loss - r.loss) > 0.05 * fabs(q.loss)) fail_msg("loss %g with the file's biases, %g with fp32", r.loss, q.loss);
+}
+
+/* ---- encode ---- */
+
+/* dctrain encode on the run's quantized weights, with --set overrides; the file size. */
+static long encode_with(const char *out, const char *set1, const char *set2) {
+  const char *sets[2] = {set1, set2};
+  static dc_experiment e;
+  dc_failure_clear();
+  if (dc_experiment_load_set(g_cfg, sets, (set1 != NULL) + (set2 != NULL), &e) != DC_OK)
+    fail_msg("%s", dc_failure_reason());
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (dc_cmd_encode(&e, NULL, out, f) != DC_OK) fail_msg("encode: %s", dc_failure_reason());
+  fclose(f);
+  assert_non_null(strstr(text, "decoded test top-1"));
+  assert_non_null(strstr(text, "header")); /* the byte breakdown */
+  free(text);
+  return file_size(out);
+}
+
+static void encode_command(void **state) {
+  (void)state;
+  char dcz[700], re[700], fixed[700];
+  run_path(dcz, sizeof dcz, "model.dcz");
+  run_path(re, sizeof re, "re.dcz");
+  run_path(fixed, sizeof fixed, "fixed.dcz");
+  /* the same settings give the same bytes as the encode stage */
+  long auto_size = encode_with(re, NULL, NULL);
+  size_t n1, n2;
+  unsigned char *a = slurp(dcz, &n1), *b = slurp(re, &n2);
+  assert_int_equal(n1, n2);
+  assert_memory_equal(a, b, n1);
+  free(a);
+  free(b);
+  /* no fixed gap width beats the chosen ones */
+  for (int w = 1; w <= 16; w++) {
+    char set[64];
+    snprintf(set, sizeof set, "encode.gap_bits=%d", w);
+    long sz = encode_with(fixed, set, NULL);
+    if (sz < auto_size) fail_msg("gap_bits = %d: %ld bytes, auto %ld", w, sz, auto_size);
+  }
+  /* fp32 biases: bigger, and the decoded net is the quantized one bit for bit (loss too) */
+  long fp32_size = encode_with(fixed, "encode.bias_bits=32", "encode.gap_bits=auto");
+  assert_true(fp32_size >= auto_size);
+  dc_test_result r, q;
+  char qh5[700];
+  run_path(qh5, sizeof qh5, "quantize.h5");
+  assert_int_equal(dc_cmd_eval(&g_exp, fixed, NULL, &r), DC_OK);
+  assert_int_equal(dc_cmd_eval(&g_exp, qh5, NULL, &q), DC_OK);
+  assert_true(q.loss == r.loss && q.top1 == r.top1);
+  /* 8-bit biases when asked, whatever they do to the accuracy; they read back as such */
+  encode_with(fixed, "encode.bias_bits=8", NULL);
+  dc_dcz_layer *layers;
+  int n;
+  assert_int_equal(dc_dcz_read(fixed, &layers, &n), DC_OK);
+  for (int i = 0; i < n; i++) assert_int_equal(layers[i].bias_bits, 8);
+  dc_dcz_free(layers, n);
+  /* dense weights are refused; bad [encode] values name the key */
+  char th5[700];
+  run_path(th5, sizeof th5, "train.h5");
+  dc_failure_clear();
+  assert_int_not_equal(dc_cmd_encode(&g_exp, th5, fixed, NULL), DC_OK);
+  assert_non_null(strstr(dc_failure_reason(), "not quantized"));
+  const char *bad[][2] = {{"encode.gap_bits=17", "expected auto or a width of 1..16 bits, got '17'"},
+                          {"encode.fc_gap_bits=five", "fc_gap_bits"},
+                          {"encode.bias_bits=12", "bias_bits"}};
+  for (int i = 0; i < 3; i++) {
+    static dc_experiment e;
+    const char *sets[1] = {bad[i][0]};
+    dc_failure_clear();
+    assert_int_not_equal(dc_experiment_load_set(g_cfg, sets, 1, &e), DC_OK);
+    if (!strstr(dc_failure_reason(), bad[i][1])) fail_msg("expected '%s' in '%s'", bad[i][1], dc_failure_reason());
+  }
+  dc_failure_clear();
 }
 
 /* ---- export ---- */
@@ -845,6 +942,7 @@ static void plot_edge_cases(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(eval_dcz_equals_quantize_stage),
+      cmocka_unit_test(encode_command),
       cmocka_unit_test(export_reads_back_as_identical_weights),
       cmocka_unit_test(info_prints_the_layer_table),
       cmocka_unit_test(sensitivity_sweep),

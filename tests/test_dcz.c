@@ -91,9 +91,17 @@ static void assert_same_layer(const dc_dcz_layer *a, const dc_dcz_layer *b) {
     count *= (size_t)a->dims[d];
   }
   assert_int_equal(a->bits, b->bits);
-  assert_int_equal(a->gap_bits, b->gap_bits);
-  assert_memory_equal(a->codebook, b->codebook, sizeof(float) << a->bits);
+  if (a->gap_bits != DC_DCZ_GAP_AUTO) assert_int_equal(a->gap_bits, b->gap_bits);
+  assert_true(b->gap_bits >= 1 && b->gap_bits <= 16);
   assert_non_null(b->mask); /* a read layer always has a mask */
+  /* centroids in use come back bit for bit, the others (not stored) as 0 */
+  for (int j = 0; j < (1 << a->bits); j++) {
+    int in_use = 0;
+    for (size_t i = 0; i < count && !in_use; i++) in_use = (!a->mask || a->mask[i]) && a->index[i] == j;
+    float want = in_use ? a->codebook[j] : 0.0f;
+    if (memcmp(&want, &b->codebook[j], sizeof want) != 0)
+      fail_msg("%s: codebook[%d] = %a, read %a", a->name, j, (double)want, (double)b->codebook[j]);
+  }
   for (size_t i = 0; i < count; i++) {
     int ma = a->mask ? a->mask[i] : 1;
     if (ma != b->mask[i]) fail_msg("%s: mask[%zu] = %d, read %d", a->name, i, ma, b->mask[i]);
@@ -103,7 +111,13 @@ static void assert_same_layer(const dc_dcz_layer *a, const dc_dcz_layer *b) {
     assert_true(memcmp(&wa, &wb, sizeof wa) == 0); /* decoded weights bit-exact */
   }
   assert_int_equal(a->nbias, b->nbias);
-  if (a->nbias) assert_memory_equal(a->bias, b->bias, (size_t)a->nbias * sizeof(float));
+  assert_int_equal(b->bias_bits, a->bias_bits ? a->bias_bits : 32);
+  if (a->nbias) { /* biases as dc_dcz_bias_round documents, bit for bit */
+    float *want = malloc((size_t)a->nbias * sizeof *want);
+    assert_int_equal(dc_dcz_bias_round(a->bias, a->nbias, a->bias_bits, want), DC_OK);
+    assert_memory_equal(want, b->bias, (size_t)a->nbias * sizeof(float));
+    free(want);
+  }
 }
 
 static long file_size(const char *path) {
@@ -304,8 +318,11 @@ static void test_write_errors(void **state) {
   CASE((l.dims[0] = 1 << 20, l.dims[1] = 1 << 11), "more than");
   CASE(l.bits = 0, "bits = 0");
   CASE(l.bits = 9, "bits = 9");
-  CASE(l.gap_bits = 0, "gap_bits = 0");
+  CASE(l.gap_bits = -1, "gap_bits = -1");
   CASE(l.gap_bits = 17, "gap_bits = 17");
+  CASE(l.bias_bits = 12, "bias_bits = 12");
+  float bigb[2] = {1e6f, 0};
+  CASE((l.bias = bigb, l.bias_bits = 16), "does not fit fp16");
   CASE(l.nbias = -1, "nbias");
   CASE(l.codebook = NULL, "codebook is NULL");
   CASE(l.bias = NULL, "bias is NULL");
@@ -408,9 +425,9 @@ static void fix_crcs(uint8_t *b, size_t n, int nlayers) {
   put_le(b + n - 4, crc32(0, b, (uInt)(n - 4)), 4);
 }
 
-/* Offsets of layer 0's record fields in the small file. */
+/* Offsets of layer 0's record fields in the small file (version 3 layout). */
 typedef struct {
-  size_t name_len, shape, dims, codebook, nnz, ne, nbias, t1, t2, b1, b2, tables;
+  size_t name_len, shape, dims, nnz, ne, nbias, t1, t2, cbl, b1, b2, tables, codebook;
 } fields;
 
 static fields layer0_fields(const uint8_t *b) {
@@ -418,17 +435,18 @@ static fields layer0_fields(const uint8_t *b) {
   f.name_len = 24;
   size_t nl = b[24];
   f.shape = 25 + nl;
-  int ndim = b[f.shape], bits = b[f.shape + 1];
+  int ndim = b[f.shape];
   f.dims = f.shape + 4;
-  f.codebook = f.dims + 4 * (size_t)ndim;
-  f.nnz = f.codebook + (4u << bits);
+  f.nnz = f.dims + 4 * (size_t)ndim;
   f.ne = f.nnz + 8;
   f.nbias = f.ne + 8;
   f.t1 = f.nbias + 4;
   f.t2 = f.t1 + 4;
-  f.b1 = f.t2 + 4;
+  f.cbl = f.t2 + 4;
+  f.b1 = f.cbl + 4;
   f.b2 = f.b1 + 8;
   f.tables = f.b2 + 8;
+  f.codebook = f.tables + (size_t)get_le(b + f.t1, 4) + (size_t)get_le(b + f.t2, 4);
   return f;
 }
 
@@ -443,11 +461,11 @@ static void test_read_bad_magic_and_version(void **state) {
   spit(path, c, n);
   assert_int_equal(read_expect_fail(path, "bad magic"), DC_ERR_FORMAT);
   memcpy(c, b, n);
-  put_le(c + 4, 3, 2);
+  put_le(c + 4, 4, 2);
   spit(path, c, n);
-  read_expect_fail(path, "format version 3 not supported");
+  read_expect_fail(path, "format version 4 not supported");
   memcpy(c, b, n);
-  put_le(c + 6, 1, 2); /* flags, with a valid header CRC */
+  put_le(c + 6, 2, 2); /* flags, with a valid header CRC */
   fix_crcs(c, n, 2);
   spit(path, c, n);
   read_expect_fail(path, "flags");
@@ -502,7 +520,7 @@ static void test_read_every_flipped_byte(void **state) {
   /* a payload byte: caught by the layer CRC, reported as such */
   fields fl = layer0_fields(b);
   memcpy(c, b, n);
-  c[fl.codebook + 1] ^= 0x10;
+  c[fl.tables + 1] ^= 0x10;
   spit(path, c, n);
   read_expect_fail(path, "layer 0 at offset 16: CRC mismatch");
   /* the file CRC itself */
@@ -562,11 +580,12 @@ static void test_read_absurd_sizes(void **state) {
   planted(b, n, f.shape, 1, 9, "ndim 9");
   planted(b, n, f.shape + 1, 1, 0, "bits 0");
   planted(b, n, f.shape + 2, 1, 17, "gap_bits 17");
-  planted(b, n, f.shape + 3, 1, 1, "reserved");
+  planted(b, n, f.shape + 3, 1, 3, "bias format 3");
   planted(b, n, f.dims, 4, 0, "dims[0] = 0");
   planted(b, n, f.dims, 4, 0xffffffffu, "dims[0] = 4294967295");
   planted(b, n, f.dims + 4, 4, 0x7fffffff, "more than 1073741824 weights");
-  planted(b, n, f.codebook + 4, 4, 0x7fc00000u, "codebook[1]"); /* NaN */
+  planted(b, n, f.codebook, 4, 0x0000c0ffu, "codebook: a centroid is not finite"); /* NaN's key, MSB first */
+  planted(b, n, f.cbl, 4, 0xffffffffu, "sizes add up");
   planted(b, n, f.nnz, 8, 1ull << 60, "kept weights in a layer of 18");
   planted(b, n, f.ne, 8, 1ull << 60, "entries");
   planted(b, n, f.nbias, 4, 0xffffffffu, "nbias 4294967295");
@@ -574,7 +593,7 @@ static void test_read_absurd_sizes(void **state) {
   planted(b, n, f.t1, 4, 0xffffffffu, "sizes add up");
   planted(b, n, f.b1, 8, 1ull << 62, "stream sizes");
   planted(b, n, f.b2, 8, 0, "stream sizes");
-  planted(b, n, f.tables, 1, 30, "code length byte above 24");
+  planted(b, n, f.tables, 1, 0xdf, "code length above 24"); /* literal 31 */
   uint64_t nnz = get_le(b + f.nnz, 8);
   planted(b, n, f.nnz, 8, nnz - 1, "the header says");
   free(b);
@@ -589,20 +608,16 @@ static void test_read_stream_errors(void **state) {
   size_t n;
   uint8_t *b = slurp(path, &n);
   fields f = layer0_fields(b);
-  uint64_t t1 = get_le(b + f.t1, 4);
   uint8_t *c = malloc(n);
-  int tested = 0;
-  for (uint64_t i = 0; i < t1 && b[f.tables + i] != 0; i++) { /* leading length bytes */
-    if (b[f.tables + i] < 2) continue;
-    memcpy(c, b, n);
-    c[f.tables + i] = 1; /* one code made shorter: Kraft sum > 1 */
-    fix_crcs(c, n, 1);
-    spit(path, c, n);
-    read_expect_fail(path, "weight-index stream: code lengths are over-subscribed");
-    tested++;
-    break;
-  }
-  assert_true(tested);
+  /* the table starts with the first symbol's length as a literal (110 LLLLL); making it
+   * 1 shortens the codes that follow it by as much: Kraft sum > 1 */
+  assert_int_equal(b[f.tables] >> 5, 6);
+  assert_true((b[f.tables] & 31) >= 2);
+  memcpy(c, b, n);
+  c[f.tables] = 0xc1;
+  fix_crcs(c, n, 1);
+  spit(path, c, n);
+  read_expect_fail(path, "weight-index stream: code lengths are over-subscribed");
   /* nonzero padding in the gap stream (last stream byte before the biases) */
   uint64_t b2 = get_le(b + f.b2, 8);
   if (b2 & 7) {
@@ -616,6 +631,262 @@ static void test_read_stream_errors(void **state) {
   free(b);
   free(c);
   free_layer(&o);
+}
+
+/* ---- the encoder's own choices ---------------------------------------------------- */
+
+/* Write l with gap width gap_bits alone; the file size (checked against the stats) and
+ * the width used. */
+static uint64_t written_size(const dc_dcz_layer *l, int gap_bits, int *used) {
+  dc_dcz_layer x = *l;
+  x.gap_bits = gap_bits;
+  dc_dcz_stats st;
+  const char *path = tmp_path("width.dcz");
+  if (dc_dcz_write_stats(path, &x, 1, &st) != DC_OK) fail_msg("write: %s", dc_failure_reason());
+  uint64_t n = st.file_bytes;
+  assert_true(n == (uint64_t)file_size(path));
+  if (used) *used = st.layer[0].gap_bits;
+  dc_dcz_stats_free(&st);
+  return n;
+}
+
+/* gap_bits = auto gives a file no larger than any fixed width, exactly the size of the
+ * width it reports, and decodes exactly. */
+static void check_auto_width(owned_layer *o, const char *what) {
+  int chosen = 0;
+  uint64_t a = written_size(&o->l, DC_DCZ_GAP_AUTO, &chosen);
+  uint64_t best = UINT64_MAX;
+  for (int w = 1; w <= 16; w++) {
+    uint64_t f = written_size(&o->l, w, NULL);
+    if (f < a) fail_msg("%s: auto (%d bits) gives %llu bytes, %d bits %llu", what, chosen, (unsigned long long)a, w,
+                        (unsigned long long)f);
+    if (w == chosen) assert_true(f == a);
+    if (f < best) best = f;
+  }
+  assert_true(a == best);
+  o->l.gap_bits = DC_DCZ_GAP_AUTO;
+  round_trip("auto.dcz", o, 1);
+}
+
+static void test_gap_width_auto(void **state) {
+  (void)state;
+  /* random masks, from very sparse to nearly dense */
+  const double dens[] = {0.002, 0.02, 0.08, 0.3, 0.7, 0.97};
+  for (int i = 0; i < 6; i++) {
+    owned_layer o = make_layer("rand", 2, (int[]){100, 784}, 5, 1, dens[i], 10, 100 + (uint64_t)i);
+    check_auto_width(&o, "random mask");
+    free_layer(&o);
+  }
+  /* MNIST's first fc layer after pruning: 300 outputs x 28x28 inputs, the blank border
+   * (4 pixels wide) pruned away entirely, 8-20% kept inside */
+  for (int b = 0; b < 2; b++) {
+    owned_layer o = make_layer("ip1", 2, (int[]){300, 784}, 6, 1, 0.5, 300, 110 + (uint64_t)b);
+    dc_rng r;
+    dc_rng_seed(&r, 7 + (uint64_t)b, 0);
+    for (size_t i = 0; i < o.count; i++) {
+      int px = (int)(i % 784), y = px / 28, x = px % 28;
+      int border = y < 4 || y >= 24 || x < 4 || x >= 24;
+      o.l.mask[i] = !border && dc_rng_uniform(&r) < (b ? 0.2f : 0.08f);
+    }
+    check_auto_width(&o, "border-pruned mask");
+    free_layer(&o);
+  }
+  /* clustered: kept weights in runs (whole rows of a conv kernel), long pruned stretches */
+  owned_layer o = make_layer("conv", 4, (int[]){50, 20, 5, 5}, 8, 1, 0.5, 50, 120);
+  dc_rng r;
+  dc_rng_seed(&r, 9, 0);
+  for (size_t i = 0; i < o.count; i += 25) {
+    int keep = dc_rng_uniform(&r) < 0.15f;
+    for (size_t j = 0; j < 25; j++) o.l.mask[i + j] = keep && dc_rng_uniform(&r) < 0.8f;
+  }
+  check_auto_width(&o, "clustered mask");
+  free_layer(&o);
+  /* edge cases: nothing kept, everything kept, one weight */
+  o = make_layer("none", 2, (int[]){40, 50}, 3, 1, 0.5, 0, 130);
+  memset(o.l.mask, 0, o.count);
+  check_auto_width(&o, "empty mask");
+  free_layer(&o);
+  o = make_layer("all", 1, (int[]){3000}, 4, 1, 1.0, 2, 131);
+  check_auto_width(&o, "full mask");
+  free_layer(&o);
+  o = make_layer("one", 1, (int[]){1}, 1, 1, 1.0, 1, 132);
+  check_auto_width(&o, "single weight");
+  free_layer(&o);
+}
+
+/* Stored biases: what dc_dcz_bias_round says, bit for bit, for each format. */
+static void test_bias_formats(void **state) {
+  (void)state;
+  struct {
+    float in, want;
+  } h[] = {
+      {1.0f, 1.0f},
+      {0.1f, 0.0999755859375f},
+      {-2.5f, -2.5f},
+      {65504.0f, 65504.0f},
+      {65519.0f, 65504.0f},
+      {1.0f + 0x1p-11f, 1.0f},                  /* a tie: to the even mantissa */
+      {1.0f + 3 * 0x1p-11f, 1.0f + 0x1p-9f},    /* a tie: up, to the even mantissa */
+      {0x1p-24f, 0x1p-24f},                     /* the smallest subnormal half */
+      {0x1p-25f, 0.0f},                         /* a tie between 0 and it: 0 */
+      {3 * 0x1p-26f, 0x1p-24f},
+      {0x1.ffap-15f, 0x1.ff8p-15f},             /* subnormal: 1023.25 units of 2^-24 -> 1023 */
+      {0x1.ffcp-15f, 0x1p-14f},                 /* 1023.5 units: a tie, to 1024 = the smallest normal */
+      {0x1p-14f, 0x1p-14f},                     /* the smallest normal half */
+  };
+  for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+    float out;
+    assert_int_equal(dc_dcz_bias_round(&h[i].in, 1, 16, &out), DC_OK);
+    if (memcmp(&out, &h[i].want, sizeof out) != 0)
+      fail_msg("fp16 of %a: %a, expected %a", (double)h[i].in, (double)out, (double)h[i].want);
+  }
+  float neg0 = -0.0f, out;
+  assert_int_equal(dc_dcz_bias_round(&neg0, 1, 16, &out), DC_OK);
+  assert_true(signbit(out) && out == 0.0f);
+  float big = 65520.0f;
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_bias_round(&big, 1, 16, &out), DC_ERR_ARG);
+  assert_non_null(strstr(dc_failure_reason(), "fp16"));
+  dc_failure_clear();
+  assert_int_equal(dc_dcz_bias_round(&big, 1, 12, &out), DC_ERR_ARG);
+  dc_failure_clear();
+  /* 8 bits: the ends exact (lo; hi within the step's rounding), every value within half a step */
+  float in8[5] = {-1.0f, 0.0f, 0.37f, 1.0f, -0.2f}, o8[5];
+  assert_int_equal(dc_dcz_bias_round(in8, 5, 8, o8), DC_OK);
+  assert_true(o8[0] == -1.0f);
+  for (int i = 0; i < 5; i++) assert_true(fabsf(o8[i] - in8[i]) <= (2.0f / 255) * 0.5f + 1e-6f);
+  float same[3] = {0.3f, 0.3f, 0.3f}, o3[3];
+  assert_int_equal(dc_dcz_bias_round(same, 3, 8, o3), DC_OK);
+  assert_memory_equal(same, o3, sizeof same);
+  /* through a file, with the bytes each format takes */
+  const int fmt[3] = {16, 8, 32};
+  for (int i = 0; i < 3; i++) {
+    owned_layer o = make_layer("b", 2, (int[]){30, 20}, 4, DC_DCZ_GAP_AUTO, 0.3, 30, 140 + (uint64_t)i);
+    o.l.bias_bits = fmt[i];
+    round_trip("bias.dcz", &o, 1);
+    dc_dcz_stats st;
+    assert_int_equal(dc_dcz_write_stats(tmp_path("bias2.dcz"), &o.l, 1, &st), DC_OK);
+    assert_true(st.layer[0].bias_bytes == (fmt[i] == 16 ? 60u : fmt[i] == 8 ? 38u : 120u));
+    assert_int_equal(st.layer[0].bias_bits, fmt[i]);
+    dc_dcz_stats_free(&st);
+    free_layer(&o);
+  }
+}
+
+/* Only the centroids in use are stored, exactly, whatever their values and order. */
+static void test_codebook_in_use(void **state) {
+  (void)state;
+  owned_layer o = make_layer("cb", 1, (int[]){500}, 8, 6, 1.0, 0, 150);
+  const float vals[] = {-0.0f, 0.0f, 3.4e38f, -1e-40f /* subnormal */, 0.125f, -7.5f, 1e-3f};
+  const int at[] = {3, 4, 250, 17, 100, 0, 255};
+  for (int j = 0; j < 7; j++) o.l.codebook[at[j]] = vals[j];
+  for (size_t i = 0; i < o.count; i++) o.l.index[i] = (uint8_t)at[i % 7];
+  round_trip("cb.dcz", &o, 1);
+  dc_dcz_stats st;
+  assert_int_equal(dc_dcz_write_stats(tmp_path("cb2.dcz"), &o.l, 1, &st), DC_OK);
+  assert_true(st.layer[0].centroids == 7);
+  assert_true(st.layer[0].codebook_bytes <= (32 + 5 + 6 * 36 + 7) / 8); /* at most 36 bits a difference */
+  dc_dcz_stats_free(&st);
+  /* sorted, evenly spaced centroids (what k-means gives) cost far less than fp32 */
+  for (int j = 0; j < 256; j++) o.l.codebook[j] = -0.2f + 0.4f * (float)j / 255;
+  for (size_t i = 0; i < o.count; i++) o.l.index[i] = (uint8_t)(i % 256);
+  round_trip("cb3.dcz", &o, 1);
+  assert_int_equal(dc_dcz_write_stats(tmp_path("cb4.dcz"), &o.l, 1, &st), DC_OK);
+  assert_true(st.layer[0].centroids == 256);
+  assert_true(st.layer[0].codebook_bytes < 4 * 256 * 3 / 4);
+  dc_dcz_stats_free(&st);
+  free_layer(&o);
+}
+
+/* Files of versions 1 and 2 (the old layer layout: raw fp32 codebook, byte tables,
+ * fp32 biases) still read. Built here byte by byte: layer 'a', 4 weights, 1-bit
+ * codebook {-0.25, 0.75}, kept {0, 2, 3} with indices {0, 1, 1}, 2-bit gaps, bias 0.5. */
+static size_t old_file(uint8_t *b, int version) {
+  size_t n = 0;
+#define PUT(v, k) (put_le(b + n, (uint64_t)(v), (k)), n += (k))
+  memcpy(b, "DCZF", 4);
+  n = 4;
+  PUT(version, 2);
+  PUT(0, 2);
+  PUT(1, 4);
+  PUT(crc32(0, b, 12), 4);
+  if (version == 2) { /* model section: net "x", gray, no resize, mean 0, scale 1, no labels */
+    size_t at = n;
+    PUT(33, 8);
+    PUT(1, 4);
+    b[n++] = 'x';
+    PUT(0, 1);
+    PUT(0, 3);
+    PUT(0, 4);
+    for (int c = 0; c < 3; c++) PUT(0, 4);
+    PUT(0x3f800000u, 4);
+    PUT(0, 4);
+    PUT(crc32(0, b + at, (uInt)(n - at)), 4);
+  }
+  size_t at = n;
+  PUT(0, 8); /* record length, below */
+  const uint8_t head[] = {1, 'a', 1, 1, 2, 0};
+  memcpy(b + n, head, sizeof head);
+  n += sizeof head;
+  PUT(4, 4);             /* dims */
+  PUT(0xbe800000u, 4);   /* -0.25 */
+  PUT(0x3f400000u, 4);   /* 0.75 */
+  PUT(3, 8);             /* nnz */
+  PUT(3, 8);             /* entries */
+  PUT(1, 4);             /* nbias */
+  PUT(5, 4);             /* index table */
+  PUT(5, 4);             /* gap table */
+  PUT(3, 8);             /* index bits */
+  PUT(3, 8);             /* gap bits */
+  const uint8_t tables[] = {1, 1, 0, 0, 0, /* index: 1, 1, then 1 unused (filler) */
+                            1, 1, 0, 1, 0}; /* gaps: 1, 1, then 2 unused */
+  memcpy(b + n, tables, sizeof tables);
+  n += sizeof tables;
+  b[n++] = 0x60; /* indices 0 1 1 -> 011 */
+  b[n++] = 0x40; /* gaps 0 1 0 -> 010 */
+  PUT(0x3f000000u, 4); /* bias 0.5 */
+  put_le(b + at, n - at - 8, 8);
+  PUT(crc32(0, b + at, (uInt)(n - at)), 4);
+  PUT(crc32(0, b, (uInt)n), 4);
+#undef PUT
+  return n;
+}
+
+static void test_old_versions_read(void **state) {
+  (void)state;
+  for (int v = 1; v <= 2; v++) {
+    uint8_t b[256];
+    size_t n = old_file(b, v);
+    const char *path = tmp_path("old.dcz");
+    spit(path, b, n);
+    dc_dcz_layer *out = NULL;
+    int nl = 0;
+    dc_dcz_stats st;
+    if (dc_dcz_read_stats(path, &out, &nl, &st) != DC_OK) fail_msg("version %d: %s", v, dc_failure_reason());
+    assert_int_equal(nl, 1);
+    assert_int_equal(st.version, v);
+    assert_true(st.file_bytes == n);
+    const uint8_t mask[4] = {1, 0, 1, 1}, index[4] = {0, 0, 1, 1};
+    assert_memory_equal(out[0].mask, mask, 4);
+    assert_memory_equal(out[0].index, index, 4);
+    assert_true(out[0].codebook[0] == -0.25f && out[0].codebook[1] == 0.75f);
+    assert_true(out[0].bias[0] == 0.5f && out[0].bias_bits == 32);
+    assert_int_equal(out[0].gap_bits, 2);
+    assert_true(st.layer[0].codebook_bytes == 8 && st.layer[0].table_bytes == 10);
+    dc_dcz_free(out, nl);
+    dc_dcz_stats_free(&st);
+    dc_dcz_model m;
+    assert_int_equal(dc_dcz_read_model(path, b, n, &out, &nl, NULL, &m), DC_OK);
+    if (v == 2) assert_string_equal(m.net, "x");
+    else assert_null(m.net);
+    dc_dcz_model_free(&m);
+    dc_dcz_free(out, nl);
+    /* the same bytes claiming version 3 are refused with one line */
+    b[4] = 3;
+    put_le(b + 12, crc32(0, b, 12), 4);
+    spit(path, b, n);
+    read_expect_fail(path, NULL);
+  }
 }
 
 /* ---- reader: what a small file may declare ------------------------------------------ */
@@ -759,6 +1030,10 @@ int main(void) {
       cmocka_unit_test(test_round_trip_all_bits),
       cmocka_unit_test(test_empty_and_dense_layers),
       cmocka_unit_test(test_long_gaps),
+      cmocka_unit_test(test_gap_width_auto),
+      cmocka_unit_test(test_bias_formats),
+      cmocka_unit_test(test_codebook_in_use),
+      cmocka_unit_test(test_old_versions_read),
       cmocka_unit_test(test_write_errors),
       cmocka_unit_test(test_write_atomic),
       cmocka_unit_test(test_read_bad_magic_and_version),

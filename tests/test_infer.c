@@ -237,7 +237,9 @@ static void model_section_round_trip(void **state) {
   assert_int_equal(dc_dcz_write_model(p, &m, &L, 1, &ws), DC_OK);
   size_t n;
   unsigned char *bytes = slurp(p, &n);
-  assert_int_equal(bytes[4], 2); /* version 2 */
+  assert_int_equal(bytes[4], 3); /* version 3 */
+  assert_int_equal(bytes[6], 1); /* with a model section */
+  assert_true(ws.net_text_bytes == strlen(m.net) && ws.net_bytes > 0);
   assert_int_equal(ws.file_bytes, n);
   assert_true(ws.model_bytes > strlen(m.net) + strlen(m.labels));
   for (int mem = 0; mem < 2; mem++) {
@@ -260,7 +262,7 @@ static void model_section_round_trip(void **state) {
     dc_dcz_stats_free(&rs);
   }
   dc_dcz_stats_free(&ws);
-  /* a version-1 file (no model) reads with an empty model */
+  /* a file without a model section reads with an empty model */
   assert_int_equal(dc_dcz_write(path_in("v1.dcz"), &L, 1), DC_OK);
   dc_dcz_layer *rl;
   int rn;

@@ -44,6 +44,12 @@ dc_status dc_cmd_eval(const dc_experiment *e, const char *model, FILE *out, dc_t
  * (dc_report_print_dcz) to out. */
 dc_status dc_cmd_info(const char *path, FILE *out);
 
+/* dctrain encode: the encode stage of e alone (dc_stage_encode: bias precision and gap
+ * widths from e's [encode], write, decode and check weights and test accuracy) on the
+ * quantized weights at `weights` (NULL: OUTPUT/quantize.h5) into `dcz` (NULL:
+ * OUTPUT/model.dcz); out (may be NULL) gets the stage's lines and the size tables. */
+dc_status dc_cmd_encode(const dc_experiment *e, const char *weights, const char *dcz, FILE *out);
+
 /* dctrain export: decode the .dcz at `dcz` into dense fp32 weights, no net file needed:
  * /params/<layer>/weight (the stored shape; pruned weights 0, kept ones their centroid,
  * exactly the values a decoded net computes with), /params/<layer>/bias when the layer

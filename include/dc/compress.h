@@ -7,9 +7,11 @@
  *   3. relative-index ("gap") coding of the positions of kept weights, with filler
  *      entries for gaps that do not fit in `gap_bits` bits;
  *   4. the .dcz file: per layer a codebook, a Huffman-coded weight-index stream, a
- *      Huffman-coded gap stream and fp32 biases, CRC-protected (docs/dcz-format.md);
+ *      Huffman-coded gap stream and the biases, CRC-protected (docs/dcz-format.md);
  *      since version 2 also what inference needs besides the weights (the net file
- *      and the input preprocessing: dc_dcz_model).
+ *      and the input preprocessing: dc_dcz_model). Version 3 (written now) picks each
+ *      layer's gap width itself and stores code tables, codebooks, biases and the net
+ *      text compactly.
  *
  * Nothing here knows about nets or training: the trainer hands in plain arrays.
  * All functions return a dc_status; failures record one line via dc_fail. */
@@ -135,8 +137,10 @@ dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentr
 
 /* ---------------------------------------------------------------- the .dcz file */
 
-#define DC_DCZ_VERSION 2       /* the newest version this build reads and writes */
-#define DC_DCZ_VERSION_PLAIN 1 /* layers only: written when there is no model section */
+#define DC_DCZ_VERSION 3       /* the version this build writes (it reads 1, 2 and 3) */
+#define DC_DCZ_VERSION_MODEL 2 /* version 2: a model section, old layer layout */
+#define DC_DCZ_VERSION_PLAIN 1 /* version 1: layers only, old layer layout */
+#define DC_DCZ_GAP_AUTO 0      /* dc_dcz_layer.gap_bits: the writer picks the best width */
 #define DC_DCZ_MAX_TEXT (1u << 20) /* bytes of the net text and of the label text */
 #define DC_DCZ_MAX_LAYERS 4096
 #define DC_DCZ_MAX_WEIGHTS (1u << 30) /* per layer, product of dims; also max nbias */
@@ -158,10 +162,24 @@ typedef struct {
                              read back as 0 there */
   uint8_t *mask;          /* (count) 1 = kept, 0 = pruned; NULL = all kept (write only: a read
                              layer always has a mask) */
-  int gap_bits;           /* bits per relative index, 1..16 (paper: 8 conv, 5 fc) */
+  int gap_bits;           /* bits per relative index, 1..16 (paper: 8 conv, 5 fc), or
+                             DC_DCZ_GAP_AUTO: the writer tries every width and keeps the
+                             one giving the smallest layer record; a read layer holds the
+                             width stored */
   int nbias;              /* >= 0 */
-  float *bias;            /* (nbias) fp32, finite */
+  float *bias;            /* (nbias) finite; a read layer holds the decoded values */
+  int bias_bits;          /* how the writer stores the biases: 32 (or 0) fp32, 16 IEEE
+                             binary16, 8 8-bit linear (see dc_dcz_bias_round, which gives
+                             the values a reader gets back); a read layer holds it */
 } dc_dcz_layer;
+
+/* The biases a reader gets back from biases stored with bias_bits (0 or 32: fp32, i.e.
+ * unchanged; 16: rounded to the nearest binary16, ties to even; 8: lo + code·step with
+ * lo = min, step = (max − min)/255 rounded to fp32, code the nearest of 0..255, the sum
+ * computed in double and rounded once to fp32). out[n] may alias in[n]. Fails
+ * (DC_ERR_ARG) on another bias_bits, a non-finite input, or a value fp16 cannot hold
+ * (|b| >= 65520). */
+dc_status dc_dcz_bias_round(const float *in, int n, int bias_bits, float *out);
 
 /* Where one layer's bytes go, for reports. The byte fields sum to total_bytes. */
 typedef struct {
@@ -169,14 +187,15 @@ typedef struct {
   uint64_t count;          /* weights (product of dims) */
   uint64_t nnz;            /* kept weights */
   uint64_t fillers;        /* filler entries in the streams */
-  int bits, gap_bits;
+  int bits, gap_bits, bias_bits;
   uint64_t nbias;
+  uint64_t centroids;      /* codebook entries stored: version 3 stores used ones only */
   uint64_t header_bytes;   /* record length, name, shape, counts, sizes, layer CRC */
-  uint64_t codebook_bytes; /* 4 << bits */
+  uint64_t codebook_bytes; /* version 3: the delta-coded used centroids; before: 4 << bits */
   uint64_t table_bytes;    /* the two serialized code-length tables */
   uint64_t index_bytes;    /* Huffman-coded weight-index stream */
   uint64_t gap_bytes;      /* Huffman-coded gap stream */
-  uint64_t bias_bytes;     /* 4 · nbias */
+  uint64_t bias_bytes;     /* fp32 4·nbias, fp16 2·nbias, 8-bit 8 + nbias */
   uint64_t total_bytes;    /* the layer's share of the file */
   uint64_t index_bits_raw; /* (nnz + fillers) · bits: index stream before Huffman */
   uint64_t index_bits;     /* after Huffman */
@@ -194,8 +213,11 @@ typedef struct {
 typedef struct {
   int nlayers;
   dc_dcz_layer_stats *layer; /* (nlayers), owned; release with dc_dcz_stats_free */
+  int version;               /* of the file read or written */
   uint64_t file_bytes;       /* whole file: 16-byte header + model section + layers + 4-byte file CRC */
-  uint64_t model_bytes;      /* the model section with its length and CRC (0 in version 1) */
+  uint64_t model_bytes;      /* the model section with its length and CRC (0 without one) */
+  uint64_t net_bytes;        /* of which the net text as stored (version 3: deflated) */
+  uint64_t net_text_bytes;   /* the net text's length */
   uint64_t dense_bytes;      /* sum of the layers' dense_bytes */
   double ratio;              /* dense_bytes / file_bytes */
 } dc_dcz_stats;
@@ -234,8 +256,8 @@ dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n);
 dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n,
                              dc_dcz_stats *stats);
 
-/* dc_dcz_write_stats with a model section (version 2; model == NULL writes version
- * 1, as dc_dcz_write_stats). The net text and labels must be 1..DC_DCZ_MAX_TEXT bytes of
+/* dc_dcz_write_stats with a model section (model == NULL: none). Writes version 3
+ * either way (header flag bit 0 says whether the model section is there). The net text and labels must be 1..DC_DCZ_MAX_TEXT bytes of
  * printable ASCII, tab, CR or LF (labels may be NULL), mean and scale finite, scale
  * nonzero, resize 0..65536, color a dc_color: else DC_ERR_ARG naming the field. */
 dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const dc_dcz_layer *layers, int n,
@@ -263,9 +285,10 @@ dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n,
 /* dc_dcz_read_stats from a file (buf NULL) or from memory: buf[len] holds the whole
  * file and `path` only names it in messages (the buffer is only read, and never past
  * len). layers and n both NULL: no layer arrays are built (the streams are still decoded
- * and every check made), for callers that want only stats or the model section. model (may be NULL) gets the model section of a version-2 file, released with
- * dc_dcz_model_free; a version-1 file leaves it zeroed (model->net NULL). Validation and
- * failures as dc_dcz_read; on failure *model is zeroed. */
+ * and every check made), for callers that want only stats or the model section. model
+ * (may be NULL) gets the model section, released with dc_dcz_model_free; a file without
+ * one (version 1, or version 3 written without a model) leaves it zeroed (model->net
+ * NULL). Validation and failures as dc_dcz_read; on failure *model is zeroed. */
 dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dcz_layer **layers, int *n,
                             dc_dcz_stats *stats, dc_dcz_model *model);
 

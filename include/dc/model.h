@@ -10,18 +10,29 @@
 
 /* Encode every weighted layer of net into path (atomic). Every weight must be SHARED
  * (run a quantize stage first). Relative indices use conv_gap_bits for conv layers and
- * fc_gap_bits for fc layers. stats (may be NULL): sizes, released with
- * dc_dcz_stats_free. */
+ * fc_gap_bits for fc layers (DC_DCZ_GAP_AUTO: the width giving the smallest layer);
+ * biases in fp32. stats (may be NULL): sizes, released with dc_dcz_stats_free. */
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats);
 
 /* The .dcz record of one weighted layer l as it is now, pointing into l's arrays (no
- * copy): its SHARED weight's codebook, index and mask, its bias, conv_gap_bits or
- * fc_gap_bits by its weight family. DC_ERR_ARG naming l when l is not quantized. */
+ * copy): its SHARED weight's codebook, index and mask, its bias (stored in fp32),
+ * conv_gap_bits or fc_gap_bits by its weight family. DC_ERR_ARG naming l when l is not
+ * quantized. */
 dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d);
 
-/* dc_model_encode with a model section (model may be NULL: a version-1 file). */
-dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, const dc_dcz_model *model,
-                               const char *path, dc_dcz_stats *stats);
+/* dc_model_encode with a model section (model may be NULL: none) and biases stored in
+ * bias_bits (32, 16 or 8: dc_dcz_bias_round says what comes back; round the net's
+ * biases first, with dc_model_round_biases, to keep the decode check exact). */
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits,
+                               const dc_dcz_model *model, const char *path, dc_dcz_stats *stats);
+
+/* Replace the biases of net's weighted layers by what a .dcz with bias_bits gives back
+ * (dc_dcz_bias_round); saved (may be NULL) gets the old values first, in layer order,
+ * room for every bias of the net (dc_model_bias_count). */
+size_t dc_model_bias_count(const dc_net *net);
+dc_status dc_model_round_biases(dc_net *net, int bias_bits, float *saved);
+/* Put back biases saved by dc_model_round_biases. */
+void dc_model_restore_biases(dc_net *net, const float *saved);
 
 /* What running e's model needs besides the weights: the text of e's net file, the
  * preprocessing of its [data] section (mnist: gray, no resize, mean 0, scale; imagenet:

@@ -17,7 +17,14 @@
  *
  * Version 2 adds one record between the header and the layers, framed like a layer:
  * the model section (dc_dcz_model: net text, preprocessing, labels). The reader takes
- * its bytes from a FILE or from a caller's memory buffer through the same rd(). */
+ * its bytes from a FILE or from a caller's memory buffer through the same rd().
+ *
+ * Version 3 (what the writer produces now) counts every byte: the writer sizes the
+ * layer for every gap width from symbol counts alone (Huffman lengths from
+ * frequencies, table sizes from the lengths) and keeps the smallest; code tables are
+ * delta-coded bit strings, the codebook holds only the centroids in use (delta-coded),
+ * biases may be fp16 or 8-bit, and the net text is deflated. Versions 1 and 2 still
+ * read (the `v3` flag of layer_rec and the model parser). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -29,6 +36,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "compress/bits.h"
 #include "dc/compress.h"
 #include "atomic.h"
 #include "util.h"
@@ -39,7 +47,10 @@ enum {
   TRAILER_BYTES = 4,    /* file CRC */
   LAYER_FRAME = 8 + 4,  /* record length before, layer CRC after */
   RECORD_FIXED = 1 + 4 + 8 + 8 + 4 + 4 + 4 + 8 + 8, /* without name, dims, codebook, payloads */
-  MIN_RECORD = RECORD_FIXED + 1 + 4 + 8 + 2 /* 1-char name, 1 dim, 2 centroids, 2 tables */
+  MIN_RECORD = RECORD_FIXED + 1 + 4 + 8 + 2, /* 1-char name, 1 dim, 2 centroids, 2 tables */
+  RECORD_FIXED3 = RECORD_FIXED + 4,          /* version 3: + codebook length */
+  MIN_RECORD3 = RECORD_FIXED3 + 1 + 4 + 2,   /* 1-char name, 1 dim, two 1-byte tables */
+  FLAG_MODEL = 1                             /* version 3 header flag: a model section follows */
 };
 
 /* zlib's crc32 takes uInt lengths: feed large buffers in pieces. */
@@ -110,26 +121,8 @@ static float f32_at(const uint8_t *p) {
 
 /* ---------------------------------------------------------------- code-length tables */
 
-/* Run-length form of len[nsym]: byte 1..24 = the next symbol's length; byte 0 then
- * u16 r = the next r+1 symbols have no code. Worst case 3 bytes per symbol. */
-static size_t table_write(const uint8_t *len, int nsym, uint8_t *out) {
-  size_t o = 0;
-  for (int s = 0; s < nsym;) {
-    if (len[s]) {
-      out[o++] = len[s++];
-      continue;
-    }
-    int run = 1;
-    while (s + run < nsym && !len[s + run] && run < 65536) run++;
-    out[o++] = 0;
-    out[o++] = (uint8_t)((run - 1) & 0xff);
-    out[o++] = (uint8_t)((run - 1) >> 8);
-    s += run;
-  }
-  return o;
-}
-
-/* Inverse; returns NULL on success or what is wrong. */
+/* Versions 1 and 2: byte 1..24 = the next symbol's length; byte 0 then u16 r = the
+ * next r+1 symbols have no code. Returns NULL on success or what is wrong. */
 static const char *table_read(const uint8_t *in, size_t nbytes, int nsym, uint8_t *len) {
   size_t i = 0;
   int s = 0;
@@ -152,13 +145,340 @@ static const char *table_read(const uint8_t *in, size_t nbytes, int nsym, uint8_
   return NULL;
 }
 
+/* ---------------------------------------------------------------- version 3 coding */
+
+/* Version 3 code-length tables: a bit string (MSB-first, zero-padded to a byte) over
+ * the symbols in order, `prev` = the previous symbol's length (0 before the first):
+ *   0             L = prev
+ *   10 s          L = prev + 1 (s = 0) or prev − 1 (s = 1)
+ *   110 LLLLL     L = the 5-bit literal, 0..24
+ *   111 gamma(r)  the next r symbols (r >= 2) all have L = prev
+ * gamma(r) is Elias gamma: floor(log2 r) zero bits, then r in binary. Lengths of
+ * neighbouring symbols are close (sorted centroids, gaps), so most cost 1-3 bits;
+ * unused symbols are length 0, and runs of them cost a few bits. */
+static int gamma_len(uint64_t r) {
+  int n = 0;
+  while ((r >> n) > 1) n++;
+  return 2 * n + 1;
+}
+static int put_gamma(dc_bitw *w, uint32_t r) {
+  int n = (gamma_len(r) - 1) / 2;
+  return dc_bitw_put(w, 0, n) || dc_bitw_put(w, r, n + 1);
+}
+
+/* Bits of the table for len[nsym]; with w also writes them. */
+static uint64_t table_code(const uint8_t *len, int nsym, dc_bitw *w) {
+  uint64_t bits = 0;
+  int prev = 0, rc = 0;
+  for (int s = 0; s < nsym;) {
+    int L = len[s];
+    if (L == prev) {
+      int run = 1;
+      while (s + run < nsym && len[s + run] == prev) run++;
+      if (run >= 2 && 3 + gamma_len((uint64_t)run) < run) {
+        bits += 3 + (uint64_t)gamma_len((uint64_t)run);
+        if (w) rc |= dc_bitw_put(w, 7, 3) || put_gamma(w, (uint32_t)run);
+      } else {
+        bits += (uint64_t)run;
+        if (w) rc |= dc_bitw_put(w, 0, run);
+      }
+      s += run;
+      continue;
+    }
+    if (L == prev + 1 || L == prev - 1) {
+      bits += 3;
+      if (w) rc |= dc_bitw_put(w, L == prev + 1 ? 4 : 5, 3);
+    } else {
+      bits += 8;
+      if (w) rc |= dc_bitw_put(w, (6u << 5) | (uint32_t)L, 8);
+    }
+    prev = L;
+    s++;
+  }
+  DC_ASSERT(rc == 0); /* buffers are sized from the same count */
+  return bits;
+}
+
+/* Inverse of table_code over in[nbytes]; NULL on success or what is wrong. */
+static const char *table_read3(const uint8_t *in, size_t nbytes, int nsym, uint8_t *len) {
+  dc_bitr r;
+  dc_bitr_init(&r, in, (uint64_t)nbytes * 8);
+  int prev = 0, s = 0;
+  uint32_t b;
+  while (s < nsym) {
+    if (dc_bitr_get(&r, 1, &b)) return "ends before the last symbol";
+    if (b == 0) {
+      len[s++] = (uint8_t)prev;
+      continue;
+    }
+    if (dc_bitr_get(&r, 1, &b)) return "ends before the last symbol";
+    if (b == 0) {
+      if (dc_bitr_get(&r, 1, &b)) return "ends before the last symbol";
+      int L = b ? prev - 1 : prev + 1;
+      if (L < 0 || L > DC_HUFF_MAX_LEN) return "a length step leaves 0..24";
+      len[s++] = (uint8_t)(prev = L);
+      continue;
+    }
+    if (dc_bitr_get(&r, 1, &b)) return "ends before the last symbol";
+    if (b == 0) {
+      if (dc_bitr_get(&r, 5, &b)) return "ends before the last symbol";
+      if (b > DC_HUFF_MAX_LEN) return "code length above 24";
+      len[s++] = (uint8_t)(prev = (int)b);
+      continue;
+    }
+    int zeros = 0;
+    for (;;) {
+      if (dc_bitr_get(&r, 1, &b)) return "ends inside a run length";
+      if (b) break;
+      if (++zeros > 16) return "run length wider than 17 bits";
+    }
+    uint32_t rest = 0;
+    if (zeros && dc_bitr_get(&r, zeros, &rest)) return "ends inside a run length";
+    uint32_t run = (1u << zeros) | rest;
+    if (run < 2) return "run of fewer than 2 symbols";
+    if (run > (uint32_t)(nsym - s)) return "run past the last symbol";
+    memset(len + s, prev, run);
+    s += (int)run;
+  }
+  if (dc_bitr_left(&r) >= 8) return "bytes after the last symbol";
+  if (dc_bitr_left(&r) && dc_bitr_peek(&r, (int)dc_bitr_left(&r))) return "nonzero padding bits";
+  return NULL;
+}
+
+/* Version 3 codebook: the m centroids in use (those whose index has a code), in index
+ * order, as a bit string: each value's order-preserving 32-bit key (sign flipped for
+ * positives, all bits flipped for negatives, so keys sort as the floats do); the first
+ * key in 32 bits, then (m >= 2) a 5-bit order r and each next key's difference from the
+ * previous, zigzag-mapped (d >= 0: 2d; d < 0: −2d − 1), as an order-r Exp-Golomb code:
+ * x = z + 2^r written as bitlen(x) − 1 − r zero bits, then x in binary. Sorted centroids
+ * a similar distance apart cost ~10-20 bits instead of 32, and decoding is exact. */
+static uint32_t f32_key(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static float key_f32(uint32_t k) {
+  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+static int bitlen64(uint64_t x) {
+  int n = 0;
+  while (x) {
+    n++;
+    x >>= 1;
+  }
+  return n;
+}
+static uint64_t zigzag(uint32_t key, uint32_t prev) {
+  int64_t d = (int64_t)key - (int64_t)prev;
+  return d >= 0 ? (uint64_t)d << 1 : ((uint64_t)(-(d + 1)) << 1) | 1u;
+}
+static int put_bits64(dc_bitw *w, uint64_t v, int n) {
+  if (n > 32) {
+    if (dc_bitw_put(w, (uint32_t)(v >> 32), n - 32)) return -1;
+    n = 32;
+  }
+  return dc_bitw_put(w, (uint32_t)v, n);
+}
+
+/* Bits of the codebook of the m used entries cb[used[0..m)]; with w also writes them. */
+static uint64_t codebook_code(const float *cb, const int *used, int m, dc_bitw *w) {
+  if (m == 0) return 0;
+  uint64_t best = UINT64_MAX;
+  int r_best = 0;
+  for (int r = 0; r < 32 && m >= 2; r++) {
+    uint64_t bits = 0;
+    for (int j = 1; j < m; j++)
+      bits += 2 * (uint64_t)bitlen64(zigzag(f32_key(cb[used[j]]), f32_key(cb[used[j - 1]])) + (1ull << r)) - 1 -
+              (uint64_t)r;
+    if (bits < best) {
+      best = bits;
+      r_best = r;
+    }
+  }
+  uint64_t total = 32 + (m >= 2 ? 5 + best : 0);
+  if (w) {
+    int rc = dc_bitw_put(w, f32_key(cb[used[0]]), 32);
+    if (m >= 2) rc |= dc_bitw_put(w, (uint32_t)r_best, 5);
+    for (int j = 1; j < m; j++) {
+      uint64_t x = zigzag(f32_key(cb[used[j]]), f32_key(cb[used[j - 1]])) + (1ull << r_best);
+      int n = bitlen64(x);
+      rc |= put_bits64(w, 0, n - 1 - r_best) || put_bits64(w, x, n);
+    }
+    DC_ASSERT(rc == 0);
+  }
+  return total;
+}
+
+/* Inverse: m values into cb[used[j]]; NULL on success or what is wrong. */
+static const char *codebook_read3(const uint8_t *in, size_t nbytes, const int *used, int m, float *cb) {
+  dc_bitr r;
+  dc_bitr_init(&r, in, (uint64_t)nbytes * 8);
+  if (m == 0) return nbytes ? "bytes in the codebook of a layer without kept weights" : NULL;
+  uint32_t key, order = 0, b;
+  if (dc_bitr_get(&r, 32, &key)) return "ends inside the first centroid";
+  if (m >= 2 && dc_bitr_get(&r, 5, &order)) return "ends before the code order";
+  for (int j = 0; j < m; j++) {
+    if (j > 0) {
+      int zeros = 0;
+      for (;;) {
+        if (dc_bitr_get(&r, 1, &b)) return "ends inside a centroid difference";
+        if (b) break;
+        if (++zeros + 1 + (int)order > 34) return "centroid difference wider than 34 bits";
+      }
+      if (zeros + 1 + (int)order > 34) return "centroid difference wider than 34 bits";
+      uint64_t x = 1;
+      for (int left = zeros + (int)order; left > 0;) {
+        int n = left > 16 ? 16 : left;
+        if (dc_bitr_get(&r, n, &b)) return "ends inside a centroid difference";
+        x = (x << n) | b;
+        left -= n;
+      }
+      uint64_t z = x - (1ull << order);
+      int64_t d = (z & 1) ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1);
+      int64_t next = (int64_t)key + d;
+      if (next < 0 || next > (int64_t)UINT32_MAX) return "a centroid difference leaves the 32-bit range";
+      key = (uint32_t)next;
+    }
+    cb[used[j]] = key_f32(key);
+    if (!isfinite(cb[used[j]])) return "a centroid is not finite";
+  }
+  if (dc_bitr_left(&r) >= 8) return "bytes after the last centroid";
+  if (dc_bitr_left(&r) && dc_bitr_peek(&r, (int)dc_bitr_left(&r))) return "nonzero padding bits";
+  return NULL;
+}
+
+/* Biases (version 3 bias format byte: 0 fp32, 1 fp16, 2 8-bit linear). */
+enum { BIAS_F32 = 0, BIAS_F16 = 1, BIAS_U8 = 2 };
+
+static int bias_format(int bias_bits) { return bias_bits == 16 ? BIAS_F16 : bias_bits == 8 ? BIAS_U8 : BIAS_F32; }
+static uint64_t bias_bytes(int format, uint64_t n) {
+  return format == BIAS_F32 ? 4 * n : format == BIAS_F16 ? 2 * n : n ? 8 + n : 0;
+}
+
+/* fp32 -> binary16, round to nearest, ties to even; -1 when it would overflow (or is
+ * not finite). */
+static int f16_from(float f, uint16_t *h) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  if (a >= 0x477ff000u) return -1; /* >= 65520 rounds to infinity; also inf, NaN */
+  if (a < 0x38800000u) {           /* below 2^-14: a subnormal half (or zero) */
+    float af;
+    memcpy(&af, &a, sizeof af);
+    *h = (uint16_t)(sign | (uint32_t)rintf(af * 16777216.0f)); /* units of 2^-24; 1024 = 2^-14 */
+    return 0;
+  }
+  uint32_t hv = ((((a >> 23) - 127 + 15) << 10) | ((a >> 13) & 0x3ffu)), rest = a & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (hv & 1))) hv++; /* a carry moves into the exponent */
+  *h = (uint16_t)(sign | hv);
+  return 0;
+}
+static float f16_to(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  if (e == 0) {
+    float f = ldexpf((float)m, -24);
+    return sign ? -f : f;
+  }
+  uint32_t u = sign | ((e - 15 + 127) << 23) | (m << 13);
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+static void u8_params(const float *in, int n, float *lo, float *step) {
+  float mn = in[0], mx = in[0];
+  for (int i = 1; i < n; i++) {
+    if (in[i] < mn) mn = in[i];
+    if (in[i] > mx) mx = in[i];
+  }
+  *lo = mn;
+  *step = (float)(((double)mx - (double)mn) / 255.0);
+}
+static uint8_t u8_code(float b, float lo, float step) {
+  if (!(step > 0.0f)) return 0;
+  double c = nearbyint(((double)b - (double)lo) / (double)step);
+  return (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
+}
+static float u8_value(float lo, float step, unsigned code) {
+  return (float)((double)lo + (double)code * (double)step); /* the product is exact in double */
+}
+
+dc_status dc_dcz_bias_round(const float *in, int n, int bias_bits, float *out) {
+  if (bias_bits != 0 && bias_bits != 32 && bias_bits != 16 && bias_bits != 8)
+    return dc_fail(DC_ERR_ARG, "bias_bits = %d, must be 32, 16 or 8", bias_bits);
+  for (int i = 0; i < n; i++)
+    if (!isfinite(in[i])) return dc_fail(DC_ERR_ARG, "bias[%d] = %g is not finite", i, (double)in[i]);
+  if (bias_bits == 16) {
+    for (int i = 0; i < n; i++) {
+      uint16_t h;
+      if (f16_from(in[i], &h)) return dc_fail(DC_ERR_ARG, "bias[%d] = %g does not fit fp16", i, (double)in[i]);
+      out[i] = f16_to(h);
+    }
+  } else if (bias_bits == 8 && n > 0) {
+    float lo, step;
+    u8_params(in, n, &lo, &step);
+    for (int i = 0; i < n; i++) {
+      float v = u8_value(lo, step, u8_code(in[i], lo, step));
+      if (!isfinite(v)) return dc_fail(DC_ERR_ARG, "bias[%d] = %g: the 8-bit range overflows fp32", i, (double)in[i]);
+      out[i] = v;
+    }
+  } else if (out != in) {
+    memcpy(out, in, sizeof *out * (size_t)n);
+  }
+  return DC_OK;
+}
+
+/* Write the n biases of the given format (sizes from bias_bytes). */
+static void put_biases(obuf *o, const float *b, int n, int format) {
+  if (format == BIAS_F32) {
+    for (int j = 0; j < n; j++) put_f32(o, b[j]);
+  } else if (format == BIAS_F16) {
+    for (int j = 0; j < n; j++) {
+      uint16_t h = 0;
+      int rc = f16_from(b[j], &h);
+      DC_ASSERT(rc == 0); /* validated */
+      put_uint(o, h, 2);
+    }
+  } else if (n > 0) {
+    float lo, step;
+    u8_params(b, n, &lo, &step);
+    put_f32(o, lo);
+    put_f32(o, step);
+    for (int j = 0; j < n; j++) put_uint(o, u8_code(b[j], lo, step), 1);
+  }
+}
+
+/* Inverse into out[n]; NULL on success or what is wrong. */
+static const char *read_biases(const uint8_t *p, uint64_t n, int format, float *out) {
+  if (format == BIAS_F32) {
+    for (uint64_t j = 0; j < n; j++)
+      if (!isfinite(out[j] = f32_at(p + 4 * j))) return "a bias is not finite";
+  } else if (format == BIAS_F16) {
+    for (uint64_t j = 0; j < n; j++) {
+      uint16_t h = (uint16_t)get_le(p + 2 * j, 2);
+      if (((h >> 10) & 0x1f) == 0x1f) return "an fp16 bias is not finite";
+      out[j] = f16_to(h);
+    }
+  } else if (n > 0) {
+    float lo = f32_at(p), step = f32_at(p + 4);
+    if (!isfinite(lo) || !isfinite(step) || step < 0.0f) return "8-bit bias range is not finite or has a negative step";
+    for (uint64_t j = 0; j < n; j++)
+      if (!isfinite(out[j] = u8_value(lo, step, p[8 + j]))) return "an 8-bit bias is not finite";
+  }
+  return NULL;
+}
+
 /* ---------------------------------------------------------------- stats */
 
 typedef struct {
   uint64_t count, nnz, nentries, nbias, rec_len;
   uint32_t t1, t2;
   uint64_t b1, b2;
-  int bits, gap_bits;
+  int bits, gap_bits, bias_bits;
+  uint64_t centroids, cb_bytes, bias_bytes;
 } layer_sizes;
 
 static void fill_stats(dc_dcz_layer_stats *s, const char *name, const layer_sizes *z) {
@@ -169,12 +489,14 @@ static void fill_stats(dc_dcz_layer_stats *s, const char *name, const layer_size
   s->fillers = z->nentries - z->nnz;
   s->bits = z->bits;
   s->gap_bits = z->gap_bits;
+  s->bias_bits = z->bias_bits;
   s->nbias = z->nbias;
-  s->codebook_bytes = 4ull << z->bits;
+  s->centroids = z->centroids;
+  s->codebook_bytes = z->cb_bytes;
   s->table_bytes = (uint64_t)z->t1 + z->t2;
   s->index_bytes = (z->b1 + 7) / 8;
   s->gap_bytes = (z->b2 + 7) / 8;
-  s->bias_bytes = 4 * z->nbias;
+  s->bias_bytes = z->bias_bytes;
   s->total_bytes = LAYER_FRAME + z->rec_len;
   s->header_bytes = s->total_bytes - s->codebook_bytes - s->table_bytes - s->index_bytes -
                     s->gap_bytes - s->bias_bytes;
@@ -250,9 +572,9 @@ static dc_status validate_layer(const char *path, int li, const dc_dcz_layer *L,
   if (L->bits < 1 || L->bits > 8)
     return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bits = %d, must be 1..8", path, li, nm,
                    L->bits);
-  if (L->gap_bits < 1 || L->gap_bits > 16)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): gap_bits = %d, must be 1..16", path, li, nm,
-                   L->gap_bits);
+  if (L->gap_bits != DC_DCZ_GAP_AUTO && (L->gap_bits < 1 || L->gap_bits > 16))
+    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): gap_bits = %d, must be 1..16 or %d (auto)", path, li, nm,
+                   L->gap_bits, DC_DCZ_GAP_AUTO);
   if (L->nbias < 0 || (uint64_t)L->nbias > DC_DCZ_MAX_WEIGHTS)
     return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): nbias = %d, must be 0..%u", path, li, nm,
                    L->nbias, DC_DCZ_MAX_WEIGHTS);
@@ -268,6 +590,21 @@ static dc_status validate_layer(const char *path, int li, const dc_dcz_layer *L,
     if (!isfinite(L->bias[j]))
       return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias[%d] = %g is not finite", path, li, nm,
                      j, (double)L->bias[j]);
+  if (L->bias_bits != 0 && L->bias_bits != 32 && L->bias_bits != 16 && L->bias_bits != 8)
+    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias_bits = %d, must be 32, 16 or 8", path, li, nm,
+                   L->bias_bits);
+  if (L->nbias > 0 && L->bias_bits != 0 && L->bias_bits != 32) {
+    float *tmp = dc_alloc(sizeof *tmp * (size_t)L->nbias);
+    if (!tmp) return DC_ERR_NOMEM;
+    dc_status st = dc_dcz_bias_round(L->bias, L->nbias, L->bias_bits, tmp);
+    dc_free(tmp);
+    if (st != DC_OK) {
+      char why[256]; /* dc_fail formats into the buffer dc_failure_reason returns */
+      snprintf(why, sizeof why, "%s", dc_failure_reason());
+      dc_failure_clear();
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): %d-bit biases: %s", path, li, nm, L->bias_bits, why);
+    }
+  }
   for (uint64_t i = 0; i < c; i++) {
     if (L->mask && L->mask[i] > 1)
       return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): mask[%llu] = %d, must be 0 or 1", path, li,
@@ -284,58 +621,121 @@ static dc_status validate_layer(const char *path, int li, const dc_dcz_layer *L,
   return DC_OK;
 }
 
+/* One layer's two streams for one gap width, sized from symbol counts alone. */
+typedef struct {
+  int w;            /* gap width */
+  uint64_t fillers; /* filler entries; entries = nnz + fillers */
+  uint64_t b1, b2;  /* bits of the weight-index and gap streams */
+  uint64_t t1, t2;  /* bytes of the two code tables */
+  uint8_t *len_i;   /* (k + 1) code lengths of the index alphabet (caller's) */
+  uint8_t *len_g;   /* (2^16) room for the gap alphabet's 2^w code lengths (caller's) */
+} stream_plan;
+
+/* Plan width w for kept weights whose skip distances (pruned positions before each)
+ * are skip[nnz] and whose codebook indices have the counts ifreq[k]: fillers, symbol
+ * frequencies, optimal code lengths (package-merge), stream bits (sum freq·len) and
+ * table bytes, without building a stream. freq: scratch of max(k + 1, 2^16). */
+static dc_status plan_streams(const size_t *skip, size_t nnz, const uint64_t *ifreq, int k, int w, uint64_t *freq,
+                              stream_plan *p) {
+  const size_t gmask = ((size_t)1 << w) - 1;
+  const int nsym_g = 1 << w;
+  uint64_t fillers = 0;
+  memset(freq, 0, sizeof *freq * (size_t)nsym_g);
+  for (size_t i = 0; i < nnz; i++) { /* d skipped: floor(d / 2^w) fillers, then gap d mod 2^w */
+    fillers += skip[i] >> w;
+    freq[skip[i] & gmask]++;
+  }
+  freq[gmask] += fillers;
+  p->w = w;
+  p->fillers = fillers;
+  DC_TRY(dc_huff_lengths(freq, nsym_g, DC_HUFF_MAX_LEN, p->len_g));
+  p->b2 = dc_huff_cost(freq, p->len_g, nsym_g);
+  p->t2 = (table_code(p->len_g, nsym_g, NULL) + 7) / 8;
+  memcpy(freq, ifreq, sizeof *freq * (size_t)k);
+  freq[k] = fillers; /* the filler symbol */
+  DC_TRY(dc_huff_lengths(freq, k + 1, DC_HUFF_MAX_LEN, p->len_i));
+  p->b1 = dc_huff_cost(freq, p->len_i, k + 1);
+  p->t1 = (table_code(p->len_i, k + 1, NULL) + 7) / 8;
+  return DC_OK;
+}
+
+/* The bytes of a planned layer that depend on the gap width. */
+static uint64_t plan_bytes(const stream_plan *p) { return p->t1 + p->t2 + (p->b1 + 7) / 8 + (p->b2 + 7) / 8; }
+
 /* Build the framed record (u64 length, record, u32 CRC) of a validated layer of
- * `count` weights in a new buffer *out of *outlen bytes. */
+ * `count` weights in a new buffer *out of *outlen bytes (version 3 layout). With
+ * gap_bits = DC_DCZ_GAP_AUTO every width 1..16 is planned and the one giving the
+ * fewest bytes kept (the smallest on ties); everything else in the record does not
+ * depend on the width, so that is the smallest record. */
 static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **out,
                               size_t *outlen, dc_dcz_layer_stats *stats) {
-  const int k = 1 << L->bits, nsym_i = k + 1, nsym_g = 1 << L->gap_bits;
+  const int k = 1 << L->bits, nsym_i = k + 1;
   size_t nnz = 0;
   for (uint64_t i = 0; i < count; i++) nnz += !L->mask || L->mask[i];
 
   dc_status st = DC_OK;
   size_t ne = 0;
-  size_t *pos = dc_alloc(nnz * sizeof *pos);
+  size_t *pos = dc_alloc(nnz * sizeof *pos), *skip = dc_alloc(nnz * sizeof *skip);
+  uint64_t *ifreq = dc_alloc((size_t)k * sizeof *ifreq), *freq = dc_alloc(((size_t)1 << 16) * sizeof *freq);
+  uint8_t *len_i = dc_alloc((size_t)nsym_i), *len_g = dc_alloc((size_t)1 << 16);
+  int *used = dc_alloc((size_t)k * sizeof *used);
   uint16_t *gap = NULL, *isym = NULL;
-  uint8_t *fill = NULL, *len_i = NULL, *len_g = NULL, *tab = NULL, *s1 = NULL, *s2 = NULL;
-  uint8_t *rec = NULL;
-  uint64_t *freq = NULL, b1 = 0, b2 = 0;
-  if (!pos) st = DC_ERR_NOMEM;
+  uint8_t *fill = NULL, *s1 = NULL, *s2 = NULL, *rec = NULL;
+  uint64_t b1 = 0, b2 = 0;
+  stream_plan plan = {0};
+  if (!pos || !skip || !ifreq || !freq || !len_i || !len_g || !used) st = DC_ERR_NOMEM;
   if (st == DC_OK) {
-    size_t j = 0;
+    size_t j = 0, next = 0;
     for (uint64_t i = 0; i < count; i++)
-      if (!L->mask || L->mask[i]) pos[j++] = (size_t)i;
-    st = dc_gap_count(pos, nnz, L->gap_bits, &ne);
+      if (!L->mask || L->mask[i]) {
+        pos[j] = (size_t)i;
+        skip[j++] = (size_t)i - next;
+        next = (size_t)i + 1;
+        ifreq[L->index[i]]++;
+      }
+    plan.len_i = len_i;
+    plan.len_g = len_g;
+    if (L->gap_bits != DC_DCZ_GAP_AUTO) {
+      st = plan_streams(skip, nnz, ifreq, k, L->gap_bits, freq, &plan);
+    } else {
+      int best = 1;
+      uint64_t best_bytes = UINT64_MAX;
+      for (int w = 1; w <= 16 && st == DC_OK; w++) {
+        st = plan_streams(skip, nnz, ifreq, k, w, freq, &plan);
+        if (st == DC_OK && plan_bytes(&plan) < best_bytes) {
+          best_bytes = plan_bytes(&plan);
+          best = w;
+        }
+      }
+      if (st == DC_OK) st = plan_streams(skip, nnz, ifreq, k, best, freq, &plan);
+    }
   }
+  const int w = plan.w, nsym_g = 1 << w;
+  if (st == DC_OK) st = dc_gap_count(pos, nnz, w, &ne);
   if (st == DC_OK) {
+    DC_ASSERT(ne == nnz + plan.fillers);
     gap = dc_alloc(ne * sizeof *gap);
     isym = dc_alloc(ne * sizeof *isym);
     fill = dc_alloc(ne);
-    freq = dc_alloc((size_t)(nsym_i > nsym_g ? nsym_i : nsym_g) * sizeof *freq);
-    len_i = dc_alloc((size_t)nsym_i);
-    len_g = dc_alloc((size_t)nsym_g);
-    tab = dc_alloc(3 * ((size_t)nsym_i + (size_t)nsym_g));
-    if (!gap || !isym || !fill || !freq || !len_i || !len_g || !tab) st = DC_ERR_NOMEM;
+    if (!gap || !isym || !fill) st = DC_ERR_NOMEM;
   }
-  if (st == DC_OK) st = dc_gap_encode(pos, nnz, L->gap_bits, gap, fill, ne);
+  if (st == DC_OK) st = dc_gap_encode(pos, nnz, w, gap, fill, ne);
   if (st == DC_OK) {
     for (size_t e = 0, j = 0; e < ne; e++) isym[e] = fill[e] ? (uint16_t)k : L->index[pos[j++]];
-    memset(freq, 0, (size_t)nsym_i * sizeof *freq);
-    for (size_t e = 0; e < ne; e++) freq[isym[e]]++;
-    st = dc_huff_lengths(freq, nsym_i, DC_HUFF_MAX_LEN, len_i);
+    st = dc_huff_encode(isym, ne, len_i, nsym_i, &s1, &b1);
   }
-  if (st == DC_OK) {
-    memset(freq, 0, (size_t)nsym_g * sizeof *freq);
-    for (size_t e = 0; e < ne; e++) freq[gap[e]]++;
-    st = dc_huff_lengths(freq, nsym_g, DC_HUFF_MAX_LEN, len_g);
-  }
-  if (st == DC_OK) st = dc_huff_encode(isym, ne, len_i, nsym_i, &s1, &b1);
   if (st == DC_OK) st = dc_huff_encode(gap, ne, len_g, nsym_g, &s2, &b2);
   if (st == DC_OK) {
-    size_t t1 = table_write(len_i, nsym_i, tab);
-    size_t t2 = table_write(len_g, nsym_g, tab + t1);
+    DC_ASSERT(b1 == plan.b1 && b2 == plan.b2);
+    int m = 0; /* centroids in use: those whose index has a code */
+    for (int j = 0; j < k; j++)
+      if (len_i[j]) used[m++] = j;
+    const uint64_t cbl = (codebook_code(L->codebook, used, m, NULL) + 7) / 8;
+    const int bfmt = bias_format(L->bias_bits);
+    const uint64_t bl = bias_bytes(bfmt, (uint64_t)L->nbias);
     int nl = name_len(L->name);
-    size_t rl = RECORD_FIXED + (size_t)nl + 4 * (size_t)L->ndim + 4 * (size_t)k + t1 + t2 +
-                (size_t)((b1 + 7) / 8) + (size_t)((b2 + 7) / 8) + 4 * (size_t)L->nbias;
+    size_t rl = RECORD_FIXED3 + (size_t)nl + 4 * (size_t)L->ndim + (size_t)(plan.t1 + plan.t2 + cbl) +
+                (size_t)((b1 + 7) / 8) + (size_t)((b2 + 7) / 8) + (size_t)bl;
     rec = dc_alloc(rl + LAYER_FRAME);
     if (!rec) st = DC_ERR_NOMEM;
     if (st == DC_OK) {
@@ -345,40 +745,52 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
       put_bytes(&o, L->name, (size_t)nl);
       put_uint(&o, (uint64_t)L->ndim, 1);
       put_uint(&o, (uint64_t)L->bits, 1);
-      put_uint(&o, (uint64_t)L->gap_bits, 1);
-      put_uint(&o, 0, 1);
+      put_uint(&o, (uint64_t)w, 1);
+      put_uint(&o, (uint64_t)bfmt, 1);
       for (int d = 0; d < L->ndim; d++) put_uint(&o, (uint64_t)L->dims[d], 4);
-      for (int j = 0; j < k; j++) put_f32(&o, L->codebook[j]);
       put_uint(&o, nnz, 8);
       put_uint(&o, ne, 8);
       put_uint(&o, (uint64_t)L->nbias, 4);
-      put_uint(&o, t1, 4);
-      put_uint(&o, t2, 4);
+      put_uint(&o, plan.t1, 4);
+      put_uint(&o, plan.t2, 4);
+      put_uint(&o, cbl, 4);
       put_uint(&o, b1, 8);
       put_uint(&o, b2, 8);
-      put_bytes(&o, tab, t1 + t2);
+      dc_bitw bw; /* the tables and the codebook are bit strings padded to bytes */
+      dc_bitw_init(&bw, rec + o.n, (size_t)plan.t1);
+      table_code(len_i, nsym_i, &bw);
+      o.n += (size_t)plan.t1;
+      dc_bitw_init(&bw, rec + o.n, (size_t)plan.t2);
+      table_code(len_g, nsym_g, &bw);
+      o.n += (size_t)plan.t2;
+      dc_bitw_init(&bw, rec + o.n, (size_t)cbl);
+      codebook_code(L->codebook, used, m, &bw);
+      o.n += (size_t)cbl;
       put_bytes(&o, s1, (size_t)((b1 + 7) / 8));
       put_bytes(&o, s2, (size_t)((b2 + 7) / 8));
-      for (int j = 0; j < L->nbias; j++) put_f32(&o, L->bias[j]);
+      put_biases(&o, L->bias, L->nbias, bfmt);
       put_uint(&o, crc_update(0, rec, o.n), 4);
       DC_ASSERT(o.n == o.cap);
       *out = rec;
       *outlen = o.n;
       if (stats) {
-        layer_sizes z = {count, nnz, ne, (uint64_t)L->nbias, rl, (uint32_t)t1, (uint32_t)t2,
-                         b1, b2, L->bits, L->gap_bits};
+        layer_sizes z = {count, nnz, ne, (uint64_t)L->nbias, rl, (uint32_t)plan.t1, (uint32_t)plan.t2,
+                         b1, b2, L->bits, w, bfmt == BIAS_F32 ? 32 : bfmt == BIAS_F16 ? 16 : 8,
+                         (uint64_t)m, cbl, bl};
         fill_stats(stats, L->name, &z);
       }
     }
   }
   dc_free(pos);
-  dc_free(gap);
-  dc_free(isym);
-  dc_free(fill);
+  dc_free(skip);
+  dc_free(ifreq);
   dc_free(freq);
   dc_free(len_i);
   dc_free(len_g);
-  dc_free(tab);
+  dc_free(used);
+  dc_free(gap);
+  dc_free(isym);
+  dc_free(fill);
   dc_free(s1);
   dc_free(s2);
   return st;
@@ -387,6 +799,7 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
 /* ---------------------------------------------------------------- model section */
 
 enum { MODEL_FIXED = 4 + 1 + 3 + 4 + 12 + 4 + 4, /* without the two texts */
+       MODEL_FIXED3 = MODEL_FIXED + 4 + 4,        /* version 3: + the two deflated lengths */
        MAX_RESIZE = 65536 };
 
 /* Text the model section may hold: printable ASCII, tab, CR, LF. Returns the length,
@@ -424,27 +837,58 @@ static dc_status validate_model(const char *path, const dc_dcz_model *m, long *n
   return DC_OK;
 }
 
-/* The framed model record (u64 length, record, u32 CRC) in a new buffer. */
-static dc_status encode_model(const dc_dcz_model *m, long netlen, long lablen, uint8_t **out, size_t *outlen) {
-  size_t rl = MODEL_FIXED + (size_t)netlen + (size_t)lablen;
-  uint8_t *rec = dc_alloc(rl + LAYER_FRAME);
-  if (!rec) return DC_ERR_NOMEM;
-  obuf o = {rec, 0, rl + LAYER_FRAME};
-  put_uint(&o, rl, 8);
-  put_uint(&o, (uint64_t)netlen, 4);
-  put_bytes(&o, m->net, (size_t)netlen);
-  put_uint(&o, (uint64_t)m->color, 1);
-  put_uint(&o, 0, 3);
-  put_uint(&o, (uint64_t)m->resize, 4);
-  for (int c = 0; c < 3; c++) put_f32(&o, m->mean[c]);
-  put_f32(&o, m->scale);
-  put_uint(&o, (uint64_t)lablen, 4);
-  put_bytes(&o, m->labels, (size_t)lablen);
-  put_uint(&o, crc_update(0, rec, o.n), 4);
-  DC_ASSERT(o.n == o.cap);
-  *out = rec;
-  *outlen = o.n;
+/* text[len] deflated (zlib format, level 9) into a new buffer *z of *zlen bytes. */
+static dc_status deflate_text(const char *text, long len, uint8_t **z, uLongf *zlen) {
+  *zlen = compressBound((uLong)len);
+  *z = dc_alloc(*zlen);
+  if (!*z) return DC_ERR_NOMEM;
+  if (len == 0) {
+    *zlen = 0;
+    return DC_OK;
+  }
+  if (compress2(*z, zlen, (const Bytef *)text, (uLong)len, 9) != Z_OK) {
+    dc_free(*z);
+    *z = NULL;
+    return dc_fail(DC_ERR_NOMEM, "zlib: cannot deflate %ld bytes", len);
+  }
   return DC_OK;
+}
+
+/* The framed model record (u64 length, record, u32 CRC) in a new buffer (version 3:
+ * the net text and the labels deflated, each preceded by its length and its deflated
+ * length). *netz gets the deflated net text's size. */
+static dc_status encode_model(const dc_dcz_model *m, long netlen, long lablen, uint8_t **out, size_t *outlen,
+                              uint64_t *netz) {
+  uint8_t *zn = NULL, *zl = NULL;
+  uLongf nz = 0, lz = 0;
+  dc_status st = deflate_text(m->net, netlen, &zn, &nz);
+  if (st == DC_OK) st = deflate_text(m->labels ? m->labels : "", lablen, &zl, &lz);
+  size_t rl = MODEL_FIXED3 + (size_t)nz + (size_t)lz;
+  uint8_t *rec = st == DC_OK ? dc_alloc(rl + LAYER_FRAME) : NULL;
+  if (st == DC_OK && !rec) st = DC_ERR_NOMEM;
+  if (st == DC_OK) {
+    obuf o = {rec, 0, rl + LAYER_FRAME};
+    put_uint(&o, rl, 8);
+    put_uint(&o, (uint64_t)netlen, 4);
+    put_uint(&o, nz, 4);
+    put_bytes(&o, zn, nz);
+    put_uint(&o, (uint64_t)m->color, 1);
+    put_uint(&o, 0, 3);
+    put_uint(&o, (uint64_t)m->resize, 4);
+    for (int c = 0; c < 3; c++) put_f32(&o, m->mean[c]);
+    put_f32(&o, m->scale);
+    put_uint(&o, (uint64_t)lablen, 4);
+    put_uint(&o, lz, 4);
+    put_bytes(&o, zl, lz);
+    put_uint(&o, crc_update(0, rec, o.n), 4);
+    DC_ASSERT(o.n == o.cap);
+    *out = rec;
+    *outlen = o.n;
+    *netz = nz;
+  }
+  dc_free(zn);
+  dc_free(zl);
+  return st;
 }
 
 void dc_dcz_model_free(dc_dcz_model *m) {
@@ -486,8 +930,8 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
     uint8_t h[HEADER_BYTES];
     obuf o = {h, 0, sizeof h};
     put_bytes(&o, MAGIC, 4);
-    put_uint(&o, model ? DC_DCZ_VERSION : DC_DCZ_VERSION_PLAIN, 2);
-    put_uint(&o, 0, 2);
+    put_uint(&o, DC_DCZ_VERSION, 2);
+    put_uint(&o, model ? FLAG_MODEL : 0, 2);
     put_uint(&o, (uint64_t)n, 4);
     put_uint(&o, crc_update(0, h, 12), 4);
     st = write_all(f, tmp, h, sizeof h, &crc);
@@ -495,9 +939,14 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
   if (st == DC_OK && model) {
     uint8_t *rec = NULL;
     size_t rl = 0;
-    st = encode_model(model, netlen, lablen, &rec, &rl);
+    uint64_t netz = 0;
+    st = encode_model(model, netlen, lablen, &rec, &rl, &netz);
     if (st == DC_OK) st = write_all(f, tmp, rec, rl, &crc);
-    if (stats) stats->model_bytes = rl;
+    if (stats) {
+      stats->model_bytes = rl;
+      stats->net_bytes = netz;
+      stats->net_text_bytes = (uint64_t)netlen;
+    }
     dc_free(rec);
   }
   for (int i = 0; st == DC_OK && i < n; i++) {
@@ -535,6 +984,7 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
   if (st == DC_OK && stats) {
     stats->nlayers = n;
     stats->layer = ls;
+    stats->version = DC_DCZ_VERSION;
     finish_stats(stats);
   } else {
     dc_free(ls);
@@ -602,7 +1052,10 @@ static dc_status ends_inside(const char *who, const char *field) {
 /* One layer record's fields, checked against each other and against the record's
  * length; the pointers point into the record. */
 typedef struct {
+  int v3;                /* version 3 layout (else versions 1 and 2) */
   uint64_t bits, gap_bits, count, nnz, ne, nbias, t1, t2, b1, b2;
+  uint64_t cbl;          /* version 3: codebook bytes */
+  int bfmt;              /* bias format (BIAS_F32 before version 3) */
   int k, nsym_i, nsym_g; /* codebook entries, index symbols (k + the filler), gap symbols */
   const uint8_t *codebook, *tab_i, *tab_g, *str_i, *str_g, *bias;
 } layer_rec;
@@ -614,6 +1067,8 @@ typedef struct {
   uint16_t *isym, *gsym;  /* (ne) index and gap symbols */
   uint8_t *fill;          /* (ne) 1 where the entry is a filler */
   size_t *pos;            /* (ne) positions of the kept weights (nnz used) */
+  float *cb, *bias;       /* (k), (nbias) decoded codebook (unstored centroids 0) and biases */
+  int centroids;          /* codebook entries stored */
 } layer_streams;
 
 static void streams_free(layer_streams *s) {
@@ -623,6 +1078,8 @@ static void streams_free(layer_streams *s) {
   dc_free(s->gsym);
   dc_free(s->fill);
   dc_free(s->pos);
+  dc_free(s->cb);
+  dc_free(s->bias);
 }
 
 /* Name, ndim, bits, gap_bits and dims: the record's first fields, into L and r. Once
@@ -643,12 +1100,14 @@ static dc_status parse_shape(char *who, size_t whocap, const char *path, int li,
   if (take_uint(c, 1, &ndim)) return ends_inside(who, "ndim");
   if (take_uint(c, 1, &r->bits)) return ends_inside(who, "bits");
   if (take_uint(c, 1, &r->gap_bits)) return ends_inside(who, "gap_bits");
-  if (take_uint(c, 1, &v)) return ends_inside(who, "reserved byte");
+  if (take_uint(c, 1, &v)) return ends_inside(who, r->v3 ? "bias format" : "reserved byte");
   if (ndim < 1 || ndim > 4) return bad(who, "ndim %llu, must be 1..4", (unsigned long long)ndim);
   if (r->bits < 1 || r->bits > 8) return bad(who, "bits %llu, must be 1..8", (unsigned long long)r->bits);
   if (r->gap_bits < 1 || r->gap_bits > 16)
     return bad(who, "gap_bits %llu, must be 1..16", (unsigned long long)r->gap_bits);
-  if (v != 0) return bad(who, "reserved byte is 0x%02x, must be 0", (unsigned)v);
+  if (r->v3 && v > BIAS_U8) return bad(who, "bias format %u, must be 0 (fp32), 1 (fp16) or 2 (8-bit)", (unsigned)v);
+  if (!r->v3 && v != 0) return bad(who, "reserved byte is 0x%02x, must be 0", (unsigned)v);
+  r->bfmt = (int)v;
   L->ndim = (int)ndim;
   L->bits = (int)r->bits;
   L->gap_bits = (int)r->gap_bits;
@@ -669,12 +1128,13 @@ static dc_status parse_shape(char *who, size_t whocap, const char *path, int li,
 /* The codebook and the sizes after it, each checked against the layer's shape and the
  * record's remaining bytes, then pointers to the tables, streams and biases. */
 static dc_status parse_sizes(const char *who, cursor *c, layer_rec *r) {
-  if (take(c, 4 * (size_t)r->k, &r->codebook)) return ends_inside(who, "codebook");
+  if (!r->v3 && take(c, 4 * (size_t)r->k, &r->codebook)) return ends_inside(who, "codebook");
   if (take_uint(c, 8, &r->nnz)) return ends_inside(who, "nnz");
   if (take_uint(c, 8, &r->ne)) return ends_inside(who, "entry count");
   if (take_uint(c, 4, &r->nbias)) return ends_inside(who, "nbias");
   if (take_uint(c, 4, &r->t1)) return ends_inside(who, "index table size");
   if (take_uint(c, 4, &r->t2)) return ends_inside(who, "gap table size");
+  if (r->v3 && take_uint(c, 4, &r->cbl)) return ends_inside(who, "codebook size");
   if (take_uint(c, 8, &r->b1)) return ends_inside(who, "index stream size");
   if (take_uint(c, 8, &r->b2)) return ends_inside(who, "gap stream size");
   const uint64_t count = r->count, nnz = r->nnz, ne = r->ne, b1 = r->b1, b2 = r->b2;
@@ -689,27 +1149,43 @@ static dc_status parse_sizes(const char *who, cursor *c, layer_rec *r) {
   if (ne == 0 ? (b1 || b2) : (b1 < ne || b2 < ne || b1 > ne * DC_HUFF_MAX_LEN || b2 > ne * DC_HUFF_MAX_LEN))
     return bad(who, "stream sizes (%llu and %llu bits) do not fit %llu entries", (unsigned long long)b1,
                (unsigned long long)b2, (unsigned long long)ne);
-  uint64_t payload = r->t1 + r->t2 + (b1 + 7) / 8 + (b2 + 7) / 8 + 4 * r->nbias;
+  const uint64_t bl = bias_bytes(r->bfmt, r->nbias);
+  uint64_t payload = r->t1 + r->t2 + r->cbl + (b1 + 7) / 8 + (b2 + 7) / 8 + bl;
   if (payload != c->left)
     return bad(who, "record has %zu bytes after its header but its sizes add up to %llu", c->left,
                (unsigned long long)payload);
   if (take(c, (size_t)r->t1, &r->tab_i) || take(c, (size_t)r->t2, &r->tab_g)) return ends_inside(who, "code tables");
+  if (r->v3 && take(c, (size_t)r->cbl, &r->codebook)) return ends_inside(who, "codebook");
   if (take(c, (size_t)((b1 + 7) / 8), &r->str_i) || take(c, (size_t)((b2 + 7) / 8), &r->str_g))
     return ends_inside(who, "streams");
-  if (take(c, 4 * (size_t)r->nbias, &r->bias)) return ends_inside(who, "biases");
+  if (take(c, (size_t)bl, &r->bias)) return ends_inside(who, "biases");
   return DC_OK;
 }
 
-/* The codebook and biases must be finite. */
-static dc_status check_values(const char *who, const layer_rec *r) {
-  for (int j = 0; j < r->k; j++) {
-    float v = f32_at(r->codebook + 4 * j);
-    if (!isfinite(v)) return bad(who, "codebook[%d] = %g is not finite", j, (double)v);
+/* Decode and check the codebook (version 3: the centroids in use, found from the index
+ * code table in s->len_i) and the biases into s->cb and s->bias: all finite. */
+static dc_status check_values(const char *who, const layer_rec *r, layer_streams *s) {
+  if (!(s->cb = dc_alloc(4 * (size_t)r->k)) || !(s->bias = dc_alloc(4 * (size_t)r->nbias + 4))) return DC_ERR_NOMEM;
+  const char *why;
+  if (r->v3) {
+    int *used = dc_alloc((size_t)r->k * sizeof *used);
+    if (!used) return DC_ERR_NOMEM;
+    int m = 0;
+    for (int j = 0; j < r->k; j++)
+      if (s->len_i[j]) used[m++] = j;
+    s->centroids = m;
+    why = codebook_read3(r->codebook, (size_t)r->cbl, used, m, s->cb);
+    dc_free(used);
+    if (why) return bad(who, "codebook: %s", why);
+  } else {
+    s->centroids = r->k;
+    for (int j = 0; j < r->k; j++) {
+      float v = f32_at(r->codebook + 4 * j);
+      if (!isfinite(v)) return bad(who, "codebook[%d] = %g is not finite", j, (double)v);
+      s->cb[j] = v;
+    }
   }
-  for (uint64_t j = 0; j < r->nbias; j++) {
-    float v = f32_at(r->bias + 4 * j);
-    if (!isfinite(v)) return bad(who, "bias[%d] = %g is not finite", (int)j, (double)v);
-  }
+  if ((why = read_biases(r->bias, r->nbias, r->bfmt, s->bias))) return bad(who, "biases: %s", why);
   return DC_OK;
 }
 
@@ -718,8 +1194,9 @@ static dc_status check_values(const char *who, const layer_rec *r) {
 static dc_status decode_streams(const char *who, const layer_rec *r, layer_streams *s) {
   const char *why;
   if (!(s->len_i = dc_alloc((size_t)r->nsym_i)) || !(s->len_g = dc_alloc((size_t)r->nsym_g))) return DC_ERR_NOMEM;
-  if ((why = table_read(r->tab_i, (size_t)r->t1, r->nsym_i, s->len_i))) return bad(who, "weight-index code table: %s", why);
-  if ((why = table_read(r->tab_g, (size_t)r->t2, r->nsym_g, s->len_g))) return bad(who, "gap code table: %s", why);
+  const char *(*tread)(const uint8_t *, size_t, int, uint8_t *) = r->v3 ? table_read3 : table_read;
+  if ((why = tread(r->tab_i, (size_t)r->t1, r->nsym_i, s->len_i))) return bad(who, "weight-index code table: %s", why);
+  if ((why = tread(r->tab_g, (size_t)r->t2, r->nsym_g, s->len_g))) return bad(who, "gap code table: %s", why);
   const size_t ne = (size_t)r->ne;
   if (ne == 0) {
     for (int j = 0; j < r->nsym_i; j++)
@@ -754,8 +1231,9 @@ static dc_status fill_layer(const layer_rec *r, const layer_streams *s, dc_dcz_l
   L->mask = dc_alloc((size_t)r->count);
   L->bias = dc_alloc(4 * (size_t)r->nbias);
   if (!L->codebook || !L->index || !L->mask || !L->bias) return DC_ERR_NOMEM;
-  for (int j = 0; j < r->k; j++) L->codebook[j] = f32_at(r->codebook + 4 * j);
-  for (uint64_t j = 0; j < r->nbias; j++) L->bias[j] = f32_at(r->bias + 4 * j);
+  memcpy(L->codebook, s->cb, 4 * (size_t)r->k);
+  if (r->nbias) memcpy(L->bias, s->bias, 4 * (size_t)r->nbias);
+  L->bias_bits = r->bfmt == BIAS_F32 ? 32 : r->bfmt == BIAS_F16 ? 16 : 8;
   for (size_t e = 0, j = 0; e < (size_t)r->ne; e++) {
     if (s->fill[e]) continue;
     L->mask[s->pos[j]] = 1;
@@ -769,12 +1247,13 @@ static dc_status fill_layer(const layer_rec *r, const layer_streams *s, dc_dcz_l
  * allocated; on failure whatever was allocated is left in *L for dc_dcz_free); L NULL:
  * checked and counted only. *dense_left is what the file may still declare in weights
  * (see read_impl); this layer's count is taken from it. */
-static dc_status parse_layer(const char *path, int li, const uint8_t *rec, size_t rl, dc_dcz_layer *L,
+static dc_status parse_layer(const char *path, int li, int v3, const uint8_t *rec, size_t rl, dc_dcz_layer *L,
                              dc_dcz_layer_stats *stats, uint64_t *dense_left, uint64_t file_bytes) {
   char who[640];
   snprintf(who, sizeof who, "%.500s: layer %d", path, li);
   cursor c = {rec, rl};
   layer_rec r = {0};
+  r.v3 = v3;
   dc_dcz_layer shape = {0}; /* name and shape when L is NULL */
   dc_dcz_layer *out = L ? L : &shape;
   DC_TRY(parse_shape(who, sizeof who, path, li, &c, out, &r));
@@ -784,13 +1263,14 @@ static dc_status parse_layer(const char *path, int li, const uint8_t *rec, size_
                "per byte of file): corrupt or crafted",
                (unsigned long long)r.count, (unsigned long long)file_bytes, DC_DCZ_DENSE_FREE, DC_DCZ_DENSE_PER_BYTE);
   *dense_left -= r.count;
-  DC_TRY(check_values(who, &r));
   layer_streams s = {0};
   dc_status st = decode_streams(who, &r, &s);
+  if (st == DC_OK) st = check_values(who, &r, &s);
   if (st == DC_OK && L) st = fill_layer(&r, &s, L);
   if (st == DC_OK && stats) {
     layer_sizes z = {r.count, r.nnz, r.ne, r.nbias, rl, (uint32_t)r.t1, (uint32_t)r.t2, r.b1, r.b2, (int)r.bits,
-                     (int)r.gap_bits};
+                     (int)r.gap_bits, r.bfmt == BIAS_F32 ? 32 : r.bfmt == BIAS_F16 ? 16 : 8, (uint64_t)s.centroids,
+                     v3 ? r.cbl : 4ull << r.bits, bias_bytes(r.bfmt, r.nbias)};
     fill_stats(stats, out->name, &z);
   }
   streams_free(&s);
@@ -808,17 +1288,39 @@ static const char *take_text(const uint8_t *p, uint64_t len, char **out) {
   return NULL;
 }
 
+/* take_text of the len bytes that z[zlen] inflates to (version 3): the stream must
+ * inflate to exactly len bytes using exactly zlen. */
+static const char *take_ztext(const uint8_t *z, uint64_t zlen, uint64_t len, char **out) {
+  uint8_t *buf = dc_alloc((size_t)len + 1);
+  if (!buf) return "out of memory";
+  uLongf got = (uLongf)len;
+  uLong used = (uLong)zlen;
+  int rc = uncompress2(buf, &got, z, &used);
+  const char *why = NULL;
+  if (rc != Z_OK || got != len || used != zlen)
+    why = "does not inflate to its stated length (corrupt deflate stream)";
+  else
+    why = take_text(buf, len, out);
+  dc_free(buf);
+  return why;
+}
+
 /* The fields of the model record in c into *m (texts newly allocated: the caller
- * releases *m, also on failure). */
-static dc_status parse_model_fields(const char *who, cursor *c, dc_dcz_model *m) {
+ * releases *m, also on failure); v3: the texts are deflated. *net_bytes gets the
+ * stored size of the net text. */
+static dc_status parse_model_fields(const char *who, int v3, cursor *c, dc_dcz_model *m, uint64_t *net_bytes) {
   const uint8_t *p;
-  uint64_t netlen, lablen, color, resv, resize;
+  uint64_t netlen, lablen, color, resv, resize, zlen;
   const char *why;
   if (take_uint(c, 4, &netlen)) return ends_inside(who, "net text length");
   if (netlen < 1 || netlen > DC_DCZ_MAX_TEXT)
     return bad(who, "net text of %llu bytes, must be 1..%u", (unsigned long long)netlen, DC_DCZ_MAX_TEXT);
-  if (take(c, (size_t)netlen, &p)) return ends_inside(who, "net text");
-  if ((why = take_text(p, netlen, &m->net))) return bad(who, "net text %s", why);
+  zlen = netlen;
+  if (v3 && take_uint(c, 4, &zlen)) return ends_inside(who, "deflated net text length");
+  if (take(c, (size_t)zlen, &p)) return ends_inside(who, "net text");
+  *net_bytes = zlen;
+  if ((why = v3 ? take_ztext(p, zlen, netlen, &m->net) : take_text(p, netlen, &m->net)))
+    return bad(who, "net text %s", why);
   if (take_uint(c, 1, &color)) return ends_inside(who, "color");
   if (take_uint(c, 3, &resv)) return ends_inside(who, "reserved bytes");
   if (take_uint(c, 4, &resize)) return ends_inside(who, "resize");
@@ -837,38 +1339,45 @@ static dc_status parse_model_fields(const char *who, cursor *c, dc_dcz_model *m)
   if (take_uint(c, 4, &lablen)) return ends_inside(who, "label text length");
   if (lablen > DC_DCZ_MAX_TEXT)
     return bad(who, "label text of %llu bytes, at most %u", (unsigned long long)lablen, DC_DCZ_MAX_TEXT);
-  if (take(c, (size_t)lablen, &p)) return ends_inside(who, "label text");
-  if (lablen && (why = take_text(p, lablen, &m->labels))) return bad(who, "label text %s", why);
+  zlen = lablen;
+  if (v3 && take_uint(c, 4, &zlen)) return ends_inside(who, "deflated label text length");
+  if (v3 && (lablen == 0) != (zlen == 0))
+    return bad(who, "label text of %llu bytes stored in %llu", (unsigned long long)lablen, (unsigned long long)zlen);
+  if (take(c, (size_t)zlen, &p)) return ends_inside(who, "label text");
+  if (lablen && (why = v3 ? take_ztext(p, zlen, lablen, &m->labels) : take_text(p, lablen, &m->labels)))
+    return bad(who, "label text %s", why);
   if (c->left != 0) return bad(who, "%zu unexpected bytes after the label text", c->left);
   return DC_OK;
 }
 
 /* Parse the CRC-checked model record rec[rl] into *m (texts newly allocated; on
  * failure *m is released). */
-static dc_status parse_model(const char *path, const uint8_t *rec, size_t rl, dc_dcz_model *m) {
+static dc_status parse_model(const char *path, int v3, const uint8_t *rec, size_t rl, dc_dcz_model *m,
+                             uint64_t *net_bytes) {
   char who[600];
   snprintf(who, sizeof who, "%.500s: model section", path);
   cursor c = {rec, rl};
-  dc_status st = parse_model_fields(who, &c, m);
+  dc_status st = parse_model_fields(who, v3, &c, m, net_bytes);
   if (st != DC_OK) dc_dcz_model_free(m);
   return st;
 }
 
 /* Read the framed model record at r's position (right after the header). */
-static dc_status read_model(reader *r, dc_dcz_model *m) {
+static dc_status read_model(reader *r, int v3, dc_dcz_model *m, dc_dcz_stats *stats) {
   uint64_t at = r->pos, left = r->size - r->pos - TRAILER_BYTES;
-  if (left < LAYER_FRAME + MODEL_FIXED + 1)
+  const uint64_t min_rl = (v3 ? MODEL_FIXED3 : MODEL_FIXED) + 1;
+  if (left < LAYER_FRAME + min_rl)
     return dc_fail(DC_ERR_FORMAT, "%s: file truncated or corrupt: the model section at offset %llu has %llu bytes",
                    r->path, (unsigned long long)at, (unsigned long long)left);
   uint8_t lb[8];
   DC_TRY(rd(r, lb, 8));
   uint64_t rl = get_le(lb, 8);
-  if (rl < MODEL_FIXED + 1 || rl > left - LAYER_FRAME)
+  if (rl < min_rl || rl > left - LAYER_FRAME)
     return dc_fail(DC_ERR_FORMAT,
                    "%s: file truncated or corrupt: the model section at offset %llu claims %llu bytes, but %llu "
                    "are left for it (minimum %d)",
                    r->path, (unsigned long long)at, (unsigned long long)rl, (unsigned long long)(left - LAYER_FRAME),
-                   MODEL_FIXED + 1);
+                   (int)min_rl);
   uint8_t *rec = dc_alloc((size_t)rl + LAYER_FRAME);
   if (!rec) return DC_ERR_NOMEM;
   memcpy(rec, lb, 8);
@@ -881,14 +1390,19 @@ static dc_status read_model(reader *r, dc_dcz_model *m) {
                    r->path, (unsigned long long)at, crc, comp);
   }
   dc_dcz_model tmp = {0};
-  if (st == DC_OK) st = parse_model(r->path, rec + 8, (size_t)rl, m ? m : &tmp);
+  uint64_t net_bytes = 0;
+  if (st == DC_OK) st = parse_model(r->path, v3, rec + 8, (size_t)rl, m ? m : &tmp, &net_bytes);
+  if (st == DC_OK && stats) {
+    stats->net_bytes = net_bytes;
+    stats->net_text_bytes = strlen((m ? m : &tmp)->net);
+  }
   dc_dcz_model_free(&tmp);
   dc_free(rec);
   return st;
 }
 
 /* The 16-byte header: magic, version, CRC, flags; *nl layers, *version. */
-static dc_status read_header(reader *r, uint32_t *nl, unsigned *version) {
+static dc_status read_header(reader *r, uint32_t *nl, unsigned *version, unsigned *flags_out) {
   const char *path = r->path;
   if (r->size < HEADER_BYTES + TRAILER_BYTES)
     return dc_fail(DC_ERR_FORMAT, "%s: file is %llu bytes, too short for a .dcz file (at least %d)", path,
@@ -900,37 +1414,40 @@ static dc_status read_header(reader *r, uint32_t *nl, unsigned *version) {
                    path, h[0], h[1], h[2], h[3]);
   unsigned flags = (unsigned)get_le(h + 6, 2);
   *version = (unsigned)get_le(h + 4, 2);
-  if (*version != DC_DCZ_VERSION && *version != DC_DCZ_VERSION_PLAIN)
-    return dc_fail(DC_ERR_FORMAT, "%s: format version %u not supported (this build reads versions %d and %d)", path,
+  if (*version < DC_DCZ_VERSION_PLAIN || *version > DC_DCZ_VERSION)
+    return dc_fail(DC_ERR_FORMAT, "%s: format version %u not supported (this build reads versions %d to %d)", path,
                    *version, DC_DCZ_VERSION_PLAIN, DC_DCZ_VERSION);
   uint32_t hcrc = (uint32_t)get_le(h + 12, 4), hcomp = crc_update(0, h, 12);
   if (hcrc != hcomp)
     return dc_fail(DC_ERR_FORMAT, "%s: header CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt", path, hcrc,
                    hcomp);
-  if (flags != 0) return dc_fail(DC_ERR_FORMAT, "%s: unknown header flags 0x%04x", path, flags);
+  if (flags & ~(*version == DC_DCZ_VERSION ? FLAG_MODEL : 0u))
+    return dc_fail(DC_ERR_FORMAT, "%s: unknown header flags 0x%04x", path, flags);
+  *flags_out = flags;
   *nl = (uint32_t)get_le(h + 8, 4);
   return DC_OK;
 }
 
 /* Layer i's framed record at r's position, its length and CRC checked: *rec (rl + the
  * frame bytes, the caller frees it) with the record at *rec + 8. */
-static dc_status read_record(reader *r, uint32_t i, uint32_t nl, uint8_t **rec, uint64_t *rl) {
+static dc_status read_record(reader *r, uint32_t i, uint32_t nl, uint64_t min_record, uint8_t **rec, uint64_t *rl) {
   const char *path = r->path;
+  const int min_rec = (int)min_record;
   uint64_t at = r->pos, left = r->size - r->pos - TRAILER_BYTES;
-  if (left < LAYER_FRAME + MIN_RECORD)
+  if (left < (uint64_t)(LAYER_FRAME + min_rec))
     return dc_fail(DC_ERR_FORMAT,
                    "%s: file truncated or corrupt: layer %u of %u at offset %llu has %llu bytes, a layer needs at "
                    "least %d",
-                   path, i, nl, (unsigned long long)at, (unsigned long long)left, LAYER_FRAME + MIN_RECORD);
+                   path, i, nl, (unsigned long long)at, (unsigned long long)left, LAYER_FRAME + min_rec);
   uint8_t lb[8];
   DC_TRY(rd(r, lb, 8));
   *rl = get_le(lb, 8);
-  if (*rl < MIN_RECORD || *rl > left - LAYER_FRAME)
+  if (*rl < (uint64_t)min_rec || *rl > left - LAYER_FRAME)
     return dc_fail(DC_ERR_FORMAT,
                    "%s: file truncated or corrupt: layer %u at offset %llu claims a %llu-byte record, but %llu bytes "
                    "are left for it (minimum %d)",
                    path, i, (unsigned long long)at, (unsigned long long)*rl, (unsigned long long)(left - LAYER_FRAME),
-                   MIN_RECORD);
+                   min_rec);
   if (!(*rec = dc_alloc((size_t)*rl + LAYER_FRAME))) return DC_ERR_NOMEM;
   memcpy(*rec, lb, 8);
   DC_TRY(rd(r, *rec + 8, (size_t)*rl + 4));
@@ -960,12 +1477,14 @@ static dc_status read_trailer(reader *r, uint32_t nl) {
  * layers NULL: stats and model only, no dense arrays. */
 static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats, dc_dcz_model *model) {
   uint32_t nl = 0;
-  unsigned version = 0;
-  DC_TRY(read_header(&r, &nl, &version));
+  unsigned version = 0, flags = 0;
+  DC_TRY(read_header(&r, &nl, &version, &flags));
+  const int v3 = version == DC_DCZ_VERSION;
   uint64_t model_bytes = r.pos;
-  if (version == DC_DCZ_VERSION) DC_TRY(read_model(&r, model));
+  if (version == DC_DCZ_VERSION_MODEL || (v3 && (flags & FLAG_MODEL))) DC_TRY(read_model(&r, v3, model, stats));
   model_bytes = r.pos - model_bytes;
-  uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + MIN_RECORD);
+  const uint64_t min_record = v3 ? MIN_RECORD3 : MIN_RECORD;
+  uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + min_record);
   if (nl > DC_DCZ_MAX_LAYERS || nl > room)
     return dc_fail(DC_ERR_FORMAT,
                    "%s: header claims %u layers; the limit is %d and the %llu-byte file has room for %llu: truncated or "
@@ -982,9 +1501,9 @@ static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats
   for (uint32_t i = 0; st == DC_OK && i < nl; i++) {
     uint8_t *rec = NULL;
     uint64_t rl = 0;
-    st = read_record(&r, i, nl, &rec, &rl);
+    st = read_record(&r, i, nl, min_record, &rec, &rl);
     if (st == DC_OK)
-      st = parse_layer(r.path, (int)i, rec + 8, (size_t)rl, ls ? &ls[i] : NULL, ss ? &ss[i] : NULL, &dense_left,
+      st = parse_layer(r.path, (int)i, v3, rec + 8, (size_t)rl, ls ? &ls[i] : NULL, ss ? &ss[i] : NULL, &dense_left,
                        r.size);
     dc_free(rec);
   }
@@ -1003,6 +1522,7 @@ static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats
     stats->nlayers = (int)nl;
     stats->layer = ss;
     stats->model_bytes = model_bytes;
+    stats->version = (int)version;
     finish_stats(stats);
   }
   return DC_OK;

@@ -12,7 +12,46 @@
 #include "util.h"
 
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
-  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, NULL, path, stats);
+  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, 32, NULL, path, stats);
+}
+
+size_t dc_model_bias_count(const dc_net *net) {
+  size_t n = 0;
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].weight && net->layers[i].bias) n += net->layers[i].bias->count;
+  return n;
+}
+
+dc_status dc_model_round_biases(dc_net *net, int bias_bits, float *saved) {
+  size_t at = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *b = net->layers[i].weight ? net->layers[i].bias : NULL;
+    if (!b) continue;
+    if (saved) memcpy(saved + at, b->data, sizeof(float) * b->count);
+    at += b->count;
+  }
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *b = net->layers[i].weight ? net->layers[i].bias : NULL;
+    dc_status s = b ? dc_dcz_bias_round(b->data, (int)b->count, bias_bits, b->data) : DC_OK;
+    if (s != DC_OK) { /* leave the net as it was */
+      if (saved) dc_model_restore_biases(net, saved);
+      char why[256];
+      snprintf(why, sizeof why, "%s", dc_failure_reason());
+      dc_failure_clear();
+      return dc_fail(s, "layer %s: %s", net->layers[i].name, why);
+    }
+  }
+  return DC_OK;
+}
+
+void dc_model_restore_biases(dc_net *net, const float *saved) {
+  size_t at = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *b = net->layers[i].weight ? net->layers[i].bias : NULL;
+    if (!b) continue;
+    memcpy(b->data, saved + at, sizeof(float) * b->count);
+    at += b->count;
+  }
 }
 
 dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d) {
@@ -35,8 +74,8 @@ dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, 
   return DC_OK;
 }
 
-dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, const dc_dcz_model *model,
-                               const char *path, dc_dcz_stats *stats) {
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits,
+                               const dc_dcz_model *model, const char *path, dc_dcz_stats *stats) {
   dc_dcz_layer *layers = calloc((size_t)net->nlayers + 1, sizeof *layers);
   if (!layers) return dc_fail(DC_ERR_NOMEM, "out of memory");
   int n = 0;
@@ -44,7 +83,8 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
   for (int i = 0; i < net->nlayers && s == DC_OK; i++) {
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
-    s = dc_model_layer(l, conv_gap_bits, fc_gap_bits, &layers[n++]);
+    s = dc_model_layer(l, conv_gap_bits, fc_gap_bits, &layers[n]);
+    layers[n++].bias_bits = bias_bits;
   }
   if (s == DC_OK) s = dc_dcz_write_model(path, model, layers, n, stats);
   free(layers);

@@ -231,7 +231,8 @@ dc_status dc_engine_open(const char *path, const void *buf, size_t len, const dc
       st = copy_model(e->conf.model, &e->model);
     } else if (!stored.net) {
       st = dc_fail(DC_ERR_FORMAT,
-                   "%s: written before .dcz files carried their net (format version 1): give the net and "
+                   "%s: holds the weights only, not their net (format version 1, or written without a model "
+                   "section): give the net and "
                    "preprocessing explicitly (dctrain predict --data EXPERIMENT.cfg) or encode the model again",
                    path);
     } else {

@@ -160,9 +160,9 @@ int main(int argc, char **argv) {
   path_of(p, sizeof p, "fuzz_dcz", "v1.dcz");
   if (dc_model_encode(net, 2, 3, p, NULL)) die(p);
   path_of(p, sizeof p, "fuzz_dcz", "v2.dcz");
-  if (dc_model_encode_with(net, 3, 1, &m, p, NULL)) die(p);
+  if (dc_model_encode_with(net, 3, 1, 32, &m, p, NULL)) die(p);
   path_of(p, sizeof p, "fuzz_dcz_open", "v2.dcz");
-  if (dc_model_encode_with(net, 3, 1, &m, p, NULL)) die(p);
+  if (dc_model_encode_with(net, 3, 1, 32, &m, p, NULL)) die(p);
   dc_dcz_model rgb = m;
   char rgbnet[1024];
   snprintf(rgbnet, sizeof rgbnet, "%s", FZ_NET);
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
   rgb.resize = 8;
   rgb.labels = NULL;
   path_of(p, sizeof p, "fuzz_dcz_open", "mismatch.dcz");
-  if (dc_model_encode_with(net, 2, 2, &rgb, p, NULL)) die(p);
+  if (dc_model_encode_with(net, 2, 2, 8, &rgb, p, NULL)) die(p);
   dc_net_free(net);
 
   /* idx pairs */
