@@ -4,6 +4,7 @@
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,23 +263,27 @@ static int die(const char *msg) {
  * checkpoint. One that comes a second or more later ends the process at once (the last
  * complete checkpoint stays intact: checkpoints are renamed into place whole). Copies of
  * one signal that a launcher relays within the second (srun forwards what Slurm also
- * sends each task) count once. */
-static struct timespec g_first_signal;
+ * sends each task) count once.
+ *
+ * g_first_signal_ns: CLOCK_MONOTONIC nanoseconds (+1, never 0) of the first signal, 0
+ * before it. One lock-free atomic, claimed by compare-and-swap: the copies that --full
+ * and srun send arrive together and their handlers can run at once on two threads (a
+ * process signal goes to any thread that does not block it), so the second must not
+ * read a half-written first time and take itself for a later signal. */
+static _Atomic long long g_first_signal_ns;
 
 static void on_stop_signal(int sig) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  if (dc_stop_requested()) {
+  long long ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec + 1, first = 0;
+  if (!atomic_compare_exchange_strong(&g_first_signal_ns, &first, ns)) {
     /* in nanoseconds: tv_sec alone would count a copy that comes 10 ms later but past
      * a whole second of the clock as a second signal */
-    long long ns = (long long)(now.tv_sec - g_first_signal.tv_sec) * 1000000000LL +
-                   (now.tv_nsec - g_first_signal.tv_nsec);
-    if (ns < 1000000000LL) return;
+    if (ns - first < 1000000000LL) return;
     signal(sig, SIG_DFL);
     raise(sig);
     return;
   }
-  g_first_signal = now;
   dc_request_stop();
   static const char msg[] = "dctrain: signal received: stopping at the next iteration with a checkpoint\n";
   if (dc_dist_rank() == 0) (void)!write(2, msg, sizeof msg - 1);
