@@ -2,6 +2,7 @@
  * export, sensitivity, bench, import, predict, plan and plot, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
+#define _XOPEN_SOURCE 700 /* sigaltstack, SA_ONSTACK */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -294,7 +295,13 @@ static void catch_stop_signals(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  /* On a stack of its own: oneDNN's JIT GEMM kernels (through 3.11, its issue 4845)
+   * point RSP into a heap workspace while they run, and a handler run on the current
+   * stack there writes the signal frame over the heap ("corrupted size vs. prev_size"
+   * in a later free). OpenMP workers block these signals (dc_set_threads). */
+  static char altstack[64 * 1024];
+  stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+  sa.sa_flags = SA_RESTART | (sigaltstack(&ss, NULL) == 0 ? SA_ONSTACK : 0);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);

@@ -4,6 +4,8 @@
 #include "dc/net.h"
 
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <xmmintrin.h>
@@ -32,7 +34,20 @@ void dc_set_threads(int threads) {
    * pool: late in training gradients and momenta underflow into denormals, which x86
    * handles ~100x slower; measured LeNet-5 dropping from ~5,500 to ~400 images/s. */
 #pragma omp parallel
-  _mm_setcsr(_mm_getcsr() | 0x8040);
+  {
+    _mm_setcsr(_mm_getcsr() | 0x8040);
+    /* Workers take no asynchronous signal: oneDNN's JIT GEMM kernels (through 3.11, its
+     * issue 4845) point RSP into a heap workspace while they run, and a signal handled
+     * there writes its frame into the heap. The main thread takes them, on a stack of
+     * its own (main.c). */
+    if (omp_get_thread_num() != 0) {
+      sigset_t async;
+      sigfillset(&async);
+      int sync[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+      for (size_t i = 0; i < sizeof sync / sizeof sync[0]; i++) sigdelset(&async, sync[i]);
+      pthread_sigmask(SIG_BLOCK, &async, NULL);
+    }
+  }
 }
 
 dnnl_memory_desc_t dc_dnn_md(int ndim, const dnnl_dim_t *dims, dnnl_format_tag_t tag) {
