@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s.%N)
   set +e
   "$build/$t" -max_total_time="$secs" "${runs[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-    -max_len=16384 -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "${dirs[@]}" > "$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "${dirs[@]}" > "$log" 2>&1
   rc=$?
   set -e
   took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')

@@ -1,5 +1,5 @@
 /* main.c — the dctrain command: training (the default) and the subcommands eval, info,
- * export, sensitivity, bench, import, predict and plot, which call the library (dc/commands.h, dc/bench.h).
+ * export, sensitivity, bench, import, predict, plan and plot, which call the library (dc/commands.h, dc/bench.h).
  * The only place that prints errors and exits: bad command-line arguments give one line
  * and exit status 2, failures reported by the library "dctrain: <reason>" and 1. */
 #include <signal.h>

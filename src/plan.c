@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/ckpt.h"
 #include "dc/commands.h"
 #include "dc/compress.h"
 #include "dc/data.h"
@@ -95,11 +96,18 @@ static dc_status cut(const dc_experiment *e, dc_layer *l, double pct, int bits) 
   return dc_quantize(l->weight, bits, (dc_kmeans_init)e->quantize.init, e->seed ^ dc_hash_str(l->name));
 }
 
+/* The bias width the size model assumes: [encode] bias_bits, and for auto 16: the stage
+ * takes 8 bits only when the test result stays exactly as with fp32 biases, and fp16
+ * biases have always passed that test here, so 16 is the likely worst case (8 only makes
+ * the file smaller). */
+static int planned_bias_bits(const dc_experiment *e) { return e->encode.bias_bits ? e->encode.bias_bits : 16; }
+
 /* Bytes of l's record in a .dcz as it is now (SHARED). */
 static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t *bytes) {
   dc_dcz_layer d;
   if (e->encode.enabled) DC_TRY(dc_model_layer(l, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &d));
   else DC_TRY(dc_model_layer(l, DC_DCZ_GAP_AUTO, DC_DCZ_GAP_AUTO, &d)); /* [encode]'s defaults */
+  d.bias_bits = planned_bias_bits(e);
   dc_dcz_layer_stats st;
   DC_TRY(dc_dcz_layer_size(&d, &st));
   *bytes = st.total_bytes;
@@ -211,6 +219,10 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
     DC_TRY(cut(e, l, p->layer[k].density, p->layer[k].bits));
     k++;
   }
+  /* the same as weights (masks, codebooks, indices): for eval, export, another encoder */
+  char h5[620];
+  snprintf(h5, sizeof h5, "%.600s/plan.h5", e->output);
+  DC_TRY(dc_ckpt_save(h5, net->params, NULL));
   /* the gap widths of the size model, per layer kind */
   int conv_gap = e->encode.conv_gap_bits, fc_gap = e->encode.fc_gap_bits; /* auto without [encode] */
   dc_dataset *test = NULL;
@@ -220,10 +232,10 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
   dc_dataset_free(test);
   if (s == DC_ERR_FORMAT) { /* as the encode stage: weights only */
     dc_failure_clear();
-    return dc_model_encode(net, conv_gap, fc_gap, path, st);
+    return dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), NULL, path, st);
   }
   DC_TRY(s);
-  s = dc_model_encode_with(net, conv_gap, fc_gap, e->encode.bias_bits ? e->encode.bias_bits : 32, &info, path, st);
+  s = dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), &info, path, st);
   dc_dcz_model_free(&info);
   return s;
 }

@@ -6,7 +6,8 @@
 # size, that the runs left their files, and that `dctrain plot` refuses bad input with
 # one line and a non-zero status, leaving no file behind. Needs MNIST in
 # $DC_SOURCE_DIR/data/mnist (scripts/fetch-mnist.sh); exits 77 (skipped) without it.
-# DC_LABS_KEEP=DIR runs in DIR and keeps it.
+# DC_LABS_KEEP=DIR runs in DIR and keeps it; DC_SANITIZED (the ASan pass of scripts/test.sh)
+# shortens the runs ten times more.
 set -euo pipefail
 DCTRAIN=${1:?usage: tests/labs.sh DCTRAIN}
 DCTRAIN=$(cd "$(dirname "$DCTRAIN")" && pwd)/$(basename "$DCTRAIN")
@@ -38,12 +39,16 @@ fail() {
 # (when its cfg trains at all) and 100 per retraining stage (also when the command sets
 # those keys); runs, eval and sensitivity test on 1,000 images; sensitivity tries
 # three densities; everything on one thread (ctest runs tests side by side).
+CAP_TRAIN=200 CAP_RETRAIN=100 TEST_LIMIT=1000
+if [ -n "${DC_SANITIZED:-}" ]; then # the AddressSanitizer build runs the same commands ten times shorter
+  CAP_TRAIN=20 CAP_RETRAIN=10 TEST_LIMIT=200
+fi
 dctrain() {
   local args=() extra=() x cap
   for x in "$@"; do # iteration counts a command sets are capped too
     if [[ $x =~ ^(solver\.max_iter|prune\.retrain_iters|prune\.final_retrain_iters|quantize\.retrain_iters)=([0-9]+)$ ]]; then
-      cap=100
-      [ "${BASH_REMATCH[1]}" = solver.max_iter ] && cap=200
+      cap=$CAP_RETRAIN
+      [ "${BASH_REMATCH[1]}" = solver.max_iter ] && cap=$CAP_TRAIN
       [ "${BASH_REMATCH[2]}" -gt "$cap" ] && x="${BASH_REMATCH[1]}=$cap"
     fi
     args+=("$x")
@@ -54,15 +59,15 @@ dctrain() {
     *.cfg)
       local cfg=$1 it
       it=$(sed -n 's/^[[:space:]]*max_iter[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$cfg" | head -1)
-      if [ "${it:-0}" != 0 ] && [[ $a != *solver.max_iter=* ]]; then extra+=(--set solver.max_iter=200); fi
-      if grep -q '^\[prune\]' "$cfg" && [[ $a != *prune.retrain_iters=* ]]; then extra+=(--set prune.retrain_iters=100); fi
+      if [ "${it:-0}" != 0 ] && [[ $a != *solver.max_iter=* ]]; then extra+=(--set solver.max_iter=$CAP_TRAIN); fi
+      if grep -q '^\[prune\]' "$cfg" && [[ $a != *prune.retrain_iters=* ]]; then extra+=(--set prune.retrain_iters=$CAP_RETRAIN); fi
       if grep -q '^\[quantize\]' "$cfg" && [[ $a != *quantize.retrain_iters=* ]]; then
-        extra+=(--set quantize.retrain_iters=100)
+        extra+=(--set quantize.retrain_iters=$CAP_RETRAIN)
       fi
-      extra+=(--set data.test_limit=1000 --threads 1)
+      extra+=(--set data.test_limit=$TEST_LIMIT --threads 1)
       ;;
-    eval) extra+=(--set data.test_limit=1000 --threads 1) ;;
-    sensitivity) extra+=(--densities 100,50,10 --set data.test_limit=1000 --threads 1) ;;
+    eval) extra+=(--set data.test_limit=$TEST_LIMIT --threads 1) ;;
+    sensitivity) extra+=(--densities 100,50,10 --set data.test_limit=$TEST_LIMIT --threads 1) ;;
   esac
   echo "+ dctrain $* ${extra[*]}" >&2
   "$DCTRAIN" "$@" "${extra[@]}"
@@ -79,7 +84,7 @@ for md in "${labs[@]}"; do
   awk '/^```sh lab[[:space:]]*$/ {on = 1; next} /^```/ {on = 0} on' "$md" >> commands.sh
 done
 start=$SECONDS
-export DCTRAIN
+export DCTRAIN CAP_TRAIN CAP_RETRAIN TEST_LIMIT
 export -f dctrain
 bash -e -o pipefail ./commands.sh > lab-output.txt 2>&1 || { tail -30 lab-output.txt >&2; fail "a lab command failed (above)"; }
 echo "lab commands: $(grep -c '^+ dctrain' lab-output.txt) dctrain runs in $((SECONDS - start)) s"

@@ -737,6 +737,13 @@ static void val_list(void **state) {
   snprintf(want, sizeof want, "bad.txt:2: %s/val/ant/nope.JPEG: No such file or directory", g_root);
   write_text(g_root, "bad.txt", "ant/v0.png 0\nant/nope.JPEG 0\n");
   expect_open_error(g_root, 0, &conf, DC_ERR_DATA, want);
+  char link[1300];
+  snprintf(link, sizeof link, "%s/val/ant/dead.png", g_root);
+  assert_int_equal(symlink("gone.png", link), 0);
+  snprintf(want, sizeof want, "bad.txt:1: %s/val/ant/dead.png: dangling symlink to 'gone.png'", g_root);
+  write_text(g_root, "bad.txt", "ant/dead.png 0\n");
+  expect_open_error(g_root, 0, &conf, DC_ERR_DATA, want);
+  unlink(link);
   snprintf(want, sizeof want, "bad.txt:1: %s/val/ant: not a regular file", g_root);
   write_text(g_root, "bad.txt", "ant 0\n");
   expect_open_error(g_root, 0, &conf, DC_ERR_DATA, want);

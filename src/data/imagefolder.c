@@ -426,7 +426,8 @@ static dc_status scan_list(folder_impl *f, const char *rootdir) {
     snprintf(path, sizeof path, "%s/%s", f->root, p);
     struct stat st;
     if (stat(path, &st) != 0) {
-      s = dc_fail(DC_ERR_DATA, "%s:%d: %s: %s", listpath, lineno, path, strerror(errno));
+      char why[600];
+      s = dc_fail(DC_ERR_DATA, "%s:%d: %s: %s", listpath, lineno, path, dc_open_failure(path, errno, why, sizeof why));
       break;
     }
     if (!S_ISREG(st.st_mode)) {
