@@ -120,7 +120,7 @@ dc_status dc_cmd_encode(const dc_experiment *e, const char *weights, const char 
   if (s == DC_OK) s = dc_ckpt_load(weights, ev.net->params, NULL);
   for (int i = 0; s == DC_OK && i < ev.net->nlayers; i++) {
     dc_param *w = ev.net->layers[i].weight;
-    if (w && w->kind != DC_PARAM_SHARED)
+    if (w && !dc_param_parts_of(w).codebook) /* not SHARED */
       s = dc_fail(DC_ERR_ARG, "%s: layer %s is not quantized (encode takes a quantize stage's weights, e.g. "
                   "OUTPUT/quantize.h5)", weights, ev.net->layers[i].name);
   }

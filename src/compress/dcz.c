@@ -1537,7 +1537,11 @@ dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dc
   DC_ASSERT(!layers == !n);
   if (!path) path = "<memory>";
   reader r = {path, NULL, buf, len, 0, 0};
-  if (buf) return read_impl(r, layers, n, stats, model);
+  if (buf) {
+    dc_status st = read_impl(r, layers, n, stats, model);
+    if (st != DC_OK) dc_dcz_model_free(model); /* a model section read before a later failure */
+    return st;
+  }
   DC_TRY(dc_check_input(path, 0));
   if (!(r.f = fopen(path, "rb"))) return dc_fail(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat sb;
@@ -1549,6 +1553,7 @@ dc_status dc_dcz_read_model(const char *path, const void *buf, size_t len, dc_dc
     st = read_impl(r, layers, n, stats, model);
   }
   fclose(r.f);
+  if (st != DC_OK) dc_dcz_model_free(model);
   return st;
 }
 
