@@ -800,7 +800,7 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
 
 enum { MODEL_FIXED = 4 + 1 + 3 + 4 + 12 + 4 + 4, /* without the two texts */
        MODEL_FIXED3 = MODEL_FIXED + 4 + 4,        /* version 3: + the two deflated lengths */
-       MAX_RESIZE = 65536 };
+       MAX_RESIZE = 4096 }; /* the inference path allocates resize² pixels per image */
 
 /* Text the model section may hold: printable ASCII, tab, CR, LF. Returns the length,
  * or -1 when empty, too long or holding another byte (*bad set to it). */
