@@ -92,7 +92,7 @@ static dc_status parse_data(dc_cfg_section *s, dc_experiment *e) {
     return dc_cfg_check_unused(s);
   }
   long v;
-  DC_TRY(dc_cfg_int_range(s, "resize", 256, 1, 65536, &v));
+  DC_TRY(dc_cfg_int_range(s, "resize", 256, 1, 4096, &v));
   e->resize = (int)v;
   DC_TRY(dc_cfg_int_range(s, "crop", 227, 1, 65536, &v));
   e->crop = (int)v;

@@ -139,7 +139,7 @@ static const char *const SENSITIVITY_USAGE =
 static const char *const PLAN_USAGE =
     "usage: dctrain plan EXPERIMENT.cfg (--ratio R | --size BYTES) -o OUT.cfg [--max-loss P]\n"
     "                    [--weights W.h5] [--rounds N] [--densities LIST] [--bits LIST]\n"
-    "                    [--sensitivity DIR]\n"
+    "                    [--sensitivity DIR] [--reserve PCT]\n"
     "                    [--threads N] [--output DIR] [--set S.K=V]...\n"
     "\n"
     "From trained dense weights, measure how much accuracy each layer loses pruned alone\n"
@@ -156,6 +156,8 @@ static const char *const PLAN_USAGE =
     "  --max-loss P      top-1 points the quantization may cost in all, measured\n"
     "                    layer by layer without retraining (default 0.1)\n"
     "  --weights W.h5    the dense weights (default OUTPUT/train.h5, else [experiment] weights)\n"
+    "  --reserve PCT     plan for PCT% less than the budget: retraining moves the\n"
+    "                    encoded size by a few percent (default 3)\n"
     "  --rounds N        pruning rounds (default: each round keeps >= 55% of the last)\n"
     "  --densities LIST  the densities tried, percent, falling\n"
     "                    (default 100,80,65,50,40,30,23,17,13,10,7.5,5.5,4,3,2.2,1.6,1.2,0.9,0.7,0.5)\n"
@@ -531,6 +533,7 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
 static int cmd_plan(const char *cmd, int argc, char **argv) {
   const char *cfg, *weights = NULL, *output = NULL, *densities = NULL, *bits = NULL, *out_cfg = NULL;
   const char *size = NULL, *max_loss = "0.1", *tables = NULL;
+  double reserve = 3;
   long threads = 0, rounds = 0;
   double ratio = 0;
   static set_list sets;
@@ -540,7 +543,8 @@ static int cmd_plan(const char *cmd, int argc, char **argv) {
                       {"-o", OPT_STR, &out_cfg, 0, 0},            {"--size", OPT_STR, &size, 0, 0},
                       {"--max-loss", OPT_STR, &max_loss, 0, 0},   {"--ratio", OPT_DOUBLE, &ratio, 0, 1000000},
                       {"--rounds", OPT_LONG, &rounds, 1, 1000},   {"--threads", OPT_LONG, &threads, 1, 1024},
-                      {"--set", OPT_SET, &sets, 0, 0},            {"--sensitivity", OPT_STR, &tables, 0, 0}};
+                      {"--set", OPT_SET, &sets, 0, 0},            {"--sensitivity", OPT_STR, &tables, 0, 0},
+                      {"--reserve", OPT_DOUBLE, &reserve, 0, 99}};
   if ((rc = parse_args(cmd, PLAN_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
   static dc_plan_conf c;
   if (!out_cfg) return bad_arg(cmd, "missing -o OUT.cfg (the experiment file to write)");
@@ -563,6 +567,7 @@ static int cmd_plan(const char *cmd, int argc, char **argv) {
   c.command = command;
   c.rounds = (int)rounds;
   c.tables = tables;
+  c.reserve = reserve;
   if (tables && (densities || bits)) return bad_arg(cmd, "--sensitivity DIR: the grid is its tables' rows (no --densities, --bits)");
   static dc_experiment e;
   if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());

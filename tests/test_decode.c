@@ -86,6 +86,13 @@ static void test_decode_refused(void **state) {
   static const char huge[] = "P5 100000 100000 255\n\x01";
   expect_refused(write_bytes("huge.pgm", huge, sizeof huge - 1), DC_ERR_DATA, "100000 x 100000 pixels (at most");
   expect_refused(write_bytes("junk.png", "not an image", 12), DC_ERR_DATA, "cannot decode image: ");
+  /* a JPEG whose Huffman table declares 16 x 17 = 272 codes: stb_image 2.27 would write
+   * past its table (fuzz_image); refused before stb reads it */
+  unsigned char dht[4 + 4 + 17 + 2] = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 2 + 17, 0x00};
+  for (int i = 0; i < 16; i++) dht[7 + i] = 17;
+  dht[sizeof dht - 2] = 0xFF, dht[sizeof dht - 1] = 0xD9;
+  expect_refused(write_bytes("dht.jpg", dht, sizeof dht), DC_ERR_DATA,
+                 "corrupt JPEG (a Huffman table declares more than 256 codes)");
   char missing[600];
   snprintf(missing, sizeof missing, "%s/none.png", g_dir);
   expect_refused(missing, DC_ERR_IO, "cannot open image: No such file");

@@ -24,6 +24,8 @@ typedef struct {
   const char *command;    /* the command line, quoted in the file's comments (may be NULL) */
   uint64_t budget;        /* bytes model.dcz may take, > 0 */
   double max_loss;        /* percentage points of top-1 the quantization part may cost (>= 0) */
+  double reserve;         /* percent of the budget the plan leaves free for what retraining
+                           * changes in the encoded size (dctrain plan: 3) */
   int rounds;             /* pruning rounds; 0: enough that each keeps >= 55% of the last */
   const char *tables;     /* NULL: measure the sensitivities; else a directory holding the
                            * sensitivity.csv and sensitivity-bits.csv of these weights (an

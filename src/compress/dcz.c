@@ -800,7 +800,7 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
 
 enum { MODEL_FIXED = 4 + 1 + 3 + 4 + 12 + 4 + 4, /* without the two texts */
        MODEL_FIXED3 = MODEL_FIXED + 4 + 4,        /* version 3: + the two deflated lengths */
-       MAX_RESIZE = 65536 };
+       MAX_RESIZE = 4096 }; /* the inference path allocates resize² pixels per image */
 
 /* Text the model section may hold: printable ASCII, tab, CR, LF. Returns the length,
  * or -1 when empty, too long or holding another byte (*bad set to it). */
@@ -1485,15 +1485,18 @@ static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats
   model_bytes = r.pos - model_bytes;
   const uint64_t min_record = v3 ? MIN_RECORD3 : MIN_RECORD;
   uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + min_record);
-  if (nl > DC_DCZ_MAX_LAYERS || nl > room)
+  if (nl > DC_DCZ_MAX_LAYERS || nl > room) {
+    dc_dcz_model_free(model); /* read above: no half-read results */
     return dc_fail(DC_ERR_FORMAT,
                    "%s: header claims %u layers; the limit is %d and the %llu-byte file has room for %llu: truncated or "
                    "corrupt",
                    r.path, nl, DC_DCZ_MAX_LAYERS, (unsigned long long)r.size, (unsigned long long)room);
+  }
   dc_dcz_layer *ls = NULL;
   dc_dcz_layer_stats *ss = NULL;
   if (nl > 0 && ((layers && !(ls = calloc(nl, sizeof *ls))) || (stats && !(ss = dc_alloc(nl * sizeof *ss))))) {
     free(ls);
+    dc_dcz_model_free(model);
     return dc_fail(DC_ERR_NOMEM, "%s: out of memory for %u layers", r.path, nl);
   }
   dc_status st = DC_OK;

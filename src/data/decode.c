@@ -51,6 +51,52 @@ static unsigned char *to_channels(const unsigned char *src, size_t n, int ic, in
   return dst;
 }
 
+/* Whether f is a JPEG with a Huffman table (DHT segment) declaring more than 256 codes:
+ * Debian's stb_image 2.27 writes past its 257-entry table for one (found by fuzz_image),
+ * in stbi_info as well as when decoding, so such files are refused before stb sees them.
+ * Walks the markers (and over entropy-coded data) from the start; rewinds f. */
+static int jpeg_table_overflows(FILE *f) {
+  int bad = 0;
+  if (getc(f) != 0xFF || getc(f) != 0xD8) goto done;
+  for (;;) {
+    int c = getc(f);
+    if (c == EOF) break;
+    if (c != 0xFF) continue; /* entropy-coded data between markers */
+    int m;
+    do m = getc(f);
+    while (m == 0xFF);
+    if (m == EOF || m == 0xD9) break;                      /* end of file or image */
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue; /* stuffed byte, TEM, RSTn: no length */
+    int hi = getc(f), lo = getc(f);
+    if (hi == EOF || lo == EOF) break;
+    long len = hi * 256L + lo - 2;
+    if (len < 0) break;
+    if (m != 0xC4) {
+      if (fseek(f, len, SEEK_CUR) != 0) break;
+      continue;
+    }
+    while (len >= 17) { /* DHT: per table, class/id, 16 code counts, the symbols */
+      int n = 0;
+      if (getc(f) == EOF) goto done;
+      for (int i = 0; i < 16; i++) {
+        int v = getc(f);
+        if (v == EOF) goto done;
+        n += v;
+      }
+      if (n > 256) {
+        bad = 1;
+        goto done;
+      }
+      if (fseek(f, n, SEEK_CUR) != 0) goto done;
+      len -= 17 + n;
+    }
+    if (len > 0 && fseek(f, len, SEEK_CUR) != 0) break;
+  }
+done:
+  rewind(f);
+  return bad;
+}
+
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch) {
   *px = NULL;
   *w = *h = *ch = 0;
@@ -61,6 +107,11 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
     return dc_fail(DC_ERR_IO, "%s: cannot open image: %s", path, dc_open_failure(path, errno, why, sizeof why));
   }
   int iw = 0, ih = 0, ic = 0;
+  if (jpeg_table_overflows(f)) {
+    fclose(f);
+    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: corrupt JPEG (a Huffman table declares more than 256 codes)",
+                   path);
+  }
   /* the header first (stbi_info_from_file rewinds): refuse sizes before allocating */
   if (stbi_info_from_file(f, &iw, &ih, &ic) && (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > DC_IMAGE_MAX_PIXELS)) {
     fclose(f);
