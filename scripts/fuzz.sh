@@ -53,7 +53,12 @@ for t in "${targets[@]}"; do
   log="$build/findings/$t.log"
   start=$(date +%s.%N)
   set +e
-  "$build/$t" -max_total_time="$secs" "${runs[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+  # libhdf5 1.10 allocates what a corrupt file's heap header says (malloc of 1.8 GB seen
+  # in H5HL_protect, outside dctrain's code, and given back when the read fails): for
+  # fuzz_h5 only the resident size counts, not one allocation's size
+  mlimit=1024
+  [ "$t" = fuzz_h5 ] && mlimit=8192
+  "$build/$t" -max_total_time="$secs" "${runs[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb="$mlimit" \
     -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "${dirs[@]}" > "$log" 2>&1
   rc=$?
   set -e

@@ -51,6 +51,8 @@ static unsigned char *to_channels(const unsigned char *src, size_t n, int ic, in
   return dst;
 }
 
+unsigned dc_image_max_pixels = DC_IMAGE_MAX_PIXELS;
+
 /* Whether f is a JPEG with a Huffman table (DHT segment) declaring more than 256 codes:
  * Debian's stb_image 2.27 writes past its 257-entry table for one (found by fuzz_image),
  * in stbi_info as well as when decoding, so such files are refused before stb sees them.
@@ -113,10 +115,10 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
                    path);
   }
   /* the header first (stbi_info_from_file rewinds): refuse sizes before allocating */
-  if (stbi_info_from_file(f, &iw, &ih, &ic) && (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > DC_IMAGE_MAX_PIXELS)) {
+  if (stbi_info_from_file(f, &iw, &ih, &ic) && (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels)) {
     fclose(f);
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %d x %d pixels (at most %u, no side 0)", path, iw, ih,
-                   DC_IMAGE_MAX_PIXELS);
+                   dc_image_max_pixels);
   }
   /* decoded as stored, channels converted here: Debian's stb_image 2.27 converts a 16-bit
    * PNM to the requested channels as if it were 8-bit and then reads past its buffer */
@@ -126,10 +128,10 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
     const char *why = stbi_failure_reason();
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
   }
-  if (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > DC_IMAGE_MAX_PIXELS) { /* the header said otherwise */
+  if (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels) { /* the header said otherwise */
     stbi_image_free(p);
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %d x %d pixels (at most %u, no side 0)", path, iw, ih,
-                   DC_IMAGE_MAX_PIXELS);
+                   dc_image_max_pixels);
   }
   if (want && want != ic) {
     unsigned char *q = to_channels(p, (size_t)iw * (size_t)ih, ic, want);

@@ -13,11 +13,16 @@
  * allocate gigabytes. */
 #define DC_IMAGE_MAX_PIXELS (1u << 25)
 
+/* The limit dc_image_decode applies: DC_IMAGE_MAX_PIXELS unless lowered (the image fuzz
+ * target lowers it: 2^25 pixels from a tiny file take over libFuzzer's 10 s to decode
+ * under the sanitizers; the code paths are the same). */
+extern unsigned dc_image_max_pixels;
+
 /* Decode the image file at path into *px (h × w × *ch bytes, released with free();
  * *ch = the file's channel count when want is 0, else want, 1..4). Fails, *px NULL:
  * DC_ERR_IO when path is not a regular file or cannot be opened, DC_ERR_DATA
  * "PATH: cannot decode image: REASON" for a file stb_image rejects, a side of 0 pixels
- * (which some of its decoders return) or more than DC_IMAGE_MAX_PIXELS pixels. */
+ * (which some of its decoders return) or more than dc_image_max_pixels pixels. */
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch);
 
 /* Why path cannot be opened (errno err), written into buf: strerror, or "dangling

@@ -5,7 +5,8 @@
  * decode from a file, resize in both modes, crop) on the same bytes as a file.
  * stb_image's implementation is compiled into this target (same header as the
  * library's) so the fuzzer sees and instruments the decoder too.
- * Images over DC_IMAGE_MAX_PIXELS are refused from their header before decoding.
+ * Images over dc_image_max_pixels (lowered here to 2^20, see decode.h) are refused from
+ * their header before decoding.
  * Input: 4 bytes of preprocessing (colour, resize, crop height, crop width), then an
  * image file (PNG, JPEG, BMP, GIF, TGA, PNM, ...). */
 #define STB_IMAGE_IMPLEMENTATION
@@ -25,6 +26,7 @@ static char g_img[600];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
+  dc_image_max_pixels = 1u << 20;
   char dir[600];
   fz_path(dir, sizeof dir, "train");
   mkdir(dir, 0700);
