@@ -128,6 +128,13 @@ done:
   return bad;
 }
 
+/* Why stb_image 2.27 must not see f (one of the files it mishandles, above), or NULL. */
+static const char *stb_unsafe(FILE *f) {
+  if (pnm_number_overflows(f)) return "corrupt PNM (a header number of more than 9 digits)";
+  if (jpeg_table_overflows(f)) return "corrupt JPEG (a Huffman table declares more than 256 codes)";
+  return NULL;
+}
+
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch) {
   *px = NULL;
   *w = *h = *ch = 0;
@@ -138,14 +145,10 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
     return dc_fail(DC_ERR_IO, "%s: cannot open image: %s", path, dc_open_failure(path, errno, why, sizeof why));
   }
   int iw = 0, ih = 0, ic = 0;
-  if (pnm_number_overflows(f)) {
+  const char *unsafe = stb_unsafe(f);
+  if (unsafe) {
     fclose(f);
-    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: corrupt PNM (a header number of more than 9 digits)", path);
-  }
-  if (jpeg_table_overflows(f)) {
-    fclose(f);
-    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: corrupt JPEG (a Huffman table declares more than 256 codes)",
-                   path);
+    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, unsafe);
   }
   /* the header first (stbi_info_from_file rewinds): refuse sizes before allocating */
   if (stbi_info_from_file(f, &iw, &ih, &ic) && (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels)) {
