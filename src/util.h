@@ -1,9 +1,26 @@
 /* util.h — private helpers shared by the library's files: a monotonic clock, the check
- * on input files and directory creation. */
+ * on input files, directory creation and the order-preserving float key. */
 #ifndef DC_UTIL_H
 #define DC_UTIL_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "dc/error.h"
+
+/* Order-preserving map float -> uint32 (negatives: all bits flipped; positives: the sign
+ * bit set), so keys sort as the floats do; dc_key_float undoes it exactly. */
+static inline uint32_t dc_float_key(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static inline float dc_key_float(uint32_t k) {
+  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
 
 /* Seconds on a monotonic clock. */
 double dc_now(void);

@@ -246,23 +246,12 @@ static const char *table_read3(const uint8_t *in, size_t nbytes, int nsym, uint8
 }
 
 /* Version 3 codebook: the m centroids in use (those whose index has a code), in index
- * order, as a bit string: each value's order-preserving 32-bit key (sign flipped for
+ * order, as a bit string: each value's order-preserving 32-bit key (dc_float_key, util.h: sign flipped for
  * positives, all bits flipped for negatives, so keys sort as the floats do); the first
  * key in 32 bits, then (m >= 2) a 5-bit order r and each next key's difference from the
  * previous, zigzag-mapped (d >= 0: 2d; d < 0: −2d − 1), as an order-r Exp-Golomb code:
  * x = z + 2^r written as bitlen(x) − 1 − r zero bits, then x in binary. Sorted centroids
  * a similar distance apart cost ~10-20 bits instead of 32, and decoding is exact. */
-static uint32_t f32_key(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-static float key_f32(uint32_t k) {
-  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
 static int bitlen64(uint64_t x) {
   int n = 0;
   while (x) {
@@ -291,7 +280,7 @@ static uint64_t codebook_code(const float *cb, const int *used, int m, dc_bitw *
   for (int r = 0; r < 32 && m >= 2; r++) {
     uint64_t bits = 0;
     for (int j = 1; j < m; j++)
-      bits += 2 * (uint64_t)bitlen64(zigzag(f32_key(cb[used[j]]), f32_key(cb[used[j - 1]])) + (1ull << r)) - 1 -
+      bits += 2 * (uint64_t)bitlen64(zigzag(dc_float_key(cb[used[j]]), dc_float_key(cb[used[j - 1]])) + (1ull << r)) - 1 -
               (uint64_t)r;
     if (bits < best) {
       best = bits;
@@ -300,10 +289,10 @@ static uint64_t codebook_code(const float *cb, const int *used, int m, dc_bitw *
   }
   uint64_t total = 32 + (m >= 2 ? 5 + best : 0);
   if (w) {
-    int rc = dc_bitw_put(w, f32_key(cb[used[0]]), 32);
+    int rc = dc_bitw_put(w, dc_float_key(cb[used[0]]), 32);
     if (m >= 2) rc |= dc_bitw_put(w, (uint32_t)r_best, 5);
     for (int j = 1; j < m; j++) {
-      uint64_t x = zigzag(f32_key(cb[used[j]]), f32_key(cb[used[j - 1]])) + (1ull << r_best);
+      uint64_t x = zigzag(dc_float_key(cb[used[j]]), dc_float_key(cb[used[j - 1]])) + (1ull << r_best);
       int n = bitlen64(x);
       rc |= put_bits64(w, 0, n - 1 - r_best) || put_bits64(w, x, n);
     }
@@ -342,7 +331,7 @@ static const char *codebook_read3(const uint8_t *in, size_t nbytes, const int *u
       if (next < 0 || next > (int64_t)UINT32_MAX) return "a centroid difference leaves the 32-bit range";
       key = (uint32_t)next;
     }
-    cb[used[j]] = key_f32(key);
+    cb[used[j]] = dc_key_float(key);
     if (!isfinite(cb[used[j]])) return "a centroid is not finite";
   }
   if (dc_bitr_left(&r) >= 8) return "bytes after the last centroid";

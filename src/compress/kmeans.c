@@ -13,22 +13,10 @@
 
 #include "dc/compress.h"
 #include "dc/rng.h"
+#include "util.h"
 
 /* ---------------------------------------------------------------- sorting */
 
-/* Order-preserving map float -> uint32 (negatives flipped, positives get the top bit). */
-static uint32_t float_key(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-static float key_float(uint32_t k) {
-  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 /* Sort x[0..n) ascending: s[n] gets the values, perm[n] (may be NULL) the original
  * index of each. LSD radix sort on (key << 32 | index): stable, so ties keep input
@@ -41,7 +29,7 @@ static dc_status sort_values(const float *x, size_t n, float *s, uint32_t *perm)
     dc_free(b);
     return DC_ERR_NOMEM;
   }
-  for (size_t i = 0; i < n; i++) a[i] = ((uint64_t)float_key(x[i]) << 32) | (uint64_t)i;
+  for (size_t i = 0; i < n; i++) a[i] = ((uint64_t)dc_float_key(x[i]) << 32) | (uint64_t)i;
   for (int shift = 32; shift < 64; shift += 8) {
     size_t hist[256] = {0};
     for (size_t i = 0; i < n; i++) hist[(a[i] >> shift) & 0xff]++;
@@ -58,7 +46,7 @@ static dc_status sort_values(const float *x, size_t n, float *s, uint32_t *perm)
     b = t;
   }
   for (size_t i = 0; i < n; i++) {
-    s[i] = key_float((uint32_t)(a[i] >> 32));
+    s[i] = dc_key_float((uint32_t)(a[i] >> 32));
     if (perm) perm[i] = (uint32_t)a[i];
   }
   dc_free(a);
