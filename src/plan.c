@@ -570,6 +570,128 @@ static dc_status sensitivities(const dc_experiment *e, dc_plan_conf *c, const ch
   return s;
 }
 
+/* Every layer's monotone losses (pl, ql) and size at every grid point (S), checking
+ * that the sensitivity tables name the net's weighted layers in order; fills the names,
+ * weight counts and dense bytes of p. */
+static dc_status size_layers(const dc_experiment *e, const dc_plan_conf *c, dc_net *net, const dc_sensitivity *P,
+                             const dc_sensitivity *Q, double *pl, double *ql, uint64_t *S, dc_plan *p, FILE *out) {
+  const int nl = P->nlayers, nd = c->ndensities, nb = c->nbits;
+  double t0 = dc_now();
+  int seen = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *L = &net->layers[i];
+    int l = seen;
+    if (!L->weight) continue;
+    if (l >= nl || strcmp(P->layer[l], L->name) != 0)
+      return dc_fail(DC_ERR_FORMAT, "plan: the sensitivity tables' layer %d is '%s', the net's '%s' (%s)", l + 1,
+                     l < nl ? P->layer[l] : "(none)", L->name, e->net);
+    monotone_losses(P, l, pl + (size_t)l * nd);
+    monotone_losses(Q, l, ql + (size_t)l * nb);
+    DC_TRY(size_grid(e, c, L, S + (size_t)l * nd * nb));
+    snprintf(p->layer[l].name, sizeof p->layer[l].name, "%s", L->name);
+    p->layer[l].weights = L->weight->count;
+    p->dense_bytes += 4 * (L->weight->count + (L->bias ? L->bias->count : 0));
+    seen++;
+  }
+  if (seen != nl)
+    return dc_fail(DC_ERR_FORMAT, "plan: the sensitivity tables have %d layers, %s has %d weighted ones", nl, e->net,
+                   seen);
+  if (out) {
+    fprintf(out, "[plan] sized %d layers x %d densities x %d bit widths in %.1fs\n", nl, nd, nb, dc_now() - t0);
+    fflush(out);
+  }
+  return DC_OK;
+}
+
+/* p's layers and summed losses from the grid indices a[], b[]. */
+static void take_allocation(const model *m, const dc_plan_conf *c, const int *a, const int *b, dc_plan *p) {
+  p->prune_loss = p->quant_loss = 0;
+  for (int l = 0; l < m->nl; l++) {
+    dc_plan_layer *L = &p->layer[l];
+    L->density = c->density[a[l]];
+    L->bits = c->bits[b[l]];
+    L->bytes = size_at(m, l, a[l], b[l]);
+    L->prune_loss = m->P[(size_t)l * m->nd + a[l]];
+    L->quant_loss = m->Q[(size_t)l * m->nb + b[l]];
+    p->prune_loss += L->prune_loss;
+    p->quant_loss += L->quant_loss;
+  }
+}
+
+/* The plan applied to net's weights at once and encoded to `dcz` (stats in *st); the
+ * net's weights are restored afterwards. */
+static dc_status encode_planned(const dc_experiment *e, dc_net *net, const dc_plan *p, const char *dcz,
+                                dc_dcz_stats *st) {
+  dc_param_snapshot *saved = calloc((size_t)net->nlayers, sizeof *saved);
+  if (!saved) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  dc_status s = DC_OK;
+  for (int i = 0; s == DC_OK && i < net->nlayers; i++)
+    if (net->layers[i].weight) s = dc_param_snapshot_take(net->layers[i].weight, &saved[i]);
+  if (s == DC_OK) s = dc_make_dirs(e->output);
+  if (s == DC_OK) s = write_planned(e, net, p, dcz, st);
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i].weight && saved[i].data) {
+      dc_status s2 = dc_param_snapshot_restore(net->layers[i].weight, &saved[i]);
+      if (s == DC_OK) s = s2;
+      dc_param_snapshot_free(&saved[i]);
+    }
+  free(saved);
+  return s;
+}
+
+/* Allocate for the budget less the reserve. The layers' room is the target less what the
+ * rest of the file (header, model section) takes, which is measured on the planned file:
+ * the allocation is redone when that was off (at most three passes). */
+static dc_status fit(const dc_experiment *e, const dc_plan_conf *c, dc_net *net, const model *m, const char *dcz,
+                     int *a, int *b, dc_plan *p) {
+  /* the reserve: retraining changes the kept weights and their indices, and the
+   * finished file has come out up to 4% larger than the plan applied at once */
+  const uint64_t target = (uint64_t)floor((double)c->budget * (1 - c->reserve / 100));
+  uint64_t fixed = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    uint64_t room = target > fixed ? target - fixed : 0;
+    uint64_t layers = allocate(m, room, a, b);
+    if (layers > room) {
+      char want[32], got[32];
+      fmt_bytes(c->budget, want, sizeof want);
+      fmt_bytes(layers + fixed, got, sizeof got);
+      return dc_fail(DC_ERR_ARG,
+                     "plan: %s: cannot fit %s bytes: the smallest plan found takes %s bytes (densities down to the "
+                     "grid's %g%%, bits as low as --max-loss %g allows)",
+                     e->path, want, got, c->density[m->nd - 1], c->max_loss);
+    }
+    take_allocation(m, c, a, b, p);
+    dc_dcz_stats st = {0};
+    DC_TRY(encode_planned(e, net, p, dcz, &st));
+    uint64_t sum = 0;
+    for (int l = 0; l < st.nlayers; l++) sum += st.layer[l].total_bytes;
+    p->bytes = st.file_bytes;
+    fixed = st.file_bytes - sum;
+    dc_dcz_stats_free(&st);
+    if (p->bytes <= target) return DC_OK;
+  }
+  return dc_fail(DC_ERR_ARG, "plan: the planned file takes %llu bytes, over the budget (a bug: please report)",
+                 (unsigned long long)p->bytes);
+}
+
+static void print_plan(FILE *out, const dc_plan_conf *c, const dc_plan *p, const char *dcz) {
+  char budget[32], bytes[32];
+  fmt_bytes(c->budget, budget, sizeof budget);
+  fmt_bytes(p->bytes, bytes, sizeof bytes);
+  fprintf(out, "plan for %s bytes (%.1fx), dense top-1 %.2f%%; losses alone, no retraining, in points:\n", budget,
+          (double)p->dense_bytes / (double)c->budget, 100 * p->dense_top1);
+  fprintf(out, "%-10s %9s %8s %5s %8s %12s %15s\n", "layer", "weights", "kept", "bits", "bytes", "loss pruned",
+          "loss quantized");
+  for (int l = 0; l < p->nlayers; l++) {
+    const dc_plan_layer *L = &p->layer[l];
+    fprintf(out, "%-10s %9llu %7.4g%% %5d %8llu %12.2f %15.2f\n", L->name, (unsigned long long)L->weights,
+            L->density, L->bits, (unsigned long long)L->bytes, L->prune_loss, L->quant_loss);
+  }
+  fprintf(out, "estimated model.dcz %s bytes (%.1fx; %s); all cut at once, before retraining: top-1 %.2f%%; %d "
+               "pruning rounds\nwrote %s\n",
+          bytes, p->ratio, dcz, 100 * p->oneshot_top1, p->rounds, c->out_cfg);
+}
+
 dc_status dc_cmd_plan(const dc_experiment *e, const dc_plan_conf *conf, FILE *out, dc_plan *res) {
   dc_plan_conf c;
   DC_TRY(check_conf(conf, &c));
@@ -595,89 +717,11 @@ dc_status dc_cmd_plan(const dc_experiment *e, const dc_plan_conf *conf, FILE *ou
     dc_net_init_params(net, e->seed);
     s = dc_load_model(wpath, net);
   }
-  /* the size of every layer at every grid point */
-  double t0 = dc_now();
-  int seen = 0;
-  for (int i = 0; s == DC_OK && i < net->nlayers; i++) {
-    dc_layer *L = &net->layers[i];
-    int l = seen;
-    if (!L->weight) continue;
-    if (l >= nl || strcmp(P.layer[l], L->name) != 0) {
-      s = dc_fail(DC_ERR_FORMAT, "plan: the sensitivity tables' layer %d is '%s', the net's '%s' (%s)", l + 1,
-                  l < nl ? P.layer[l] : "(none)", L->name, e->net);
-      break;
-    }
-    monotone_losses(&P, l, pl + (size_t)l * nd);
-    monotone_losses(&Q, l, ql + (size_t)l * nb);
-    s = size_grid(e, &c, L, S + (size_t)l * nd * nb);
-    snprintf(p->layer[l].name, sizeof p->layer[l].name, "%s", L->name);
-    p->layer[l].weights = L->weight->count;
-    p->dense_bytes += 4 * (L->weight->count + (L->bias ? L->bias->count : 0));
-    seen++;
-  }
-  if (s == DC_OK && seen != nl)
-    s = dc_fail(DC_ERR_FORMAT, "plan: the sensitivity tables have %d layers, %s has %d weighted ones", nl, e->net, seen);
-  if (s == DC_OK && out) {
-    fprintf(out, "[plan] sized %d layers x %d densities x %d bit widths in %.1fs\n", nl, nd, nb, dc_now() - t0);
-    fflush(out);
-  }
-  /* allocate for the layers' room; the rest of the file (header, model section) is
-   * measured on the planned file, and the allocation redone once if it was off */
+  if (s == DC_OK) s = size_layers(e, &c, net, &P, &Q, pl, ql, S, p, out);
   char dcz[600];
   snprintf(dcz, sizeof dcz, "%.580s/plan.dcz", e->output);
   model m = {nl, nd, nb, pl, ql, S, c.max_loss};
-  uint64_t fixed = 0;
-  for (int pass = 0; s == DC_OK && pass < 3; pass++) {
-    /* the reserve: retraining changes the kept weights and their indices, and the
-     * finished file has come out up to 4% larger than the plan applied at once */
-    uint64_t target = (uint64_t)floor((double)c.budget * (1 - c.reserve / 100));
-    uint64_t room = target > fixed ? target - fixed : 0;
-    uint64_t layers = allocate(&m, room, a, b);
-    if (layers > room) {
-      char want[32], got[32];
-      fmt_bytes(c.budget, want, sizeof want);
-      fmt_bytes(layers + fixed, got, sizeof got);
-      s = dc_fail(DC_ERR_ARG,
-                  "plan: %s: cannot fit %s bytes: the smallest plan found takes %s bytes (densities down to the grid's "
-                  "%g%%, bits as low as --max-loss %g allows)",
-                  e->path, want, got, c.density[nd - 1], c.max_loss);
-      break;
-    }
-    p->prune_loss = p->quant_loss = 0;
-    for (int l = 0; l < nl; l++) {
-      dc_plan_layer *L = &p->layer[l];
-      L->density = c.density[a[l]];
-      L->bits = c.bits[b[l]];
-      L->bytes = size_at(&m, l, a[l], b[l]);
-      L->prune_loss = pl[(size_t)l * nd + a[l]];
-      L->quant_loss = ql[(size_t)l * nb + b[l]];
-      p->prune_loss += L->prune_loss;
-      p->quant_loss += L->quant_loss;
-    }
-    dc_dcz_stats st = {0};
-    dc_param_snapshot *saved = calloc((size_t)net->nlayers, sizeof *saved);
-    if (!saved) s = dc_fail(DC_ERR_NOMEM, "out of memory");
-    for (int i = 0; s == DC_OK && i < net->nlayers; i++)
-      if (net->layers[i].weight) s = dc_param_snapshot_take(net->layers[i].weight, &saved[i]);
-    if (s == DC_OK) s = dc_make_dirs(e->output);
-    if (s == DC_OK) s = write_planned(e, net, p, dcz, &st);
-    for (int i = 0; saved && i < net->nlayers; i++)
-      if (net->layers[i].weight && saved[i].data) {
-        dc_status s2 = dc_param_snapshot_restore(net->layers[i].weight, &saved[i]);
-        if (s == DC_OK) s = s2;
-        dc_param_snapshot_free(&saved[i]);
-      }
-    free(saved);
-    if (s != DC_OK) break;
-    uint64_t sum = 0;
-    for (int l = 0; l < st.nlayers; l++) sum += st.layer[l].total_bytes;
-    p->bytes = st.file_bytes;
-    fixed = st.file_bytes - sum;
-    dc_dcz_stats_free(&st);
-    if (p->bytes <= target) break;
-    if (pass == 2) s = dc_fail(DC_ERR_ARG, "plan: the planned file takes %llu bytes, over the budget (a bug: please report)",
-                               (unsigned long long)p->bytes);
-  }
+  if (s == DC_OK) s = fit(e, &c, net, &m, dcz, a, b, p);
   dc_net_free(net);
   if (s == DC_OK) {
     p->ratio = (double)p->dense_bytes / (double)p->bytes;
@@ -691,23 +735,7 @@ dc_status dc_cmd_plan(const dc_experiment *e, const dc_plan_conf *conf, FILE *ou
     p->oneshot_top1 = r.top1;
   }
   if (s == DC_OK) s = write_cfg(e, &c, p, wpath);
-  if (s == DC_OK && out) {
-    char budget[32], bytes[32];
-    fmt_bytes(c.budget, budget, sizeof budget);
-    fmt_bytes(p->bytes, bytes, sizeof bytes);
-    fprintf(out, "plan for %s bytes (%.1fx), dense top-1 %.2f%%; losses alone, no retraining, in points:\n",
-            budget, (double)p->dense_bytes / (double)c.budget, 100 * p->dense_top1);
-    fprintf(out, "%-10s %9s %8s %5s %8s %12s %15s\n", "layer", "weights", "kept", "bits", "bytes", "loss pruned",
-            "loss quantized");
-    for (int l = 0; l < nl; l++) {
-      const dc_plan_layer *L = &p->layer[l];
-      fprintf(out, "%-10s %9llu %7.4g%% %5d %8llu %12.2f %15.2f\n", L->name, (unsigned long long)L->weights,
-              L->density, L->bits, (unsigned long long)L->bytes, L->prune_loss, L->quant_loss);
-    }
-    fprintf(out, "estimated model.dcz %s bytes (%.1fx; %s); all cut at once, before retraining: top-1 %.2f%%; %d "
-                 "pruning rounds\nwrote %s\n",
-            bytes, p->ratio, dcz, 100 * p->oneshot_top1, p->rounds, c.out_cfg);
-  }
+  if (s == DC_OK && out) print_plan(out, &c, p, dcz);
   free(pl);
   free(ql);
   free(S);
