@@ -684,11 +684,12 @@ static void print_plan(FILE *out, const dc_plan_conf *c, const dc_plan *p, const
           "loss quantized");
   for (int l = 0; l < p->nlayers; l++) {
     const dc_plan_layer *L = &p->layer[l];
-    fprintf(out, "%-10s %9llu %7.4g%% %5d %8llu %12.2f %15.2f\n", L->name, (unsigned long long)L->weights,
-            L->density, L->bits, (unsigned long long)L->bytes, L->prune_loss, L->quant_loss);
+    fprintf(out, "%-10s %9llu %7.4g%% %5d %8llu %12.2f %15.2f\n", L->name, (unsigned long long)L->weights, L->density,
+            L->bits, (unsigned long long)L->bytes, L->prune_loss, L->quant_loss);
   }
-  fprintf(out, "estimated model.dcz %s bytes (%.1fx; %s); all cut at once, before retraining: top-1 %.2f%%; %d "
-               "pruning rounds\nwrote %s\n",
+  fprintf(out,
+          "estimated model.dcz %s bytes (%.1fx; %s); all cut at once, before retraining: top-1 %.2f%%; %d "
+          "pruning rounds\nwrote %s\n",
           bytes, p->ratio, dcz, 100 * p->oneshot_top1, p->rounds, c->out_cfg);
 }
 
