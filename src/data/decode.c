@@ -142,10 +142,7 @@ static const char *stb_unsafe(FILE *f) {
  * become '?', an empty reason "unknown error". */
 static const char *stb_reason(char *buf, size_t cap) {
   const char *why = stbi_failure_reason();
-  snprintf(buf, cap, "%s", why && why[0] ? why : "unknown error");
-  for (char *c = buf; *c; c++)
-    if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
-  return buf;
+  return dc_printable(why && why[0] ? why : "unknown error", buf, cap);
 }
 
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch) {
