@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dc/h5.h"
-
+#include "util.h"
 
 static void shape64(const dc_param *p, int64_t *dims) {
   for (int i = 0; i < p->ndim; i++) dims[i] = p->dims[i];
@@ -128,7 +128,10 @@ static dc_status load_all(dc_h5 *f, const char *file, dc_params *ps, dc_ckpt_sta
   if (dc_h5_exists(f, "/meta/format")) {
     DC_TRY(dc_h5_read_str(f, "/meta/format", &format));
     int ok = strcmp(format, DC_CKPT_FORMAT) == 0;
-    if (!ok) dc_fail(DC_ERR_FORMAT, "%s: unsupported checkpoint format '%s' (expected '%s')", file, format, DC_CKPT_FORMAT);
+    char shown[64]; /* the file's text: one line, cut */
+    if (!ok)
+      dc_fail(DC_ERR_FORMAT, "%s: unsupported checkpoint format '%s' (expected '%s')", file,
+              dc_printable(format, shown, sizeof shown), DC_CKPT_FORMAT);
     free(format);
     if (!ok) return DC_ERR_FORMAT;
   }

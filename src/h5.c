@@ -1,5 +1,6 @@
 /* h5.c — the HDF5 glue behind dc/h5.h: atomic create/commit, typed dataset write/read
- * with exact shape checks, string datasets, group listing.
+ * with exact shape checks (and, before a read, the stored bytes checked against the
+ * shape: libhdf5 1.10 trusts a corrupt layout), string datasets, group listing.
  *
  * Every entry point turns HDF5's automatic error printing off, so the only report is
  * the one line recorded with dc_fail(); for unexpected library failures that line ends
@@ -254,6 +255,62 @@ static dc_status stored_shape(dc_h5 *f, const char *cp, hid_t ds, int *rank, hsi
     return dc_fail(DC_ERR_FORMAT, "%s: cannot read the shape of %s: %s", f->path, cp, h5_reason(r));
   }
   *rank = n;
+  return DC_OK;
+}
+
+/* Bytes one element of type ft takes in the file: its size, except for a variable-length
+ * string, stored as a 4-byte length and a global heap ID (an address and a 4-byte index). */
+static hsize_t stored_elem_size(const dc_h5 *f, hid_t ft) {
+  if (H5Tis_variable_str(ft) <= 0) return H5Tget_size(ft);
+  size_t addr = 8, size = 8;
+  hid_t fcpl = H5Fget_create_plist(f->file);
+  if (fcpl >= 0) {
+    H5Pget_sizes(fcpl, &addr, &size);
+    H5Pclose(fcpl);
+  }
+  return 4 + (hsize_t)addr + 4;
+}
+
+/* Before H5Dread: the dataset's stored bytes must be as many as its dataspace and type
+ * need, and inside the file. libhdf5 1.10 trusts the layout message: a compact dataset
+ * whose message says it holds fewer bytes (0 in a corrupt checkpoint found by fuzz_h5)
+ * is read by memcpy from a NULL or short buffer, a segfault inside the library.
+ * Contiguous data is checked against the file's size (none allocated yet is fine: the
+ * read gives the fill value). Chunked data, possibly compressed, has no fixed size: the
+ * library checks each chunk it reads. Virtual datasets (data in other files) are not
+ * read. */
+static dc_status check_storage(dc_h5 *f, const char *cp, hid_t ds, hid_t ft) {
+  hid_t dcpl = H5Dget_create_plist(ds);
+  H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  hid_t space = H5Dget_space(ds);
+  hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
+  hsize_t esize = stored_elem_size(f, ft);
+  char r[256];
+  if (layout == H5D_LAYOUT_ERROR || n < 0 || esize == 0)
+    return dc_fail(DC_ERR_FORMAT, "%s: cannot read the layout of %s: %s", f->path, cp, h5_reason(r));
+  if ((hsize_t)n > (hsize_t)-1 / esize)
+    return dc_fail(DC_ERR_FORMAT, "%s: %s is corrupt: %lld elements of %llu bytes", f->path, cp, (long long)n,
+                   (unsigned long long)esize);
+  hsize_t need = (hsize_t)n * esize, stored = H5Dget_storage_size(ds);
+  haddr_t at = HADDR_UNDEF;
+  if (layout == H5D_CONTIGUOUS) {
+    at = H5Dget_offset(ds);
+    H5Eclear2(H5E_DEFAULT); /* HADDR_UNDEF (not allocated) leaves an error on the stack */
+  }
+  if ((layout == H5D_COMPACT && stored != need) || (at != HADDR_UNDEF && stored < need))
+    return dc_fail(DC_ERR_FORMAT, "%s: %s is corrupt: it stores %llu bytes, its shape and type need %llu", f->path, cp,
+                   (unsigned long long)stored, (unsigned long long)need);
+  hsize_t fsize = 0;
+  if (at != HADDR_UNDEF && H5Fget_filesize(f->file, &fsize) < 0)
+    return dc_fail(DC_ERR_FORMAT, "%s: cannot read the file size: %s", f->path, h5_reason(r));
+  if (at != HADDR_UNDEF && (at > fsize || fsize - at < need))
+    return dc_fail(DC_ERR_FORMAT,
+                   "%s: %s is corrupt: its %llu bytes at offset %llu lie past the end of the file (%llu bytes)",
+                   f->path, cp, (unsigned long long)need, (unsigned long long)at, (unsigned long long)fsize);
+  if (layout == H5D_VIRTUAL)
+    return dc_fail(DC_ERR_FORMAT, "%s: %s is a virtual dataset (data in other files), which is not read", f->path, cp);
   return DC_OK;
 }
 
@@ -523,9 +580,10 @@ dc_status dc_h5_read(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const i
   if (st == DC_OK) {
     hid_t ft = H5Dget_type(ds);
     H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
-    if (ft >= 0) H5Tclose(ft);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
       st = dc_fail(DC_ERR_FORMAT, "%s: %s does not hold numbers (HDF5 type class %d)", f->path, cp, (int)cls);
+    if (st == DC_OK && !empty) st = check_storage(f, cp, ds, ft);
+    if (ft >= 0) H5Tclose(ft);
   }
   if (st == DC_OK && !empty) {
     DC_ASSERT(data != NULL);
@@ -619,6 +677,7 @@ dc_status dc_h5_read_str(dc_h5 *f, const char *path, char **out) {
   hid_t ft = st == DC_OK ? H5Dget_type(ds) : H5I_INVALID_HID;
   if (st == DC_OK && (ft < 0 || H5Tget_class(ft) != H5T_STRING))
     st = dc_fail(DC_ERR_FORMAT, "%s: %s is not a string", f->path, cp);
+  if (st == DC_OK) st = check_storage(f, cp, ds, ft);
   if (st == DC_OK) st = read_str(f, cp, ds, ft, out);
   if (ft >= 0) H5Tclose(ft);
   H5Dclose(ds);

@@ -75,3 +75,11 @@ dc_status dc_make_dirs(const char *dir) {
   }
   return DC_OK;
 }
+
+const char *dc_printable(const char *s, char *buf, size_t cap) {
+  size_t n = 0;
+  for (; s[n] && n + 1 < cap; n++) buf[n] = (unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e ? '?' : s[n];
+  buf[n] = '\0';
+  if (s[n] && cap >= 4) memcpy(buf + cap - 4, "...", 4);
+  return buf;
+}

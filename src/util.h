@@ -1,8 +1,10 @@
 /* util.h — private helpers shared by the library's files: a monotonic clock, the check
- * on input files, directory creation and the order-preserving float key. */
+ * on input files, directory creation, the order-preserving float key and text from files
+ * made fit for messages. */
 #ifndef DC_UTIL_H
 #define DC_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -38,5 +40,10 @@ dc_status dc_lock_dir(const char *dir, int *fd);
 
 /* mkdir -p: create dir and its missing parents. */
 dc_status dc_make_dirs(const char *dir);
+
+/* Text from a file, fit for a one-line message, in buf[cap] (cap >= 4): bytes outside
+ * printable ASCII (newline, other control bytes, UTF-8) become '?', and text longer than
+ * cap - 1 is cut, ending in "...". Returns buf. */
+const char *dc_printable(const char *s, char *buf, size_t cap);
 
 #endif

@@ -3,7 +3,7 @@
  * refusals stb_image leaves to its caller, each found by fuzzing (tests/fuzz): a
  * PNM whose width does not parse decoded as a 0-pixel-wide image (the loader's resize
  * then read past it), a 16-bit PNM converted to RGB (stb_image read past its buffer),
- * and a small header declaring a huge image. */
+ * a small header declaring a huge image, and stb_image's reason made one printable line. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +101,32 @@ static void test_decode_refused(void **state) {
   expect_refused("/dev/zero", DC_ERR_IO, "not a regular file");
 }
 
+/* fuzz finding: stb_image 2.27 names an unknown critical PNG chunk by its 4 type bytes
+ * as the file has them; a NUL left the message ending in "cannot decode image: ", a
+ * newline split it. Bytes outside printable ASCII read '?', an empty reason "unknown
+ * error". A 1x1 gray PNG (stb checks no CRC) whose second chunk has type bytes t[4]. */
+static void expect_png_reason(const char *name, const char t[4], const char *reason) {
+  unsigned char png[8 + 25 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D',
+                                    'R',  0,   0,   0,   1,    0,    0,    0,    1, 8, 0, 0,  0,   0};
+  memcpy(png + 8 + 25 + 4, t, 4); /* after the IHDR chunk and the new chunk's length 0 */
+  const char *p = write_bytes(name, png, sizeof png);
+  char want[800];
+  snprintf(want, sizeof want, "%s: cannot decode image: %s", p, reason);
+  unsigned char *px = NULL;
+  int w, h, ch;
+  dc_failure_clear();
+  assert_int_equal(dc_image_decode(p, 0, &px, &w, &h, &ch), DC_ERR_DATA);
+  assert_string_equal(dc_failure_reason(), want);
+}
+
+static void test_decode_reason_one_line(void **state) {
+  (void)state;
+  expect_png_reason("nl.png", "\n\001Ab", "??Ab PNG chunk not known");
+  expect_png_reason("hi.png", "\320\355\177A", "???A PNG chunk not known");
+  expect_png_reason("nul.png", "\0BCD", "unknown error");
+  expect_png_reason("ok.png", "ABCD", "ABCD PNG chunk not known"); /* as stb says it */
+}
+
 static int setup(void **state) {
   (void)state;
   g_dir = tu_tmpdir();
@@ -118,6 +144,7 @@ int main(void) {
       cmocka_unit_test(test_decode_good),
       cmocka_unit_test(test_decode_16bit_pnm),
       cmocka_unit_test(test_decode_refused),
+      cmocka_unit_test(test_decode_reason_one_line),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,8 @@
 /* test_h5.c — the HDF5 layer: round trips of every element type and of scalar, 1-D,
  * 4-D and empty shapes, nested groups, exact shape checks, missing datasets, non-HDF5
  * files, atomic create/commit/abort, listing, strings (ours and variable-length ones
- * written by other tools), and each argument error. */
+ * written by other tools), other layouts (chunked and compressed, compact, unwritten),
+ * corrupt layouts refused before the read, and each argument error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -599,6 +600,174 @@ static void test_foreign_file(void **state) {
   dc_h5_close(f);
 }
 
+/* Datasets as other tools write them (h5py with compression=, or compact ones, or
+ * created without data) read like ours: the storage check before H5Dread refuses only
+ * storage that does not match the dataspace. */
+static void test_other_layouts(void **state) {
+  fixture *fx = *state;
+  float v[12];
+  for (int i = 0; i < 12; i++) v[i] = (float)i - 2.5f;
+  hsize_t d2[2] = {3, 4}, chunk[2] = {2, 3};
+  hid_t file = H5Fcreate(fx->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(file >= 0);
+  hid_t space = H5Screate_simple(2, d2, NULL);
+  hid_t gz = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(gz, 2, chunk);
+  H5Pset_shuffle(gz);
+  H5Pset_deflate(gz, 4);
+  hid_t compact = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_layout(compact, H5D_COMPACT);
+  const struct {
+    const char *name;
+    hid_t dcpl;
+    int write;
+  } sets[] = {{"/gzip", gz, 1}, {"/compact", compact, 1}, {"/contig", H5P_DEFAULT, 1}, {"/unwritten", H5P_DEFAULT, 0}};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+    hid_t ds = H5Dcreate2(file, sets[i].name, H5T_IEEE_F32LE, space, H5P_DEFAULT, sets[i].dcpl, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    if (sets[i].write) assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+  }
+  /* a variable-length string in compact storage: 16 bytes in the file, not sizeof(char *) */
+  hid_t vt = H5Tcopy(H5T_C_S1);
+  H5Tset_size(vt, H5T_VARIABLE);
+  hid_t scalar = H5Screate(H5S_SCALAR);
+  hid_t ds = H5Dcreate2(file, "/vstr", vt, scalar, H5P_DEFAULT, compact, H5P_DEFAULT);
+  const char *text = "compact";
+  assert_true(H5Dwrite(ds, vt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0);
+  H5Dclose(ds);
+  H5Sclose(scalar);
+  H5Tclose(vt);
+  H5Pclose(gz);
+  H5Pclose(compact);
+  H5Sclose(space);
+  H5Fclose(file);
+
+  dc_h5 *f;
+  assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+  int64_t dims[2] = {3, 4};
+  float got[12];
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+    memset(got, 0xAB, sizeof got);
+    assert_int_equal(dc_h5_read(f, sets[i].name, DC_H5_F32, 2, dims, got), DC_OK);
+    if (sets[i].write)
+      assert_memory_equal(got, v, sizeof v);
+    else
+      for (int j = 0; j < 12; j++) assert_true(got[j] == 0.0f); /* the fill value */
+  }
+  char *s = NULL;
+  assert_int_equal(dc_h5_read_str(f, "/vstr", &s), DC_OK);
+  assert_string_equal(s, "compact");
+  free(s);
+  dc_h5_close(f);
+}
+
+/* The bytes of path into *buf (malloc'd); returns the size. */
+static size_t slurp(const char *path, unsigned char **buf) {
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  assert_true(n > 0);
+  rewind(fp);
+  *buf = malloc((size_t)n);
+  assert_non_null(*buf);
+  assert_int_equal(fread(*buf, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+  return (size_t)n;
+}
+
+static void spill(const char *path, const unsigned char *buf, size_t n) {
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(buf, 1, n, fp), n);
+  assert_int_equal(fclose(fp), 0);
+}
+
+/* Position of the only occurrence of pat[m] in buf[n]. */
+static size_t find_once(const unsigned char *buf, size_t n, const unsigned char *pat, size_t m) {
+  size_t at = n;
+  for (size_t i = 0; i + m <= n; i++)
+    if (memcmp(buf + i, pat, m) == 0) {
+      assert_int_equal(at, n);
+      at = i;
+    }
+  assert_true(at < n);
+  return at;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A layout message that does not match the dataspace (the fuzz_h5 finding: libhdf5 1.10
+ * memcpy'd a compact dataset's 48 bytes from a NULL buffer), refused with one line
+ * before H5Dread. The files are ours with their layout message's size or address
+ * changed, and the fuzz input itself (tests/fuzz/regress/fuzz_h5/compact-size-0). */
+static void test_corrupt_storage(void **state) {
+  fixture *fx = *state;
+  float v[12];
+  for (int i = 0; i < 12; i++) v[i] = (float)i;
+  hsize_t d2[2] = {3, 4};
+  int64_t dims[2] = {3, 4};
+  float got[12];
+  /* layout message version 3: class 0 (compact) and a 2-byte size, or class 1
+   * (contiguous), an 8-byte address and an 8-byte size */
+  for (int kind = 0; kind < 4; kind++) {
+    hid_t file = H5Fcreate(fx->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(2, d2, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (kind < 2) H5Pset_layout(dcpl, H5D_COMPACT);
+    hid_t ds = H5Dcreate2(file, "/w", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    haddr_t at = H5Dget_offset(ds);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+    unsigned char *b;
+    size_t n = slurp(fx->path, &b);
+    unsigned char msg[18] = {3, kind < 2 ? 0 : 1};
+    if (kind < 2)
+      put_le(msg + 2, 48, 2);
+    else
+      put_le(msg + 2, at, 8), put_le(msg + 10, 48, 8);
+    size_t m = find_once(b, n, msg, kind < 2 ? 4 : 18);
+    const char *want;
+    if (kind == 0)
+      put_le(b + m + 2, 0, 2), want = "it stores 0 bytes, its shape and type need 48";
+    else if (kind == 1)
+      put_le(b + m + 2, 8, 2), want = "it stores 8 bytes, its shape and type need 48";
+    else if (kind == 2)
+      put_le(b + m + 2, n - 20, 8), want = "";
+    else
+      put_le(b + m + 2, (uint64_t)1 << 40, 8), want = "";
+    spill(fx->path, b, n);
+    char tail[160];
+    if (kind >= 2)
+      snprintf(tail, sizeof tail, "its 48 bytes at offset %llu lie past the end of the file (%zu bytes)",
+               kind == 2 ? (unsigned long long)(n - 20) : 1ULL << 40, n);
+    free(b);
+    dc_h5 *f;
+    assert_int_equal(dc_h5_open(fx->path, &f), DC_OK);
+    dc_failure_clear();
+    assert_int_equal(dc_h5_read(f, "/w", DC_H5_F32, 2, dims, got), DC_ERR_FORMAT);
+    expect_reason("%s: /w is corrupt: %s", fx->path, kind < 2 ? want : tail);
+    dc_h5_close(f);
+  }
+
+  const char *src = getenv("DC_SOURCE_DIR");
+  if (!src) return; /* run outside ctest */
+  char path[256]; /* expect_reason formats into 512 bytes */
+  snprintf(path, sizeof path, "%s/tests/fuzz/regress/fuzz_h5/compact-size-0", src);
+  dc_h5 *f;
+  assert_int_equal(dc_h5_open(path, &f), DC_OK);
+  dc_failure_clear();
+  assert_int_equal(dc_h5_read(f, "/params/ip2/weight", DC_H5_F32, 2, dims, got), DC_ERR_FORMAT);
+  expect_reason("%s: /params/ip2/weight is corrupt: it stores 0 bytes, its shape and type need 48%s", path, NULL);
+  dc_h5_close(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip_types, setup, teardown),
@@ -613,6 +782,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_exists_and_list, setup, teardown),
       cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
       cmocka_unit_test_setup_teardown(test_foreign_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_other_layouts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_corrupt_storage, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

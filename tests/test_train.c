@@ -233,6 +233,32 @@ static void checkpoint_round_trip_all_kinds(void **state) {
   dc_net_free(net);
 }
 
+/* The format string a checkpoint holds is the file's text: quoted in one printable line,
+ * cut when long (fuzz_h5 found one with a newline in it). */
+static void checkpoint_format_quoted_in_one_line(void **state) {
+  (void)state;
+  const char *formats[][2] = {
+      {"v\n2\001\303\274", "'v?2?\?\?'"},
+      {"0123456789012345678901234567890123456789012345678901234567890123456789",
+       "'012345678901234567890123456789012345678901234567890123456789...'"},
+  };
+  dc_net *net = tu_net(TU_TOY_NET, 4, DC_NET_TRAIN);
+  char path[600], want[900];
+  snprintf(path, sizeof path, "%s/format.h5", g_dir);
+  for (int i = 0; i < 2; i++) {
+    dc_h5 *f;
+    assert_int_equal(dc_h5_create(path, &f), DC_OK);
+    assert_int_equal(dc_h5_write_str(f, "/meta/format", formats[i][0]), DC_OK);
+    assert_int_equal(dc_h5_commit(f), DC_OK);
+    dc_failure_clear();
+    assert_int_equal(dc_ckpt_load(path, net->params, NULL), DC_ERR_FORMAT);
+    snprintf(want, sizeof want, "%s: unsupported checkpoint format %s (expected '%s')", path, formats[i][1],
+             DC_CKPT_FORMAT);
+    assert_string_equal(dc_failure_reason(), want);
+  }
+  dc_net_free(net);
+}
+
 /* Two runs on one output directory would interleave their writes: the second is refused
  * while the first holds the directory's lock, and may start once it is gone. */
 static void one_run_per_output_directory(void **state) {
@@ -488,6 +514,7 @@ int main(void) {
       cmocka_unit_test(resume_is_bit_identical),
       cmocka_unit_test(resume_trims_the_log),
       cmocka_unit_test(checkpoint_round_trip_all_kinds),
+      cmocka_unit_test(checkpoint_format_quoted_in_one_line),
       cmocka_unit_test(one_run_per_output_directory),
       cmocka_unit_test(full_disk_keeps_the_checkpoint),
       cmocka_unit_test(test_loss_of_a_short_batch),

@@ -135,6 +135,16 @@ static const char *stb_unsafe(FILE *f) {
   return NULL;
 }
 
+/* stb_image's reason for the failed decode, fit for one line, in buf[cap]. For an unknown
+ * critical PNG chunk stb 2.27 writes the chunk's 4 type bytes, as the file has them, into
+ * its reason ("XXXX PNG chunk not known"): a NUL there leaves the reason empty, a newline
+ * or other control byte splits the message (fuzz_image). Bytes outside printable ASCII
+ * become '?', an empty reason "unknown error". */
+static const char *stb_reason(char *buf, size_t cap) {
+  const char *why = stbi_failure_reason();
+  return dc_printable(why && why[0] ? why : "unknown error", buf, cap);
+}
+
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch) {
   *px = NULL;
   *w = *h = *ch = 0;
@@ -161,8 +171,8 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
   unsigned char *p = stbi_load_from_file(f, &iw, &ih, &ic, 0);
   fclose(f);
   if (!p) {
-    const char *why = stbi_failure_reason();
-    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, why ? why : "unknown error");
+    char why[128];
+    return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, stb_reason(why, sizeof why));
   }
   if (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels) { /* the header said otherwise */
     stbi_image_free(p);
