@@ -36,7 +36,8 @@ static void expect_refused(const char *path, dc_status want, const char *msg) {
   assert_int_equal(dc_image_decode(path, 3, &px, &w, &h, &ch), want);
   assert_null(px);
   const char *why = dc_failure_reason();
-  if (!strstr(why, path) || !strstr(why, msg) || strchr(why, '\n')) fail_msg("expected '%s' in one line: '%s'", msg, why);
+  if (!strstr(why, path) || !strstr(why, msg) || strchr(why, '\n'))
+    fail_msg("expected '%s' in one line: '%s'", msg, why);
 }
 
 static void test_decode_good(void **state) {
@@ -87,7 +88,8 @@ static void test_decode_refused(void **state) {
   expect_refused(write_bytes("huge.pgm", huge, sizeof huge - 1), DC_ERR_DATA, "100000 x 100000 pixels (at most");
   expect_refused(write_bytes("junk.png", "not an image", 12), DC_ERR_DATA, "cannot decode image: ");
   static const char big_pgm[] = "P5 3666666666 2 255\n";
-  expect_refused(write_bytes("big.pgm", big_pgm, sizeof big_pgm - 1), DC_ERR_DATA, "corrupt PNM (a header number of more");
+  expect_refused(write_bytes("big.pgm", big_pgm, sizeof big_pgm - 1), DC_ERR_DATA,
+                 "corrupt PNM (a header number of more");
   /* a JPEG whose Huffman table declares 16 x 17 = 272 codes: stb_image 2.27 would write
    * past its table (fuzz_image); refused before stb reads it */
   unsigned char dht[4 + 4 + 17 + 2] = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 2 + 17, 0x00};
@@ -95,6 +97,14 @@ static void test_decode_refused(void **state) {
   dht[sizeof dht - 2] = 0xFF, dht[sizeof dht - 1] = 0xD9;
   expect_refused(write_bytes("dht.jpg", dht, sizeof dht), DC_ERR_DATA,
                  "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  /* a 5 x 4 PNG whose IDAT chunk declares 0x5b000019 bytes (1.5 GB) in a 57-byte file:
+   * stb_image 2.27 allocated the declared size before reading (fuzz_image); refused */
+  static const unsigned char idat[] = {
+      0x89, 'P', 'N', 'G',  '\r', '\n', 0x1a, '\n', 0,    0,    0,    13,   'I',  'H',  'D',  'R', 0, 0,    0,
+      5,    0,   0,   0,    4,    8,    0,    0,    0,    0,    0x63, 0x52, 0xaa, 0x9c, 0x5b, 0,   0, 0x19, 'I',
+      'D',  'A', 'T', 0x78, 0x5e, 0x63, 0x64, 0x90, 0x05, 0x03, 1,    2,    3,    4,    5,    6,   7, 8,    9};
+  expect_refused(write_bytes("idat.png", idat, sizeof idat), DC_ERR_DATA,
+                 "corrupt PNG (a chunk declares more bytes than the file holds)");
   char missing[600];
   snprintf(missing, sizeof missing, "%s/none.png", g_dir);
   expect_refused(missing, DC_ERR_IO, "cannot open image: No such file");

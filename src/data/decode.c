@@ -97,7 +97,7 @@ static int jpeg_table_overflows(FILE *f) {
     int m;
     do m = getc(f);
     while (m == 0xFF);
-    if (m == EOF || m == 0xD9) break;                      /* end of file or image */
+    if (m == EOF || m == 0xD9) break;                                 /* end of file or image */
     if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue; /* stuffed byte, TEM, RSTn: no length */
     int hi = getc(f), lo = getc(f);
     if (hi == EOF || lo == EOF) break;
@@ -128,10 +128,38 @@ done:
   return bad;
 }
 
+/* Whether f is a PNG with a chunk that declares more bytes than the file holds after its
+ * header: stb_image 2.27 grows its IDAT buffer to the declared length before reading,
+ * so a 60-byte file declaring a 1.5 GB chunk allocated 1.5 GB (found by fuzz_image).
+ * Walks the chunks (length, type, data, CRC) up to IEND; rewinds f. */
+static int png_chunk_overflows(FILE *f) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  unsigned char b[8];
+  int bad = 0;
+  if (fread(b, 1, 8, f) != 8 || memcmp(b, sig, 8) != 0) goto done;
+  if (fseek(f, 0, SEEK_END) != 0) goto done;
+  long size = ftell(f);
+  long at = 8;
+  while (at + 8 <= size) {
+    if (fseek(f, at, SEEK_SET) != 0 || fread(b, 1, 8, f) != 8) break;
+    uint32_t len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    if ((uint64_t)len + 4 > (uint64_t)(size - at - 8)) { /* data and CRC past the end */
+      bad = 1;
+      break;
+    }
+    if (memcmp(b + 4, "IEND", 4) == 0) break;
+    at += 12 + (long)len;
+  }
+done:
+  rewind(f);
+  return bad;
+}
+
 /* Why stb_image 2.27 must not see f (one of the files it mishandles, above), or NULL. */
 static const char *stb_unsafe(FILE *f) {
   if (pnm_number_overflows(f)) return "corrupt PNM (a header number of more than 9 digits)";
   if (jpeg_table_overflows(f)) return "corrupt JPEG (a Huffman table declares more than 256 codes)";
+  if (png_chunk_overflows(f)) return "corrupt PNG (a chunk declares more bytes than the file holds)";
   return NULL;
 }
 
@@ -161,7 +189,8 @@ dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, unsafe);
   }
   /* the header first (stbi_info_from_file rewinds): refuse sizes before allocating */
-  if (stbi_info_from_file(f, &iw, &ih, &ic) && (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels)) {
+  if (stbi_info_from_file(f, &iw, &ih, &ic) &&
+      (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels)) {
     fclose(f);
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %d x %d pixels (at most %u, no side 0)", path, iw, ih,
                    dc_image_max_pixels);
