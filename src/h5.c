@@ -24,8 +24,8 @@
 
 struct dc_h5 {
   hid_t file;
-  char *path; /* PATH as given: used in messages and as the commit target */
-  char *tmp;  /* PATH.tmp while writing (points into out); NULL for a read-only file */
+  char *path;    /* PATH as given: used in messages and as the commit target */
+  char *tmp;     /* PATH.tmp while writing (points into out); NULL for a read-only file */
   dc_atomic out; /* the crash-safe commit of a written file */
 };
 
@@ -66,8 +66,10 @@ static const char *h5_reason_errno(char buf[256], int *err) {
   int e = 0;
   buf[0] = '\0';
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, find_errno, &e);
-  if (e > 0) snprintf(buf, 256, "%s", strerror(e));
-  else H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, buf);
+  if (e > 0)
+    snprintf(buf, 256, "%s", strerror(e));
+  else
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, buf);
   H5Eclear2(H5E_DEFAULT);
   if (buf[0] == '\0') snprintf(buf, 256, "HDF5 error");
   if (err) *err = e > 0 ? e : 0;
@@ -87,8 +89,10 @@ static dc_status write_failed(const dc_h5 *f, const char *doing) {
   const char *base = strrchr(f->path, '/');
   base = base ? base + 1 : f->path;
   char state[300];
-  if (access(f->path, F_OK) == 0) snprintf(state, sizeof state, "the previous %s is intact", base);
-  else snprintf(state, sizeof state, "no %s was written", base);
+  if (access(f->path, F_OK) == 0)
+    snprintf(state, sizeof state, "the previous %s is intact", base);
+  else
+    snprintf(state, sizeof state, "no %s was written", base);
   if (err == 0) return dc_fail(DC_ERR_IO, "%s: %s failed: %s (%s)", f->path, doing, r, state);
   if (r[0] >= 'A' && r[0] <= 'Z' && !(r[1] >= 'A' && r[1] <= 'Z')) r[0] = (char)(r[0] - 'A' + 'a');
   return dc_fail(DC_ERR_IO, "%s: %s while %s (%s)", f->path, r, doing, state);
@@ -106,11 +110,16 @@ static int valid_type(dc_h5_type t) { return t >= DC_H5_F32 && t <= DC_H5_F64; }
 /* In-memory (native) type: what the caller's buffer holds. */
 static hid_t mem_type(dc_h5_type t) {
   switch (t) {
-    case DC_H5_F32: return H5T_NATIVE_FLOAT;
-    case DC_H5_U8: return H5T_NATIVE_UINT8;
-    case DC_H5_I32: return H5T_NATIVE_INT32;
-    case DC_H5_I64: return H5T_NATIVE_INT64;
-    case DC_H5_F64: return H5T_NATIVE_DOUBLE;
+    case DC_H5_F32:
+      return H5T_NATIVE_FLOAT;
+    case DC_H5_U8:
+      return H5T_NATIVE_UINT8;
+    case DC_H5_I32:
+      return H5T_NATIVE_INT32;
+    case DC_H5_I64:
+      return H5T_NATIVE_INT64;
+    case DC_H5_F64:
+      return H5T_NATIVE_DOUBLE;
   }
   return H5I_INVALID_HID;
 }
@@ -118,11 +127,16 @@ static hid_t mem_type(dc_h5_type t) {
 /* On-disk type: fixed little-endian so files are the same on every machine. */
 static hid_t file_type(dc_h5_type t) {
   switch (t) {
-    case DC_H5_F32: return H5T_IEEE_F32LE;
-    case DC_H5_U8: return H5T_STD_U8LE;
-    case DC_H5_I32: return H5T_STD_I32LE;
-    case DC_H5_I64: return H5T_STD_I64LE;
-    case DC_H5_F64: return H5T_IEEE_F64LE;
+    case DC_H5_F32:
+      return H5T_IEEE_F32LE;
+    case DC_H5_U8:
+      return H5T_STD_U8LE;
+    case DC_H5_I32:
+      return H5T_STD_I32LE;
+    case DC_H5_I64:
+      return H5T_STD_I64LE;
+    case DC_H5_F64:
+      return H5T_IEEE_F64LE;
   }
   return H5I_INVALID_HID;
 }
@@ -178,10 +192,14 @@ static H5I_type_t object_kind(hid_t file, const char *cp) {
 
 static const char *kind_name(H5I_type_t k) {
   switch (k) {
-    case H5I_GROUP: return "a group";
-    case H5I_DATASET: return "a dataset";
-    case H5I_DATATYPE: return "a named datatype";
-    default: return "not a dataset";
+    case H5I_GROUP:
+      return "a group";
+    case H5I_DATASET:
+      return "a dataset";
+    case H5I_DATATYPE:
+      return "a named datatype";
+    default:
+      return "not a dataset";
   }
 }
 
@@ -189,8 +207,7 @@ static const char *kind_name(H5I_type_t k) {
 static dc_status open_dataset(dc_h5 *f, const char *cp, hid_t *ds) {
   if (!path_exists(f->file, cp)) return dc_fail(DC_ERR_FORMAT, "%s: no dataset %s", f->path, cp);
   H5I_type_t k = object_kind(f->file, cp);
-  if (k != H5I_DATASET)
-    return dc_fail(DC_ERR_FORMAT, "%s: %s is %s, not a dataset", f->path, cp, kind_name(k));
+  if (k != H5I_DATASET) return dc_fail(DC_ERR_FORMAT, "%s: %s is %s, not a dataset", f->path, cp, kind_name(k));
   *ds = H5Dopen2(f->file, cp, H5P_DEFAULT);
   if (*ds < 0) {
     char r[256];
@@ -208,8 +225,7 @@ static dc_status check_new_path(dc_h5 *f, const char *cp) {
     if (!path_exists(f->file, buf)) return DC_OK; /* the rest will be created */
     H5I_type_t k = object_kind(f->file, buf);
     if (k != H5I_GROUP)
-      return dc_fail(DC_ERR_ARG, "%s: cannot write %s: %s is %s, not a group", f->path, cp, buf,
-                     kind_name(k));
+      return dc_fail(DC_ERR_ARG, "%s: cannot write %s: %s is %s, not a group", f->path, cp, buf, kind_name(k));
     *q = '/';
   }
   if (path_exists(f->file, cp)) return dc_fail(DC_ERR_ARG, "%s: %s already exists", f->path, cp);
@@ -282,10 +298,18 @@ static hsize_t stored_elem_size(const dc_h5 *f, hid_t ft) {
 static dc_status check_storage(dc_h5 *f, const char *cp, hid_t ds, hid_t ft) {
   hid_t dcpl = H5Dget_create_plist(ds);
   H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  hsize_t chunk[H5S_MAX_RANK];
+  int chunk_rank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk) : 0;
   if (dcpl >= 0) H5Pclose(dcpl);
   hid_t space = H5Dget_space(ds);
   hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
   if (space >= 0) H5Sclose(space);
+  /* a chunked layout whose rank is not the dataspace's (a chunked scalar, found by
+   * fuzz_h5): libhdf5 1.10.8's H5Dread then allocates without end */
+  if (layout == H5D_CHUNKED && chunk_rank != rank)
+    return dc_fail(DC_ERR_FORMAT, "%s: %s is corrupt: chunks of rank %d for a dataset of rank %d", f->path, cp,
+                   chunk_rank, rank);
   hsize_t esize = stored_elem_size(f, ft);
   char r[256];
   if (layout == H5D_LAYOUT_ERROR || n < 0 || esize == 0)
@@ -408,8 +432,10 @@ dc_status dc_h5_commit(dc_h5 *f) {
   }
   f->file = H5I_INVALID_HID;
   /* fsync, rename over PATH, fsync the directory; removes PATH.tmp on failure */
-  if (st == DC_OK) st = dc_atomic_commit(&f->out);
-  else dc_atomic_abort(&f->out);
+  if (st == DC_OK)
+    st = dc_atomic_commit(&f->out);
+  else
+    dc_atomic_abort(&f->out);
   free_handle(f);
   return st;
 }
@@ -417,8 +443,10 @@ dc_status dc_h5_commit(dc_h5 *f) {
 void dc_h5_abort(dc_h5 *f) {
   if (!f) return;
   quiet();
-  if (f->file >= 0 && f->tmp) discard(f);
-  else if (f->file >= 0) H5Fclose(f->file);
+  if (f->file >= 0 && f->tmp)
+    discard(f);
+  else if (f->file >= 0)
+    H5Fclose(f->file);
   if (f->tmp) dc_atomic_abort(&f->out);
   free_handle(f);
 }
@@ -480,8 +508,7 @@ static hid_t create_dataset(dc_h5 *f, const char *cp, hid_t ftype, hid_t space) 
   return ds;
 }
 
-dc_status dc_h5_write(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const int64_t *dims,
-                      const void *data) {
+dc_status dc_h5_write(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const int64_t *dims, const void *data) {
   DC_ASSERT(f != NULL);
   quiet();
   char cp[PATH_MAX_LEN];
@@ -493,8 +520,7 @@ dc_status dc_h5_write(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const 
   hsize_t hd[DC_H5_MAX_DIMS];
   int empty = 0;
   for (int i = 0; i < ndim; i++) {
-    if (dims[i] < 0)
-      return dc_fail(DC_ERR_ARG, "%s: %s: negative dimension %lld", f->path, cp, (long long)dims[i]);
+    if (dims[i] < 0) return dc_fail(DC_ERR_ARG, "%s: %s: negative dimension %lld", f->path, cp, (long long)dims[i]);
     hd[i] = (hsize_t)dims[i];
     empty |= dims[i] == 0;
   }
@@ -548,8 +574,7 @@ dc_status dc_h5_shape(dc_h5 *f, const char *path, int *ndim, int64_t *dims) {
   return DC_OK;
 }
 
-dc_status dc_h5_read(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const int64_t *dims,
-                     void *data) {
+dc_status dc_h5_read(dc_h5 *f, const char *path, dc_h5_type t, int ndim, const int64_t *dims, void *data) {
   DC_ASSERT(f != NULL);
   quiet();
   char cp[PATH_MAX_LEN];
@@ -618,8 +643,10 @@ dc_status dc_h5_write_str(dc_h5 *f, const char *path, const char *s) {
   dc_status st = DC_OK;
   char doing[PATH_MAX_LEN + 16];
   snprintf(doing, sizeof doing, "writing %s", cp);
-  if (ds < 0) st = write_failed(f, doing);
-  else if (H5Dwrite(ds, st_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, n ? s : "") < 0) st = write_failed(f, doing);
+  if (ds < 0)
+    st = write_failed(f, doing);
+  else if (H5Dwrite(ds, st_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, n ? s : "") < 0)
+    st = write_failed(f, doing);
   if (ds >= 0 && H5Dclose(ds) < 0 && st == DC_OK) st = write_failed(f, doing);
   if (space >= 0) H5Sclose(space);
   H5Tclose(st_type);
