@@ -44,8 +44,10 @@ static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r, FILE *o
     const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
     if (!ls) continue;
     double f = (double)r / c->rounds;
-    if (c->mode == DC_PRUNE_DENSITY) DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
-    else DC_TRY(dc_prune_quality(l->weight, ls->value * f));
+    if (c->mode == DC_PRUNE_DENSITY)
+      DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
+    else
+      DC_TRY(dc_prune_quality(l->weight, ls->value * f));
   }
   if (out) fprintf(out, "  pruned in %.2fs\n", dc_now() - t0);
   return DC_OK;
@@ -98,10 +100,12 @@ static void set_frozen(dc_net *net, dc_freeze which, float *saved, int restore) 
     dc_layer *l = &net->layers[i];
     dc_param *ps[2] = {l->weight, l->bias};
     dc_weight_family family = dc_layer_type_weights(l->type);
-    int frozen = (which == DC_FREEZE_CONV && family == DC_WEIGHTS_CONV) || (which == DC_FREEZE_FC && family == DC_WEIGHTS_FC);
+    int frozen =
+        (which == DC_FREEZE_CONV && family == DC_WEIGHTS_CONV) || (which == DC_FREEZE_FC && family == DC_WEIGHTS_FC);
     for (int j = 0; j < 2; j++) {
       if (!ps[j]) continue;
-      if (restore) ps[j]->lr_mult = saved[k];
+      if (restore)
+        ps[j]->lr_mult = saved[k];
       else {
         saved[k] = ps[j]->lr_mult;
         if (frozen) ps[j]->lr_mult = 0.0f;
@@ -189,8 +193,8 @@ dc_status dc_stage_encode(const dc_experiment *e, dc_trainer *t, const char *pat
   DC_TRY(dc_params_bcast(ps)); /* the others take the decoded net as rank 0 holds it */
   DC_TRY(dc_test(t, &after));
   if (before.top1 != after.top1 || before.top5 != after.top5)
-    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
-                   before.top1);
+    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path,
+                   after.top1, before.top1);
   t->last = after;
   if (t->out) {
     if (bias_bits != 32)
@@ -198,8 +202,9 @@ dc_status dc_stage_encode(const dc_experiment *e, dc_trainer *t, const char *pat
               100 * before.top1, 100 * fp32.top1);
     else if (e->encode.bias_bits == 0)
       fprintf(t->out, "[encode] biases in fp32: 8 and 16 bits changed the test result\n");
-    fprintf(t->out, "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
-                    "(identical to the net with the file's biases); encoded in %.2fs, decoded and checked in %.2fs\n",
+    fprintf(t->out,
+            "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
+            "(identical to the net with the file's biases); encoded in %.2fs, decoded and checked in %.2fs\n",
             path, (unsigned long long)stats->file_bytes, stats->ratio, (unsigned long long)stats->dense_bytes,
             100 * after.top1, t_enc, t_dec);
   }
@@ -217,7 +222,7 @@ static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats 
 }
 
 dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg, const float *dropout0,
-                           dc_dcz_stats *stats) {
+                       dc_dcz_stats *stats) {
   dc_net *net = t->train_net;
   int fresh = t->state.stage_iter == 0;
   dc_solver_conf retrain = e->solver;
@@ -260,4 +265,3 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
   set_frozen(net, freeze, saved, 1);
   return s;
 }
-

@@ -15,8 +15,8 @@ typedef enum { DC_STAGE_TRAIN, DC_STAGE_PRUNE, DC_STAGE_QUANTIZE, DC_STAGE_ENCOD
 
 typedef struct {
   dc_stage_kind kind;
-  int round;       /* prune: 1..rounds */
-  char label[32];  /* "train", "prune1", "quantize", "encode": checkpoint and report names */
+  int round;      /* prune: 1..rounds */
+  char label[32]; /* "train", "prune1", "quantize", "encode": checkpoint and report names */
 } dc_stage;
 
 /* The stages e asks for, into st (room for DC_MAX_STAGES); returns how many. */

@@ -177,8 +177,10 @@ static void eval_dcz_equals_quantize_stage(void **state) {
   int fp32 = 1;
   for (int i = 0; i < n; i++) fp32 &= layers[i].bias_bits == 32;
   dc_dcz_free(layers, n);
-  if (fp32) assert_true(q.loss == r.loss);
-  else if (fabs(q.loss - r.loss) > 0.05 * fabs(q.loss)) fail_msg("loss %g with the file's biases, %g with fp32", r.loss, q.loss);
+  if (fp32)
+    assert_true(q.loss == r.loss);
+  else if (fabs(q.loss - r.loss) > 0.05 * fabs(q.loss))
+    fail_msg("loss %g with the file's biases, %g with fp32", r.loss, q.loss);
 }
 
 /* ---- encode ---- */
@@ -608,7 +610,8 @@ static void plan_meets_the_budget(void **state) {
   dc_failure_clear();
   assert_int_equal(dc_cmd_plan(&g_exp, &again, NULL, &q), DC_OK);
   assert_true(q.bytes == p.bytes && q.dense_top1 == p.dense_top1);
-  for (int l = 0; l < 3; l++) assert_true(q.layer[l].density == p.layer[l].density && q.layer[l].bits == p.layer[l].bits);
+  for (int l = 0; l < 3; l++)
+    assert_true(q.layer[l].density == p.layer[l].density && q.layer[l].bits == p.layer[l].bits);
   dc_plan_free(&q);
 
   /* the written file parses, and says what the plan says */
@@ -762,9 +765,9 @@ static void parse_densities(void **state) {
   assert_true(v[0] == 50 && v[1] == 2.5 && v[2] == 0);
   struct {
     const char *text, *want;
-  } bad[] = {{"", "empty entry"},      {"50,,3", "empty entry"}, {"1x0", "'1x0' is not a number"},
-             {"101", "'101'"},         {"-1", "'-1'"},           {"nan", "'nan'"},
-             {"inf", "'inf'"},         {"10,", "empty entry"},   {"%", "empty entry"}};
+  } bad[] = {{"", "empty entry"}, {"50,,3", "empty entry"}, {"1x0", "'1x0' is not a number"},
+             {"101", "'101'"},    {"-1", "'-1'"},           {"nan", "'nan'"},
+             {"inf", "'inf'"},    {"10,", "empty entry"},   {"%", "empty entry"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     dc_failure_clear();
     dc_status s = dc_parse_densities(bad[i].text, v, DC_MAX_DENSITIES, &n);

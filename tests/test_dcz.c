@@ -41,8 +41,8 @@ typedef struct {
 } owned_layer;
 
 /* A random layer: skewed indices, `density` kept (1 = mask NULL), nbias biases. */
-static owned_layer make_layer(const char *name, int ndim, const int *dims, int bits, int gap_bits,
-                              double density, int nbias, uint64_t seed) {
+static owned_layer make_layer(const char *name, int ndim, const int *dims, int bits, int gap_bits, double density,
+                              int nbias, uint64_t seed) {
   owned_layer o;
   memset(&o, 0, sizeof o);
   snprintf(o.l.name, sizeof o.l.name, "%s", name);
@@ -168,8 +168,8 @@ static void round_trip(const char *name, owned_layer *ls, int n) {
   for (int i = 0; i < n; i++) {
     const dc_dcz_layer_stats *a = &ws.layer[i], *b = &rs.layer[i];
     assert_memory_equal(a, b, sizeof *a);
-    assert_true(a->header_bytes + a->codebook_bytes + a->table_bytes + a->index_bytes +
-                    a->gap_bytes + a->bias_bytes == a->total_bytes);
+    assert_true(a->header_bytes + a->codebook_bytes + a->table_bytes + a->index_bytes + a->gap_bytes + a->bias_bytes ==
+                a->total_bytes);
     size_t kept = 0;
     for (size_t j = 0; j < ls[i].count; j++) kept += !in[i].mask || in[i].mask[j];
     assert_true(a->nnz == kept);
@@ -213,8 +213,7 @@ static void test_round_trip_all_bits(void **state) {
   int seed = 10;
   for (int bits = 1; bits <= 8; bits++)
     for (int gb = 1; gb <= 16; gb++) {
-      owned_layer l = make_layer("x", 2, (int[]){37, 29}, bits, gb, (gb % 3) ? 0.2 : 0.9, gb % 4,
-                                 (uint64_t)seed++);
+      owned_layer l = make_layer("x", 2, (int[]){37, 29}, bits, gb, (gb % 3) ? 0.2 : 0.9, gb % 4, (uint64_t)seed++);
       round_trip("bits.dcz", &l, 1);
       free_layer(&l);
     }
@@ -224,7 +223,7 @@ static void test_empty_and_dense_layers(void **state) {
   (void)state;
   owned_layer ls[3];
   ls[0] = make_layer("none_kept", 2, (int[]){30, 40}, 4, 5, 0.5, 3, 20);
-  memset(ls[0].l.mask, 0, ls[0].count); /* every weight pruned */
+  memset(ls[0].l.mask, 0, ls[0].count);                            /* every weight pruned */
   ls[1] = make_layer("dense", 1, (int[]){1000}, 3, 4, 1.0, 0, 21); /* mask NULL */
   ls[2] = make_layer("single", 1, (int[]){1}, 1, 1, 1.0, 1, 22);
   round_trip("edge.dcz", ls, 3);
@@ -292,8 +291,7 @@ static void expect_write_error(const dc_dcz_layer *l, const char *msg) {
   remove(path);
   dc_failure_clear();
   assert_int_equal(dc_dcz_write(path, l, 1), DC_ERR_ARG);
-  if (!strstr(dc_failure_reason(), msg))
-    fail_msg("expected '%s' in '%s'", msg, dc_failure_reason());
+  if (!strstr(dc_failure_reason(), msg)) fail_msg("expected '%s' in '%s'", msg, dc_failure_reason());
   assert_non_null(strstr(dc_failure_reason(), path));
   assert_int_equal(file_size(path), -1); /* nothing created */
   char tmp[600];
@@ -533,8 +531,7 @@ static void test_read_every_flipped_byte(void **state) {
 }
 
 /* Patch layer 0 field at `off` (nbytes) to v, refresh all CRCs, expect `msg`. */
-static void planted(const uint8_t *b, size_t n, size_t off, int nbytes, uint64_t v,
-                    const char *msg) {
+static void planted(const uint8_t *b, size_t n, size_t off, int nbytes, uint64_t v, const char *msg) {
   const char *path = tmp_path("planted.dcz");
   uint8_t *c = malloc(n);
   memcpy(c, b, n);
@@ -658,8 +655,9 @@ static void check_auto_width(owned_layer *o, const char *what) {
   uint64_t best = UINT64_MAX;
   for (int w = 1; w <= 16; w++) {
     uint64_t f = written_size(&o->l, w, NULL);
-    if (f < a) fail_msg("%s: auto (%d bits) gives %llu bytes, %d bits %llu", what, chosen, (unsigned long long)a, w,
-                        (unsigned long long)f);
+    if (f < a)
+      fail_msg("%s: auto (%d bits) gives %llu bytes, %d bits %llu", what, chosen, (unsigned long long)a, w,
+               (unsigned long long)f);
     if (w == chosen) assert_true(f == a);
     if (f < best) best = f;
   }
@@ -725,14 +723,14 @@ static void test_bias_formats(void **state) {
       {-2.5f, -2.5f},
       {65504.0f, 65504.0f},
       {65519.0f, 65504.0f},
-      {1.0f + 0x1p-11f, 1.0f},                  /* a tie: to the even mantissa */
-      {1.0f + 3 * 0x1p-11f, 1.0f + 0x1p-9f},    /* a tie: up, to the even mantissa */
-      {0x1p-24f, 0x1p-24f},                     /* the smallest subnormal half */
-      {0x1p-25f, 0.0f},                         /* a tie between 0 and it: 0 */
+      {1.0f + 0x1p-11f, 1.0f},               /* a tie: to the even mantissa */
+      {1.0f + 3 * 0x1p-11f, 1.0f + 0x1p-9f}, /* a tie: up, to the even mantissa */
+      {0x1p-24f, 0x1p-24f},                  /* the smallest subnormal half */
+      {0x1p-25f, 0.0f},                      /* a tie between 0 and it: 0 */
       {3 * 0x1p-26f, 0x1p-24f},
-      {0x1.ffap-15f, 0x1.ff8p-15f},             /* subnormal: 1023.25 units of 2^-24 -> 1023 */
-      {0x1.ffcp-15f, 0x1p-14f},                 /* 1023.5 units: a tie, to 1024 = the smallest normal */
-      {0x1p-14f, 0x1p-14f},                     /* the smallest normal half */
+      {0x1.ffap-15f, 0x1.ff8p-15f}, /* subnormal: 1023.25 units of 2^-24 -> 1023 */
+      {0x1.ffcp-15f, 0x1p-14f},     /* 1023.5 units: a tie, to 1024 = the smallest normal */
+      {0x1p-14f, 0x1p-14f},         /* the smallest normal half */
   };
   for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
     float out;
@@ -828,22 +826,22 @@ static size_t old_file(uint8_t *b, int version) {
   const uint8_t head[] = {1, 'a', 1, 1, 2, 0};
   memcpy(b + n, head, sizeof head);
   n += sizeof head;
-  PUT(4, 4);             /* dims */
-  PUT(0xbe800000u, 4);   /* -0.25 */
-  PUT(0x3f400000u, 4);   /* 0.75 */
-  PUT(3, 8);             /* nnz */
-  PUT(3, 8);             /* entries */
-  PUT(1, 4);             /* nbias */
-  PUT(5, 4);             /* index table */
-  PUT(5, 4);             /* gap table */
-  PUT(3, 8);             /* index bits */
-  PUT(3, 8);             /* gap bits */
-  const uint8_t tables[] = {1, 1, 0, 0, 0, /* index: 1, 1, then 1 unused (filler) */
+  PUT(4, 4);                                /* dims */
+  PUT(0xbe800000u, 4);                      /* -0.25 */
+  PUT(0x3f400000u, 4);                      /* 0.75 */
+  PUT(3, 8);                                /* nnz */
+  PUT(3, 8);                                /* entries */
+  PUT(1, 4);                                /* nbias */
+  PUT(5, 4);                                /* index table */
+  PUT(5, 4);                                /* gap table */
+  PUT(3, 8);                                /* index bits */
+  PUT(3, 8);                                /* gap bits */
+  const uint8_t tables[] = {1, 1, 0, 0, 0,  /* index: 1, 1, then 1 unused (filler) */
                             1, 1, 0, 1, 0}; /* gaps: 1, 1, then 2 unused */
   memcpy(b + n, tables, sizeof tables);
   n += sizeof tables;
-  b[n++] = 0x60; /* indices 0 1 1 -> 011 */
-  b[n++] = 0x40; /* gaps 0 1 0 -> 010 */
+  b[n++] = 0x60;       /* indices 0 1 1 -> 011 */
+  b[n++] = 0x40;       /* gaps 0 1 0 -> 010 */
   PUT(0x3f000000u, 4); /* bias 0.5 */
   put_le(b + at, n - at - 8, 8);
   PUT(crc32(0, b + at, (uInt)(n - at)), 4);
@@ -877,8 +875,10 @@ static void test_old_versions_read(void **state) {
     dc_dcz_stats_free(&st);
     dc_dcz_model m;
     assert_int_equal(dc_dcz_read_model(path, b, n, &out, &nl, NULL, &m), DC_OK);
-    if (v == 2) assert_string_equal(m.net, "x");
-    else assert_null(m.net);
+    if (v == 2)
+      assert_string_equal(m.net, "x");
+    else
+      assert_null(m.net);
     dc_dcz_model_free(&m);
     dc_dcz_free(out, nl);
     /* the same bytes claiming version 3 are refused with one line */
@@ -905,17 +905,17 @@ static size_t pruned_file(uint8_t *b, size_t cap, int nl, uint32_t rows, uint32_
   for (int i = 0; i < nl; i++) {
     uint8_t r[128];
     size_t k = 0;
-    r[k++] = 1, r[k++] = 'a' + (uint8_t)i;         /* name */
+    r[k++] = 1, r[k++] = 'a' + (uint8_t)i;          /* name */
     r[k++] = 2, r[k++] = 1, r[k++] = 1, r[k++] = 0; /* ndim, bits, gap_bits, reserved */
     put_le(r + k, rows, 4), k += 4;
     put_le(r + k, cols, 4), k += 4;
-    memset(r + k, 0, 8), k += 8;                   /* codebook 0, 0 */
-    put_le(r + k, 0, 8), k += 8;                   /* nnz */
-    put_le(r + k, 0, 8), k += 8;                   /* entries */
-    put_le(r + k, 0, 4), k += 4;                   /* nbias */
-    put_le(r + k, 3, 4), k += 4;                   /* table sizes */
+    memset(r + k, 0, 8), k += 8; /* codebook 0, 0 */
+    put_le(r + k, 0, 8), k += 8; /* nnz */
+    put_le(r + k, 0, 8), k += 8; /* entries */
+    put_le(r + k, 0, 4), k += 4; /* nbias */
+    put_le(r + k, 3, 4), k += 4; /* table sizes */
     put_le(r + k, 3, 4), k += 4;
-    put_le(r + k, 0, 8), k += 8;                   /* stream bits */
+    put_le(r + k, 0, 8), k += 8; /* stream bits */
     put_le(r + k, 0, 8), k += 8;
     memcpy(r + k, tables, 6), k += 6;
     assert_true(n + 12 + k + 4 <= cap);

@@ -43,14 +43,14 @@
 
 static const uint8_t MAGIC[4] = {'D', 'C', 'Z', 'F'};
 enum {
-  HEADER_BYTES = 16,    /* magic, version, flags, nlayers, header CRC */
-  TRAILER_BYTES = 4,    /* file CRC */
-  LAYER_FRAME = 8 + 4,  /* record length before, layer CRC after */
+  HEADER_BYTES = 16,                                /* magic, version, flags, nlayers, header CRC */
+  TRAILER_BYTES = 4,                                /* file CRC */
+  LAYER_FRAME = 8 + 4,                              /* record length before, layer CRC after */
   RECORD_FIXED = 1 + 4 + 8 + 8 + 4 + 4 + 4 + 8 + 8, /* without name, dims, codebook, payloads */
-  MIN_RECORD = RECORD_FIXED + 1 + 4 + 8 + 2, /* 1-char name, 1 dim, 2 centroids, 2 tables */
-  RECORD_FIXED3 = RECORD_FIXED + 4,          /* version 3: + codebook length */
-  MIN_RECORD3 = RECORD_FIXED3 + 1 + 4 + 2,   /* 1-char name, 1 dim, two 1-byte tables */
-  FLAG_MODEL = 1                             /* version 3 header flag: a model section follows */
+  MIN_RECORD = RECORD_FIXED + 1 + 4 + 8 + 2,        /* 1-char name, 1 dim, 2 centroids, 2 tables */
+  RECORD_FIXED3 = RECORD_FIXED + 4,                 /* version 3: + codebook length */
+  MIN_RECORD3 = RECORD_FIXED3 + 1 + 4 + 2,          /* 1-char name, 1 dim, two 1-byte tables */
+  FLAG_MODEL = 1                                    /* version 3 header flag: a model section follows */
 };
 
 /* zlib's crc32 takes uInt lengths: feed large buffers in pieces. */
@@ -280,8 +280,8 @@ static uint64_t codebook_code(const float *cb, const int *used, int m, dc_bitw *
   for (int r = 0; r < 32 && m >= 2; r++) {
     uint64_t bits = 0;
     for (int j = 1; j < m; j++)
-      bits += 2 * (uint64_t)bitlen64(zigzag(dc_float_key(cb[used[j]]), dc_float_key(cb[used[j - 1]])) + (1ull << r)) - 1 -
-              (uint64_t)r;
+      bits += 2 * (uint64_t)bitlen64(zigzag(dc_float_key(cb[used[j]]), dc_float_key(cb[used[j - 1]])) + (1ull << r)) -
+              1 - (uint64_t)r;
     if (bits < best) {
       best = bits;
       r_best = r;
@@ -487,8 +487,7 @@ static void fill_stats(dc_dcz_layer_stats *s, const char *name, const layer_size
   s->gap_bytes = (z->b2 + 7) / 8;
   s->bias_bytes = z->bias_bytes;
   s->total_bytes = LAYER_FRAME + z->rec_len;
-  s->header_bytes = s->total_bytes - s->codebook_bytes - s->table_bytes - s->index_bytes -
-                    s->gap_bytes - s->bias_bytes;
+  s->header_bytes = s->total_bytes - s->codebook_bytes - s->table_bytes - s->index_bytes - s->gap_bytes - s->bias_bytes;
   s->index_bits_raw = z->nentries * (uint64_t)z->bits;
   s->index_bits = z->b1;
   s->gap_bits_raw = z->nentries * (uint64_t)z->gap_bits;
@@ -529,7 +528,6 @@ static uint64_t dense_budget(uint64_t size) {
   return size >= cap / DC_DCZ_DENSE_PER_BYTE ? cap : DC_DCZ_DENSE_FREE + DC_DCZ_DENSE_PER_BYTE * size;
 }
 
-
 /* 1..63 printable ASCII characters; returns the length or -1. */
 static int name_len(const char *name) {
   int n = 0;
@@ -542,46 +540,38 @@ static int name_len(const char *name) {
 
 static dc_status validate_layer(const char *path, int li, const dc_dcz_layer *L, uint64_t *count) {
   if (name_len(L->name) < 0)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d: name must be 1..63 printable ASCII characters", path,
-                   li);
+    return dc_fail(DC_ERR_ARG, "%s: layer %d: name must be 1..63 printable ASCII characters", path, li);
   const char *nm = L->name;
   if (L->ndim < 1 || L->ndim > 4)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): ndim = %d, must be 1..4", path, li, nm,
-                   L->ndim);
+    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): ndim = %d, must be 1..4", path, li, nm, L->ndim);
   uint64_t c = 1;
   for (int d = 0; d < L->ndim; d++) {
     if (L->dims[d] < 1)
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): dims[%d] = %d, must be >= 1", path, li, nm,
-                     d, L->dims[d]);
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): dims[%d] = %d, must be >= 1", path, li, nm, d, L->dims[d]);
     c *= (uint64_t)L->dims[d];
     if (c > DC_DCZ_MAX_WEIGHTS)
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): more than %u weights", path, li, nm,
-                     DC_DCZ_MAX_WEIGHTS);
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): more than %u weights", path, li, nm, DC_DCZ_MAX_WEIGHTS);
   }
   if (L->bits < 1 || L->bits > 8)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bits = %d, must be 1..8", path, li, nm,
-                   L->bits);
+    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bits = %d, must be 1..8", path, li, nm, L->bits);
   if (L->gap_bits != DC_DCZ_GAP_AUTO && (L->gap_bits < 1 || L->gap_bits > 16))
     return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): gap_bits = %d, must be 1..16 or %d (auto)", path, li, nm,
                    L->gap_bits, DC_DCZ_GAP_AUTO);
   if (L->nbias < 0 || (uint64_t)L->nbias > DC_DCZ_MAX_WEIGHTS)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): nbias = %d, must be 0..%u", path, li, nm,
-                   L->nbias, DC_DCZ_MAX_WEIGHTS);
-  if (!L->codebook)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): codebook is NULL", path, li, nm);
+    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): nbias = %d, must be 0..%u", path, li, nm, L->nbias,
+                   DC_DCZ_MAX_WEIGHTS);
+  if (!L->codebook) return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): codebook is NULL", path, li, nm);
   for (int j = 0; j < (1 << L->bits); j++)
     if (!isfinite(L->codebook[j]))
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): codebook[%d] = %g is not finite", path, li,
-                     nm, j, (double)L->codebook[j]);
-  if (L->nbias > 0 && !L->bias)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias is NULL", path, li, nm);
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): codebook[%d] = %g is not finite", path, li, nm, j,
+                     (double)L->codebook[j]);
+  if (L->nbias > 0 && !L->bias) return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias is NULL", path, li, nm);
   for (int j = 0; j < L->nbias; j++)
     if (!isfinite(L->bias[j]))
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias[%d] = %g is not finite", path, li, nm,
-                     j, (double)L->bias[j]);
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias[%d] = %g is not finite", path, li, nm, j,
+                     (double)L->bias[j]);
   if (L->bias_bits != 0 && L->bias_bits != 32 && L->bias_bits != 16 && L->bias_bits != 8)
-    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias_bits = %d, must be 32, 16 or 8", path, li, nm,
-                   L->bias_bits);
+    return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): bias_bits = %d, must be 32, 16 or 8", path, li, nm, L->bias_bits);
   if (L->nbias > 0 && L->bias_bits != 0 && L->bias_bits != 32) {
     float *tmp = dc_alloc(sizeof *tmp * (size_t)L->nbias);
     if (!tmp) return DC_ERR_NOMEM;
@@ -596,15 +586,13 @@ static dc_status validate_layer(const char *path, int li, const dc_dcz_layer *L,
   }
   for (uint64_t i = 0; i < c; i++) {
     if (L->mask && L->mask[i] > 1)
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): mask[%llu] = %d, must be 0 or 1", path, li,
-                     nm, (unsigned long long)i, L->mask[i]);
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): mask[%llu] = %d, must be 0 or 1", path, li, nm,
+                     (unsigned long long)i, L->mask[i]);
     if (L->mask && !L->mask[i]) continue;
-    if (!L->index)
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): index is NULL but weights are kept", path,
-                     li, nm);
+    if (!L->index) return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): index is NULL but weights are kept", path, li, nm);
     if (L->index[i] >= (1 << L->bits))
-      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): index[%llu] = %d, codebook has %d entries",
-                     path, li, nm, (unsigned long long)i, L->index[i], 1 << L->bits);
+      return dc_fail(DC_ERR_ARG, "%s: layer %d ('%s'): index[%llu] = %d, codebook has %d entries", path, li, nm,
+                     (unsigned long long)i, L->index[i], 1 << L->bits);
   }
   *count = c;
   return DC_OK;
@@ -656,8 +644,8 @@ static uint64_t plan_bytes(const stream_plan *p) { return p->t1 + p->t2 + (p->b1
  * gap_bits = DC_DCZ_GAP_AUTO every width 1..16 is planned and the one giving the
  * fewest bytes kept (the smallest on ties); everything else in the record does not
  * depend on the width, so that is the smallest record. */
-static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **out,
-                              size_t *outlen, dc_dcz_layer_stats *stats) {
+static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **out, size_t *outlen,
+                              dc_dcz_layer_stats *stats) {
   const int k = 1 << L->bits, nsym_i = k + 1;
   size_t nnz = 0;
   for (uint64_t i = 0; i < count; i++) nnz += !L->mask || L->mask[i];
@@ -763,9 +751,23 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
       *out = rec;
       *outlen = o.n;
       if (stats) {
-        layer_sizes z = {count, nnz, ne, (uint64_t)L->nbias, rl, (uint32_t)plan.t1, (uint32_t)plan.t2,
-                         b1, b2, L->bits, w, bfmt == BIAS_F32 ? 32 : bfmt == BIAS_F16 ? 16 : 8,
-                         (uint64_t)m, cbl, bl};
+        layer_sizes z = {count,
+                         nnz,
+                         ne,
+                         (uint64_t)L->nbias,
+                         rl,
+                         (uint32_t)plan.t1,
+                         (uint32_t)plan.t2,
+                         b1,
+                         b2,
+                         L->bits,
+                         w,
+                         bfmt == BIAS_F32   ? 32
+                         : bfmt == BIAS_F16 ? 16
+                                            : 8,
+                         (uint64_t)m,
+                         cbl,
+                         bl};
         fill_stats(stats, L->name, &z);
       }
     }
@@ -787,9 +789,11 @@ static dc_status encode_layer(const dc_dcz_layer *L, uint64_t count, uint8_t **o
 
 /* ---------------------------------------------------------------- model section */
 
-enum { MODEL_FIXED = 4 + 1 + 3 + 4 + 12 + 4 + 4, /* without the two texts */
-       MODEL_FIXED3 = MODEL_FIXED + 4 + 4,        /* version 3: + the two deflated lengths */
-       MAX_RESIZE = 4096 }; /* the inference path allocates resize² pixels per image */
+enum {
+  MODEL_FIXED = 4 + 1 + 3 + 4 + 12 + 4 + 4, /* without the two texts */
+  MODEL_FIXED3 = MODEL_FIXED + 4 + 4,       /* version 3: + the two deflated lengths */
+  MAX_RESIZE = 4096
+}; /* the inference path allocates resize² pixels per image */
 
 /* Text the model section may hold: printable ASCII, tab, CR, LF. Returns the length,
  * or -1 when empty, too long or holding another byte (*bad set to it). */
@@ -888,8 +892,7 @@ void dc_dcz_model_free(dc_dcz_model *m) {
 }
 
 static dc_status write_all(FILE *f, const char *tmp, const uint8_t *p, size_t n, uint32_t *crc) {
-  if (n && fwrite(p, 1, n, f) != n)
-    return dc_fail(DC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+  if (n && fwrite(p, 1, n, f) != n) return dc_fail(DC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
   *crc = crc_update(*crc, p, n);
   return DC_OK;
 }
@@ -968,8 +971,10 @@ dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const 
                    "weights plus %u per byte of file (is a large layer nearly all pruned?)",
                    path, (unsigned long long)total, bytes, DC_DCZ_DENSE_FREE, DC_DCZ_DENSE_PER_BYTE);
   }
-  if (st == DC_OK) st = dc_atomic_commit(&a);
-  else dc_atomic_abort(&a);
+  if (st == DC_OK)
+    st = dc_atomic_commit(&a);
+  else
+    dc_atomic_abort(&a);
   if (st == DC_OK && stats) {
     stats->nlayers = n;
     stats->layer = ls;
@@ -1016,8 +1021,7 @@ static dc_status rd(reader *r, void *buf, size_t n) {
   if (r->mem) {
     if (n) memcpy(buf, r->mem + r->pos, n);
   } else if (n && fread(buf, 1, n, r->f) != n)
-    return dc_fail(DC_ERR_IO, "%s: read failed at offset %llu: %s", r->path,
-                   (unsigned long long)r->pos,
+    return dc_fail(DC_ERR_IO, "%s: read failed at offset %llu: %s", r->path, (unsigned long long)r->pos,
                    ferror(r->f) ? strerror(errno) : "file shrank while reading");
   r->crc = crc_update(r->crc, buf, n);
   r->pos += n;
@@ -1041,7 +1045,7 @@ static dc_status ends_inside(const char *who, const char *field) {
 /* One layer record's fields, checked against each other and against the record's
  * length; the pointers point into the record. */
 typedef struct {
-  int v3;                /* version 3 layout (else versions 1 and 2) */
+  int v3; /* version 3 layout (else versions 1 and 2) */
   uint64_t bits, gap_bits, count, nnz, ne, nbias, t1, t2, b1, b2;
   uint64_t cbl;          /* version 3: codebook bytes */
   int bfmt;              /* bias format (BIAS_F32 before version 3) */
@@ -1106,7 +1110,8 @@ static dc_status parse_shape(char *who, size_t whocap, const char *path, int li,
     if (v < 1 || v > INT_MAX) return bad(who, "dims[%d] = %llu, must be 1..%d", (int)d, (unsigned long long)v, INT_MAX);
     L->dims[d] = (int)v;
     r->count *= v; /* <= 2^30 · 2^31: no overflow before the check */
-    if (r->count > DC_DCZ_MAX_WEIGHTS) return bad(who, "shape has more than %u weights (the format limit)", DC_DCZ_MAX_WEIGHTS);
+    if (r->count > DC_DCZ_MAX_WEIGHTS)
+      return bad(who, "shape has more than %u weights (the format limit)", DC_DCZ_MAX_WEIGHTS);
   }
   r->k = 1 << r->bits;
   r->nsym_i = r->k + 1;
@@ -1248,7 +1253,8 @@ static dc_status parse_layer(const char *path, int li, int v3, const uint8_t *re
   DC_TRY(parse_shape(who, sizeof who, path, li, &c, out, &r));
   DC_TRY(parse_sizes(who, &c, &r));
   if (r.count > *dense_left)
-    return bad(who, "%llu weights, more than a %llu-byte file can hold (a .dcz declares at most %u weights plus %u "
+    return bad(who,
+               "%llu weights, more than a %llu-byte file can hold (a .dcz declares at most %u weights plus %u "
                "per byte of file): corrupt or crafted",
                (unsigned long long)r.count, (unsigned long long)file_bytes, DC_DCZ_DENSE_FREE, DC_DCZ_DENSE_PER_BYTE);
   *dense_left -= r.count;
@@ -1257,9 +1263,23 @@ static dc_status parse_layer(const char *path, int li, int v3, const uint8_t *re
   if (st == DC_OK) st = check_values(who, &r, &s);
   if (st == DC_OK && L) st = fill_layer(&r, &s, L);
   if (st == DC_OK && stats) {
-    layer_sizes z = {r.count, r.nnz, r.ne, r.nbias, rl, (uint32_t)r.t1, (uint32_t)r.t2, r.b1, r.b2, (int)r.bits,
-                     (int)r.gap_bits, r.bfmt == BIAS_F32 ? 32 : r.bfmt == BIAS_F16 ? 16 : 8, (uint64_t)s.centroids,
-                     v3 ? r.cbl : 4ull << r.bits, bias_bytes(r.bfmt, r.nbias)};
+    layer_sizes z = {r.count,
+                     r.nnz,
+                     r.ne,
+                     r.nbias,
+                     rl,
+                     (uint32_t)r.t1,
+                     (uint32_t)r.t2,
+                     r.b1,
+                     r.b2,
+                     (int)r.bits,
+                     (int)r.gap_bits,
+                     r.bfmt == BIAS_F32   ? 32
+                     : r.bfmt == BIAS_F16 ? 16
+                                          : 8,
+                     (uint64_t)s.centroids,
+                     v3 ? r.cbl : 4ull << r.bits,
+                     bias_bytes(r.bfmt, r.nbias)};
     fill_stats(stats, out->name, &z);
   }
   streams_free(&s);
@@ -1313,7 +1333,8 @@ static dc_status parse_model_fields(const char *who, int v3, cursor *c, dc_dcz_m
   if (take_uint(c, 1, &color)) return ends_inside(who, "color");
   if (take_uint(c, 3, &resv)) return ends_inside(who, "reserved bytes");
   if (take_uint(c, 4, &resize)) return ends_inside(who, "resize");
-  if (color >= DC_COLOR_COUNT) return bad(who, "color %llu, must be 0 (gray), 1 (BGR) or 2 (RGB)", (unsigned long long)color);
+  if (color >= DC_COLOR_COUNT)
+    return bad(who, "color %llu, must be 0 (gray), 1 (BGR) or 2 (RGB)", (unsigned long long)color);
   if (resv != 0) return bad(who, "reserved bytes are not 0");
   if (resize > MAX_RESIZE) return bad(who, "resize %llu, must be 0..%d", (unsigned long long)resize, MAX_RESIZE);
   m->color = (dc_color)color;
@@ -1324,7 +1345,8 @@ static dc_status parse_model_fields(const char *who, int v3, cursor *c, dc_dcz_m
     if (!isfinite(m->mean[k])) return bad(who, "mean[%d] is not finite", k);
   }
   m->scale = f32_at(p + 12);
-  if (!isfinite(m->scale) || m->scale == 0.0f) return bad(who, "scale %g, must be finite and nonzero", (double)m->scale);
+  if (!isfinite(m->scale) || m->scale == 0.0f)
+    return bad(who, "scale %g, must be finite and nonzero", (double)m->scale);
   if (take_uint(c, 4, &lablen)) return ends_inside(who, "label text length");
   if (lablen > DC_DCZ_MAX_TEXT)
     return bad(who, "label text of %llu bytes, at most %u", (unsigned long long)lablen, DC_DCZ_MAX_TEXT);
@@ -1442,8 +1464,9 @@ static dc_status read_record(reader *r, uint32_t i, uint32_t nl, uint64_t min_re
   DC_TRY(rd(r, *rec + 8, (size_t)*rl + 4));
   uint32_t lcrc = (uint32_t)get_le(*rec + 8 + *rl, 4), lcomp = crc_update(0, *rec, 8 + (size_t)*rl);
   if (lcrc != lcomp)
-    return dc_fail(DC_ERR_FORMAT, "%s: layer %u at offset %llu: CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt",
-                   path, i, (unsigned long long)at, lcrc, lcomp);
+    return dc_fail(DC_ERR_FORMAT,
+                   "%s: layer %u at offset %llu: CRC mismatch (stored 0x%08x, computed 0x%08x): file corrupt", path, i,
+                   (unsigned long long)at, lcrc, lcomp);
   return DC_OK;
 }
 
@@ -1476,10 +1499,11 @@ static dc_status read_impl(reader r, dc_dcz_layer **layers, int *n, dc_dcz_stats
   uint64_t room = (r.size - r.pos - TRAILER_BYTES) / (LAYER_FRAME + min_record);
   if (nl > DC_DCZ_MAX_LAYERS || nl > room) {
     dc_dcz_model_free(model); /* read above: no half-read results */
-    return dc_fail(DC_ERR_FORMAT,
-                   "%s: header claims %u layers; the limit is %d and the %llu-byte file has room for %llu: truncated or "
-                   "corrupt",
-                   r.path, nl, DC_DCZ_MAX_LAYERS, (unsigned long long)r.size, (unsigned long long)room);
+    return dc_fail(
+        DC_ERR_FORMAT,
+        "%s: header claims %u layers; the limit is %d and the %llu-byte file has room for %llu: truncated or "
+        "corrupt",
+        r.path, nl, DC_DCZ_MAX_LAYERS, (unsigned long long)r.size, (unsigned long long)room);
   }
   dc_dcz_layer *ls = NULL;
   dc_dcz_layer_stats *ss = NULL;

@@ -156,8 +156,12 @@ int main(int argc, char **argv) {
 
   /* .dcz in the version this build writes, without and with the model section (the
    * committed v1.dcz and v2.dcz seeds were written by builds of those versions) */
-  dc_dcz_model m = {.net = (char *)FZ_NET, .color = DC_COLOR_GRAY, .resize = 0, .mean = {3, 0, 0},
-                    .scale = 0.25f, .labels = "zero\none\ntwo\n"};
+  dc_dcz_model m = {.net = (char *)FZ_NET,
+                    .color = DC_COLOR_GRAY,
+                    .resize = 0,
+                    .mean = {3, 0, 0},
+                    .scale = 0.25f,
+                    .labels = "zero\none\ntwo\n"};
   path_of(p, sizeof p, "fuzz_dcz", "v3-plain.dcz");
   if (dc_model_encode(net, 2, 3, p, NULL)) die(p);
   path_of(p, sizeof p, "fuzz_dcz", "v3-model.dcz");
