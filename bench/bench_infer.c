@@ -453,7 +453,7 @@ static int synth(const char *netfile, const char *out, int vgg) {
   text[n] = '\0';
   dc_dcz_model m = {text, DC_COLOR_BGR, 256, {104, 117, 123}, 1, NULL};
   dc_dcz_stats st;
-  if (dc_model_encode_with(net, 8, 5, 32, &m, out, &st) != DC_OK) return fail();
+  if (dc_model_encode_with(net, 8, 5, 32, 32, &m, out, &st) != DC_OK) return fail();
   fprintf(stderr, "synth: %s %llu bytes, %.1fx\n", out, (unsigned long long)st.file_bytes, st.ratio);
   dc_dcz_stats_free(&st);
   dc_net_free(net);

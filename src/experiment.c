@@ -312,6 +312,9 @@ static dc_status parse_encode(dc_cfg_section *s, dc_experiment *e) {
   int b;
   DC_TRY(dc_cfg_enum(s, "bias_bits", bias, 4, 0, &b));
   c->bias_bits = b == 0 ? 0 : atoi(bias[b]);
+  static const char *const cbits[] = {"auto", "32", "16"};
+  DC_TRY(dc_cfg_enum(s, "codebook_bits", cbits, 3, 0, &b));
+  c->codebook_bits = b == 0 ? 0 : atoi(cbits[b]);
   return dc_cfg_check_unused(s);
 }
 

@@ -102,6 +102,13 @@ static dc_status cut(const dc_experiment *e, dc_layer *l, double pct, int bits) 
  * the file smaller). */
 static int planned_bias_bits(const dc_experiment *e) { return e->encode.bias_bits ? e->encode.bias_bits : 16; }
 
+/* The codebook width the size model assumes: [encode] codebook_bits, and for auto 32:
+ * the stage keeps fp16 centroids only when the test result does not move, which the
+ * plan cannot know before retraining (fp16 only makes the file smaller). */
+static int planned_codebook_bits(const dc_experiment *e) {
+  return e->encode.codebook_bits ? e->encode.codebook_bits : 32;
+}
+
 /* Bytes of l's record in a .dcz as it is now (SHARED). */
 static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t *bytes) {
   dc_dcz_layer d;
@@ -110,6 +117,7 @@ static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t
   else
     DC_TRY(dc_model_layer(l, DC_DCZ_GAP_AUTO, DC_DCZ_GAP_AUTO, &d)); /* [encode]'s defaults */
   d.bias_bits = planned_bias_bits(e);
+  d.codebook_bits = planned_codebook_bits(e);
   dc_dcz_layer_stats st;
   DC_TRY(dc_dcz_layer_size(&d, &st));
   *bytes = st.total_bytes;
@@ -234,10 +242,10 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
   dc_dataset_free(test);
   if (s == DC_ERR_FORMAT) { /* as the encode stage: weights only */
     dc_failure_clear();
-    return dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), NULL, path, st);
+    return dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), planned_codebook_bits(e), NULL, path, st);
   }
   DC_TRY(s);
-  s = dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), &info, path, st);
+  s = dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), planned_codebook_bits(e), &info, path, st);
   dc_dcz_model_free(&info);
   return s;
 }

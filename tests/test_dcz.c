@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "compress/dcz.h"
 #include "dc/compress.h"
 #include "dc/rng.h"
 
@@ -376,17 +377,19 @@ static void test_write_atomic(void **state) {
 
 /* ---- reader: corruption ------------------------------------------------------------- */
 
-/* A small two-layer file; returns its bytes. */
-static uint8_t *small_file(const char *path, size_t *n) {
+/* A small two-layer file of format `version` (3 for the tests that patch fields at
+ * version-3 offsets); returns its bytes. */
+static uint8_t *small_file_v(const char *path, size_t *n, int version) {
   owned_layer ls[2];
   ls[0] = make_layer("c1", 4, (int[]){2, 1, 3, 3}, 2, 3, 0.6, 2, 50);
   ls[1] = make_layer("f2", 2, (int[]){3, 20}, 1, 2, 0.3, 3, 51);
   dc_dcz_layer in[2] = {ls[0].l, ls[1].l};
-  assert_int_equal(dc_dcz_write(path, in, 2), DC_OK);
+  assert_int_equal(dc_dcz_write_version(path, NULL, in, 2, NULL, version), DC_OK);
   free_layer(&ls[0]);
   free_layer(&ls[1]);
   return slurp(path, n);
 }
+static uint8_t *small_file(const char *path, size_t *n) { return small_file_v(path, n, 3); }
 
 static dc_status read_expect_fail(const char *path, const char *msg) {
   dc_dcz_layer *out = (dc_dcz_layer *)1;
@@ -459,9 +462,9 @@ static void test_read_bad_magic_and_version(void **state) {
   spit(path, c, n);
   assert_int_equal(read_expect_fail(path, "bad magic"), DC_ERR_FORMAT);
   memcpy(c, b, n);
-  put_le(c + 4, 4, 2);
+  put_le(c + 4, 5, 2);
   spit(path, c, n);
-  read_expect_fail(path, "format version 4 not supported");
+  read_expect_fail(path, "format version 5 not supported (this build reads versions 1 to 4)");
   memcpy(c, b, n);
   put_le(c + 6, 2, 2); /* flags, with a valid header CRC */
   fix_crcs(c, n, 2);
@@ -601,7 +604,7 @@ static void test_read_stream_errors(void **state) {
   /* a one-layer file whose code table and streams we rewrite (CRCs refreshed) */
   owned_layer o = make_layer("s", 1, (int[]){200}, 2, 4, 0.5, 0, 60);
   const char *path = tmp_path("stream.dcz");
-  assert_int_equal(dc_dcz_write(path, &o.l, 1), DC_OK);
+  assert_int_equal(dc_dcz_write_version(path, NULL, &o.l, 1, NULL, 3), DC_OK);
   size_t n;
   uint8_t *b = slurp(path, &n);
   fields f = layer0_fields(b);
@@ -1009,6 +1012,227 @@ static void test_read_stats_only(void **state) {
   free(b);
 }
 
+/* ---- version 4 --------------------------------------------------------------------- */
+
+/* fp16 codebooks: a reader gets exactly the fp16-rounded centroids
+ * (dc_dcz_codebook_round), in fewer bytes than fp32 keys; a centroid beyond fp16 keeps
+ * the layer's codebook in fp32, exact. */
+static void test_v4_codebook_fp16(void **state) {
+  (void)state;
+  owned_layer o = make_layer("conv", 4, (int[]){50, 20, 5, 5}, 8, DC_DCZ_GAP_AUTO, 0.12, 50, 200);
+  const int k = 256;
+  float rounded[256];
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 16);
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 32, rounded + 0), 32); /* 32: unchanged */
+  assert_memory_equal(rounded, o.l.codebook, sizeof rounded);
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 16);
+  dc_dcz_stats s32, s16;
+  assert_int_equal(dc_dcz_write_stats(tmp_path("cb32.dcz"), &o.l, 1, &s32), DC_OK);
+  o.l.codebook_bits = 16;
+  const char *path = tmp_path("cb16.dcz");
+  assert_int_equal(dc_dcz_write_stats(path, &o.l, 1, &s16), DC_OK);
+  assert_int_equal(s32.layer[0].codebook_bits, 32);
+  assert_int_equal(s16.layer[0].codebook_bits, 16);
+  assert_true(s16.layer[0].codebook_bytes < s32.layer[0].codebook_bytes * 2 / 3);
+  dc_dcz_layer *out;
+  int n;
+  dc_dcz_stats rs;
+  assert_int_equal(dc_dcz_read_stats(path, &out, &n, &rs), DC_OK);
+  assert_int_equal(out[0].codebook_bits, 16);
+  assert_memory_equal(&rs.layer[0], &s16.layer[0], sizeof rs.layer[0]);
+  for (size_t i = 0; i < o.count; i++) {
+    if (!out[0].mask[i]) continue;
+    float want = rounded[o.l.index[i]], got = out[0].codebook[out[0].index[i]];
+    if (memcmp(&want, &got, sizeof want) != 0) fail_msg("weight %zu: %a, expected %a", i, (double)got, (double)want);
+  }
+  dc_dcz_free(out, n);
+  dc_dcz_stats_free(&rs);
+  dc_dcz_stats_free(&s32);
+  dc_dcz_stats_free(&s16);
+  /* the rounded codebook round-trips bit for bit (what the encode stage writes) */
+  memcpy(o.l.codebook, rounded, sizeof rounded);
+  round_trip("cb16b.dcz", &o, 1);
+  /* fp16 specials: -0, subnormals, the largest finite half, ties */
+  const float special[] = {-0.0f, 0x1p-24f, -0x1p-20f, 65504.0f, -65519.0f, 1.0f + 0x1p-11f, 0.1f, -3.0f};
+  for (int j = 0; j < 8; j++) o.l.codebook[j] = special[j];
+  for (size_t i = 0; i < o.count; i++) o.l.index[i] = (uint8_t)(i % 8);
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 16);
+  assert_true(signbit(rounded[0]) && rounded[0] == 0.0f && rounded[4] == -65504.0f && rounded[5] == 1.0f);
+  memcpy(o.l.codebook, rounded, sizeof rounded);
+  round_trip("cb16c.dcz", &o, 1);
+  /* a centroid fp16 cannot hold (even an unused one): the layer stays fp32, exact */
+  o.l.codebook[3] = 70000.0f;
+  o.l.codebook[200] = -1e30f;
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 32);
+  assert_memory_equal(rounded, o.l.codebook, sizeof rounded);
+  round_trip("cb16d.dcz", &o, 1); /* codebook_bits 16 asked, 32 read back, values exact */
+  assert_int_equal(dc_dcz_read(tmp_path("cb16d.dcz"), &out, &n), DC_OK);
+  assert_int_equal(out[0].codebook_bits, 32);
+  assert_true(out[0].codebook[3] == 70000.0f);
+  dc_dcz_free(out, n);
+  o.l.codebook_bits = 12;
+  expect_write_error(&o.l, "codebook_bits = 12");
+  free_layer(&o);
+  dc_failure_clear();
+}
+
+/* Layer 0's frame in a version-4 file: where its record starts and how long it is. */
+static size_t v4_record(const uint8_t *b, size_t at, size_t *rl) {
+  size_t v = 0, i = 0;
+  do v |= (size_t)(b[at + i] & 0x7f) << (7 * i);
+  while (b[at + i++] & 0x80);
+  *rl = v;
+  return at + i;
+}
+
+/* A copy of b[n] with the byte at `at` in layer 0's record replaced by ins[k + 1] (the
+ * record's length, a 1-byte varint at 16, grows by k), all CRCs made right. */
+static uint8_t *v4_splice(const uint8_t *b, size_t n, size_t at, const uint8_t *ins, size_t k, size_t *out_n) {
+  size_t rl;
+  size_t rec = v4_record(b, 16, &rl);
+  assert_int_equal(rec, 17); /* a record below 128 bytes */
+  assert_true(rl + k < 128);
+  uint8_t *c = malloc(n + k);
+  memcpy(c, b, at);
+  memcpy(c + at, ins, k + 1);
+  memcpy(c + at + k + 1, b + at + 1, n - at - 1);
+  c[16] = (uint8_t)(rl + k);
+  put_le(c + rec + rl + k, crc32(0, c + 16, (uInt)(1 + rl + k)), 4);
+  put_le(c + n + k - 4, crc32(0, c, (uInt)(n + k - 4)), 4);
+  *out_n = n + k;
+  return c;
+}
+
+/* Version 4 files: every truncation and flipped byte refused with one line, varints
+ * that are not minimal refused naming the field, and what the version-3 checks refuse
+ * (planted with right CRCs) still refused. */
+static void test_v4_read_errors(void **state) {
+  (void)state;
+  const char *path = tmp_path("v4.dcz");
+  size_t n;
+  uint8_t *b = small_file_v(path, &n, 4);
+  assert_int_equal(b[4], 4);
+  dc_dcz_layer *out;
+  int nl;
+  assert_int_equal(dc_dcz_read(path, &out, &nl), DC_OK);
+  dc_dcz_free(out, nl);
+  for (size_t len = 0; len < n; len++) {
+    spit(path, b, len);
+    assert_int_equal(read_expect_fail(path, NULL), DC_ERR_FORMAT);
+  }
+  uint8_t *c = malloc(n + 16);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(c, b, n);
+    c[i] ^= 0x40;
+    spit(path, c, n);
+    assert_int_equal(read_expect_fail(path, NULL), DC_ERR_FORMAT);
+  }
+  /* layer 0: u8 name length, name, ndim, bits, gap_bits, formats, then varint dims */
+  size_t rl, rec = v4_record(b, 16, &rl);
+  size_t dims = rec + 1 + b[rec] + 4;
+  assert_int_equal(b[dims], 2); /* dims[0] of "c1" */
+  size_t m;
+  uint8_t *d = v4_splice(b, n, dims, (const uint8_t[]){0x82, 0x00}, 1, &m); /* 2 with a redundant zero group */
+  spit(path, d, m);
+  read_expect_fail(path, "layer 0 ('c1'): dims: varint not minimal");
+  free(d);
+  /* eleven bytes */
+  static const uint8_t eleven[11] = {0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+  d = v4_splice(b, n, dims, eleven, 10, &m);
+  spit(path, d, m);
+  read_expect_fail(path, "dims: varint not minimal or longer than 10 bytes");
+  free(d);
+  /* the record length itself: 0x80 | rl, 0x00 */
+  memcpy(c, b, 16);
+  c[16] = (uint8_t)(rl | 0x80);
+  c[17] = 0;
+  memcpy(c + 18, b + 17, n - 17);
+  spit(path, c, n + 1);
+  read_expect_fail(path, "layer 0 at offset 16: record length varint not minimal");
+  /* a record length past the file */
+  memcpy(c, b, n);
+  c[16] = 0x7f;
+  spit(path, c, n);
+  read_expect_fail(path, "claims a 127-byte record");
+  /* fields planted with right CRCs */
+  struct {
+    size_t at;
+    uint8_t v;
+    const char *want;
+  } cases[] = {
+      {rec + 1 + b[rec] + 3, 0x08, "formats byte 0x08 has unknown bits"},
+      {rec + 1 + b[rec] + 3, 0x03, "bias format 3"},
+      {dims, 0, "dims[0] = 0"},
+      {dims + 4, (uint8_t)(b[dims + 4] - 1), "the header says"}, /* nnz */
+      {dims + 4, 0x7f, "127 kept weights in a layer of 18"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memcpy(c, b, n);
+    c[cases[i].at] = cases[i].v;
+    put_le(c + rec + rl, crc32(0, c + 16, (uInt)(1 + rl)), 4);
+    put_le(c + n - 4, crc32(0, c, (uInt)(n - 4)), 4);
+    spit(path, c, n);
+    read_expect_fail(path, cases[i].want);
+  }
+  free(c);
+  free(b);
+}
+
+/* A version-3 file and its version-4 rewrite hold the same layers; version 4 is smaller. */
+static void test_v3_and_v4_agree(void **state) {
+  (void)state;
+  owned_layer ls[2];
+  ls[0] = make_layer("conv1", 4, (int[]){20, 1, 5, 5}, 8, DC_DCZ_GAP_AUTO, 0.66, 20, 300);
+  ls[1] = make_layer("ip1", 2, (int[]){50, 80}, 5, DC_DCZ_GAP_AUTO, 0.08, 50, 301);
+  ls[0].l.bias_bits = 8;
+  dc_dcz_layer in[2] = {ls[0].l, ls[1].l};
+  dc_dcz_model m = {"[input]\nchannels = 1\nheight = 28\nwidth = 28\n\n[fc]\nname = ip1\nnum_output = 10\n",
+                    DC_COLOR_GRAY,
+                    0,
+                    {0, 0, 0},
+                    0.00390625f,
+                    NULL};
+  dc_dcz_stats s3, s4;
+  const char *p3 = tmp_path("a3.dcz"), *p4 = tmp_path("a4.dcz");
+  assert_int_equal(dc_dcz_write_version(p3, &m, in, 2, &s3, 3), DC_OK);
+  assert_int_equal(dc_dcz_write_version(p4, &m, in, 2, &s4, 4), DC_OK);
+  assert_int_equal(s3.version, 3);
+  assert_int_equal(s4.version, 4);
+  assert_true(s4.file_bytes < s3.file_bytes);
+  assert_true(s4.model_bytes < s3.model_bytes && s4.net_bytes < s3.net_bytes);
+  for (int i = 0; i < 2; i++) {
+    assert_true(s4.layer[i].header_bytes < s3.layer[i].header_bytes);
+    assert_true(s4.layer[i].codebook_bytes == s3.layer[i].codebook_bytes); /* fp32 keys both */
+  }
+  dc_dcz_layer *a, *b;
+  int na, nb;
+  dc_dcz_model ma, mb;
+  dc_dcz_stats ra, rb;
+  assert_int_equal(dc_dcz_read_model(p3, NULL, 0, &a, &na, &ra, &ma), DC_OK);
+  assert_int_equal(dc_dcz_read_model(p4, NULL, 0, &b, &nb, &rb, &mb), DC_OK);
+  assert_int_equal(ra.version, 3);
+  assert_int_equal(rb.version, 4);
+  assert_true(ra.file_bytes == s3.file_bytes && rb.file_bytes == s4.file_bytes);
+  assert_true(rb.model_bytes == s4.model_bytes && rb.net_bytes == s4.net_bytes);
+  assert_string_equal(ma.net, m.net);
+  assert_string_equal(mb.net, m.net);
+  for (int i = 0; i < 2; i++) {
+    assert_same_layer(&in[i], &a[i]);
+    assert_same_layer(&in[i], &b[i]);
+    assert_memory_equal(&rb.layer[i], &s4.layer[i], sizeof rb.layer[i]);
+  }
+  dc_dcz_free(a, na);
+  dc_dcz_free(b, nb);
+  dc_dcz_model_free(&ma);
+  dc_dcz_model_free(&mb);
+  dc_dcz_stats_free(&s3);
+  dc_dcz_stats_free(&s4);
+  dc_dcz_stats_free(&ra);
+  dc_dcz_stats_free(&rb);
+  free_layer(&ls[0]);
+  free_layer(&ls[1]);
+}
+
 /* ---- setup -------------------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -1043,6 +1267,9 @@ int main(void) {
       cmocka_unit_test(test_read_stream_errors),
       cmocka_unit_test(test_read_declared_size_bounded_by_file),
       cmocka_unit_test(test_read_stats_only),
+      cmocka_unit_test(test_v4_codebook_fp16),
+      cmocka_unit_test(test_v4_read_errors),
+      cmocka_unit_test(test_v3_and_v4_agree),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

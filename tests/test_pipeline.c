@@ -149,12 +149,13 @@ static size_t kept_after(size_t count, double d, int r, int rounds) {
 
 /* ------------------------------------------------------------------ the full pipeline */
 
-/* fp32 biases: the .dcz must decode to quantize.h5 bit for bit (bias_bits = auto would
- * round them where the test result does not move; that path is tested in test_dcz) */
+/* fp32 biases and centroids: the .dcz must decode to quantize.h5 bit for bit (bias_bits
+ * and codebook_bits = auto would round them where the test result does not move; that
+ * path is tested in test_dcz and test_commands) */
 static const char *const FULL_STAGES =
     "[prune]\nrounds = 2\nretrain_iters = 100\nconv1 = 30%\nip1 = 20%\nip2 = 30%\n"
     "[quantize]\nconv_bits = 6\nfc_bits = 4\nretrain_iters = 100\n"
-    "[encode]\nbias_bits = 32\n";
+    "[encode]\nbias_bits = 32\ncodebook_bits = 32\n";
 static const double FULL_DENSITY[3] = {0.3, 0.2, 0.3};
 
 static void full_pipeline(void **state) {

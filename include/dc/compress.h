@@ -9,9 +9,10 @@
  *   4. the .dcz file: per layer a codebook, a Huffman-coded weight-index stream, a
  *      Huffman-coded gap stream and the biases, CRC-protected (docs/dcz-format.md);
  *      since version 2 also what inference needs besides the weights (the net file
- *      and the input preprocessing: dc_dcz_model). Version 3 (written now) picks each
- *      layer's gap width itself and stores code tables, codebooks, biases and the net
- *      text compactly.
+ *      and the input preprocessing: dc_dcz_model). Version 3 picks each layer's gap
+ *      width itself and stores code tables, codebooks, biases and the net text
+ *      compactly; version 4 (written now) adds fp16 codebooks, varint fields and a
+ *      preset deflate dictionary for the net text.
  *
  * Nothing here knows about nets or training: the trainer hands in plain arrays.
  * All functions return a dc_status; failures record one line via dc_fail. */
@@ -134,7 +135,7 @@ dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentr
 
 /* ---------------------------------------------------------------- the .dcz file */
 
-#define DC_DCZ_VERSION       3          /* the version this build writes (it reads 1, 2 and 3) */
+#define DC_DCZ_VERSION       4          /* the version this build writes (it reads 1 to 4) */
 #define DC_DCZ_VERSION_MODEL 2          /* version 2: a model section, old layer layout */
 #define DC_DCZ_VERSION_PLAIN 1          /* version 1: layers only, old layer layout */
 #define DC_DCZ_GAP_AUTO      0          /* dc_dcz_layer.gap_bits: the writer picks the best width */
@@ -150,24 +151,28 @@ dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentr
 /* One compressed layer, independent of the trainer. For dc_dcz_write the arrays are
  * the caller's; dc_dcz_read allocates them (release with dc_dcz_free). */
 typedef struct {
-  char name[64];   /* layer name, e.g. "ip1": 1..63 printable ASCII chars */
-  int ndim;        /* 1..4 */
-  int dims[4];     /* weight shape, e.g. {500, 800} or {50, 20, 5, 5}; count = product */
-  int bits;        /* codebook size k = 1 << bits (1..8) */
-  float *codebook; /* (k) centroids, finite */
-  uint8_t *index;  /* (count) codebook index per weight (< k); ignored where mask == 0;
-                      read back as 0 there */
-  uint8_t *mask;   /* (count) 1 = kept, 0 = pruned; NULL = all kept (write only: a read
-                      layer always has a mask) */
-  int gap_bits;    /* bits per relative index, 1..16 (paper: 8 conv, 5 fc), or
-                      DC_DCZ_GAP_AUTO: the writer tries every width and keeps the
-                      one giving the smallest layer record; a read layer holds the
-                      width stored */
-  int nbias;       /* >= 0 */
-  float *bias;     /* (nbias) finite; a read layer holds the decoded values */
-  int bias_bits;   /* how the writer stores the biases: 32 (or 0) fp32, 16 IEEE
-                      binary16, 8 8-bit linear (see dc_dcz_bias_round, which gives
-                      the values a reader gets back); a read layer holds it */
+  char name[64];     /* layer name, e.g. "ip1": 1..63 printable ASCII chars */
+  int ndim;          /* 1..4 */
+  int dims[4];       /* weight shape, e.g. {500, 800} or {50, 20, 5, 5}; count = product */
+  int bits;          /* codebook size k = 1 << bits (1..8) */
+  float *codebook;   /* (k) centroids, finite */
+  uint8_t *index;    /* (count) codebook index per weight (< k); ignored where mask == 0;
+                        read back as 0 there */
+  uint8_t *mask;     /* (count) 1 = kept, 0 = pruned; NULL = all kept (write only: a read
+                        layer always has a mask) */
+  int gap_bits;      /* bits per relative index, 1..16 (paper: 8 conv, 5 fc), or
+                        DC_DCZ_GAP_AUTO: the writer tries every width and keeps the
+                        one giving the smallest layer record; a read layer holds the
+                        width stored */
+  int nbias;         /* >= 0 */
+  float *bias;       /* (nbias) finite; a read layer holds the decoded values */
+  int bias_bits;     /* how the writer stores the biases: 32 (or 0) fp32, 16 IEEE
+                        binary16, 8 8-bit linear (see dc_dcz_bias_round, which gives
+                        the values a reader gets back); a read layer holds it */
+  int codebook_bits; /* how the writer stores the centroids: 32 (or 0) fp32, exact; 16
+                        IEEE binary16 (rounded, ties to even) when every one of the k
+                        fits fp16, else fp32 (dc_dcz_codebook_round gives the values a
+                        reader gets back); a read layer holds what was stored (32 or 16) */
 } dc_dcz_layer;
 
 /* The biases a reader gets back from biases stored with bias_bits (0 or 32: fp32, i.e.
@@ -178,6 +183,13 @@ typedef struct {
  * (|b| >= 65520). */
 dc_status dc_dcz_bias_round(const float *in, int n, int bias_bits, float *out);
 
+/* The k centroids a reader gets back from a codebook stored with codebook_bits into
+ * out[k] (may alias in): for 16, when every centroid is finite and below 65520 in
+ * magnitude, each rounded to the nearest binary16 (ties to even) and 16 returned; else
+ * (a centroid fp16 cannot hold, or codebook_bits 0 or 32) in unchanged and 32 returned:
+ * the width the writer stores the layer's codebook in. */
+int dc_dcz_codebook_round(const float *in, int k, int codebook_bits, float *out);
+
 /* Where one layer's bytes go, for reports. The byte fields sum to total_bytes. */
 typedef struct {
   char name[64];
@@ -187,6 +199,7 @@ typedef struct {
   int bits, gap_bits, bias_bits;
   uint64_t nbias;
   uint64_t centroids;      /* codebook entries stored: version 3 stores used ones only */
+  int codebook_bits;       /* 32 fp32 centroids, 16 fp16 (version 4) */
   uint64_t header_bytes;   /* record length, name, shape, counts, sizes, layer CRC */
   uint64_t codebook_bytes; /* version 3: the delta-coded used centroids; before: 4 << bits */
   uint64_t table_bytes;    /* the two serialized code-length tables */
@@ -252,7 +265,7 @@ dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n);
  * the caller releases with dc_dcz_stats_free (also on failure: it is then empty). */
 dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n, dc_dcz_stats *stats);
 
-/* dc_dcz_write_stats with a model section (model == NULL: none). Writes version 3
+/* dc_dcz_write_stats with a model section (model == NULL: none). Writes version 4
  * either way (header flag bit 0 says whether the model section is there). The net text and labels must
  * be 1..DC_DCZ_MAX_TEXT bytes of printable ASCII, tab, CR or LF (labels may be NULL), mean and scale finite, scale
  * nonzero, resize 0..65536, color a dc_color: else DC_ERR_ARG naming the field. */

@@ -50,6 +50,8 @@ typedef struct {
   int conv_gap_bits, fc_gap_bits; /* 1..16, or DC_DCZ_GAP_AUTO (0): the encoder picks per layer */
   int bias_bits;                  /* 32, 16, 8, or 0 (auto): the fewest of 8, 16 bits that leave the
                                      test accuracy unchanged, else 32 */
+  int codebook_bits;              /* 32, 16, or 0 (auto): fp16 centroids if they leave the test
+                                     accuracy unchanged (with the chosen biases), else 32 */
 } dc_encode_conf;
 
 typedef struct {

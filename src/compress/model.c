@@ -12,7 +12,7 @@
 #include "util.h"
 
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
-  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, 32, NULL, path, stats);
+  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, 32, 32, NULL, path, stats);
 }
 
 size_t dc_model_bias_count(const dc_net *net) {
@@ -54,6 +54,44 @@ void dc_model_restore_biases(dc_net *net, const float *saved) {
   }
 }
 
+size_t dc_model_codebook_count(const dc_net *net) {
+  size_t n = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param_parts parts = net->layers[i].weight ? dc_param_parts_of(net->layers[i].weight) : (dc_param_parts){0};
+    if (parts.codebook) n += (size_t)1 << parts.bits;
+  }
+  return n;
+}
+
+int dc_model_round_codebooks(dc_net *net, int codebook_bits, float *saved) {
+  size_t at = 0;
+  int rounded = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *w = net->layers[i].weight;
+    dc_param_parts parts = w ? dc_param_parts_of(w) : (dc_param_parts){0};
+    if (!parts.codebook) continue;
+    const int k = 1 << parts.bits;
+    if (saved) memcpy(saved + at, parts.codebook, sizeof(float) * (size_t)k);
+    at += (size_t)k;
+    rounded += dc_dcz_codebook_round(parts.codebook, k, codebook_bits, parts.codebook) == 16;
+    dc_param_sync(w); /* the weights are codebook[index] again */
+  }
+  return rounded;
+}
+
+void dc_model_restore_codebooks(dc_net *net, const float *saved) {
+  size_t at = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *w = net->layers[i].weight;
+    dc_param_parts parts = w ? dc_param_parts_of(w) : (dc_param_parts){0};
+    if (!parts.codebook) continue;
+    const size_t k = (size_t)1 << parts.bits;
+    memcpy(parts.codebook, saved + at, sizeof(float) * k);
+    at += k;
+    dc_param_sync(w);
+  }
+}
+
 dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d) {
   dc_param *w = l->weight;
   dc_param_parts parts = dc_param_parts_of(w);
@@ -74,7 +112,7 @@ dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, 
   return DC_OK;
 }
 
-dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits,
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits, int codebook_bits,
                                const dc_dcz_model *model, const char *path, dc_dcz_stats *stats) {
   dc_dcz_layer *layers = calloc((size_t)net->nlayers + 1, sizeof *layers);
   if (!layers) return dc_fail(DC_ERR_NOMEM, "out of memory");
@@ -84,6 +122,7 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
     s = dc_model_layer(l, conv_gap_bits, fc_gap_bits, &layers[n]);
+    layers[n].codebook_bits = codebook_bits;
     layers[n++].bias_bits = bias_bits;
   }
   if (s == DC_OK) s = dc_dcz_write_model(path, model, layers, n, stats);
