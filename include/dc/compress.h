@@ -167,8 +167,9 @@ typedef struct {
   int nbias;         /* >= 0 */
   float *bias;       /* (nbias) finite; a read layer holds the decoded values */
   int bias_bits;     /* how the writer stores the biases: 32 (or 0) fp32, 16 IEEE
-                        binary16, 8 8-bit linear (see dc_dcz_bias_round, which gives
-                        the values a reader gets back); a read layer holds it */
+                        binary16, 8 8-bit linear (version 4: the codes Exp-Golomb coded
+                        when smaller; see dc_dcz_bias_round, which gives the values a
+                        reader gets back); a read layer holds it */
   int codebook_bits; /* how the writer stores the centroids: 32 (or 0) fp32, exact; 16
                         IEEE binary16 (rounded, ties to even) when every one of the k
                         fits fp16, else fp32 (dc_dcz_codebook_round gives the values a
@@ -205,7 +206,7 @@ typedef struct {
   uint64_t table_bytes;    /* the two serialized code-length tables */
   uint64_t index_bytes;    /* Huffman-coded weight-index stream */
   uint64_t gap_bytes;      /* Huffman-coded gap stream */
-  uint64_t bias_bytes;     /* fp32 4·nbias, fp16 2·nbias, 8-bit 8 + nbias */
+  uint64_t bias_bytes;     /* fp32 4·nbias, fp16 2·nbias, 8-bit 8 + nbias (or fewer, coded) */
   uint64_t total_bytes;    /* the layer's share of the file */
   uint64_t index_bits_raw; /* (nnz + fillers) · bits: index stream before Huffman */
   uint64_t index_bits;     /* after Huffman */

@@ -30,6 +30,7 @@
  * of its reader: compress/dcz.h) stores the same in fewer bytes: the counts and sizes
  * of a record and its own length are LEB128 varints (minimal ones only), the codebook
  * may hold fp16 keys (per layer, when every centroid fits fp16 and the caller asks),
+ * 8-bit biases may be Exp-Golomb coded around a centre (bias format 3, where smaller),
  * and the texts are raw-deflated with a preset dictionary of the net syntax. */
 #include <errno.h>
 #include <limits.h>
@@ -414,14 +415,75 @@ static const char *codebook_read3(const uint8_t *in, size_t nbytes, const int *u
   return NULL;
 }
 
-/* Biases (version 3 bias format byte: 0 fp32, 1 fp16, 2 8-bit linear). */
-enum { BIAS_F32 = 0, BIAS_F16 = 1, BIAS_U8 = 2 };
+/* Biases (version 3 bias format byte: 0 fp32, 1 fp16, 2 8-bit linear; version 4 also 3:
+ * the 8-bit codes Exp-Golomb coded, bias_eg_code). */
+enum { BIAS_F32 = 0, BIAS_F16 = 1, BIAS_U8 = 2, BIAS_U8EG = 3 };
 /* Version 4 formats byte: bits 0-1 the bias format, bit 2 fp16 codebook keys. */
 enum { FMT_BIAS = 3, FMT_CB16 = 4 };
 
 static int bias_format(int bias_bits) { return bias_bits == 16 ? BIAS_F16 : bias_bits == 8 ? BIAS_U8 : BIAS_F32; }
+/* Bytes of n biases in formats 0-2 (format 3's depend on the values: bias_eg_code). */
 static uint64_t bias_bytes(int format, uint64_t n) {
   return format == BIAS_F32 ? 4 * n : format == BIAS_F16 ? 2 * n : n ? 8 + n : 0;
+}
+static int bias_bits_of(int format) { return format == BIAS_F32 ? 32 : format == BIAS_F16 ? 16 : 8; }
+
+/* Bias format 3 (version 4): format 2's lo and step, then a bit string (MSB-first,
+ * zero-padded, no whole byte of padding) of the 8-bit centre c, a 3-bit order r and, for
+ * each bias, its code's difference from c, zigzag-mapped, as an order-r Exp-Golomb code
+ * (as the codebook's differences). Biases of a layer cluster (a few outliers stretch the
+ * 8-bit range), so most codes sit near the centre and take 3-7 bits. The writer picks
+ * the c and r giving the fewest bits; this is their count (without lo and step), and
+ * with w also the bits. */
+static uint64_t bias_eg_code(const uint8_t *code, int n, dc_bitw *w) {
+  uint64_t best = UINT64_MAX;
+  int c_best = 0, r_best = 0;
+  for (int c = 0; c < 256; c++)
+    for (int r = 0; r < 8; r++) {
+      uint64_t bits = 11;
+      for (int j = 0; j < n && bits < best; j++)
+        bits += 2 * (uint64_t)bitlen64(zigzag(code[j], (uint32_t)c) + (1ull << r)) - 1 - (uint64_t)r;
+      if (bits < best) {
+        best = bits;
+        c_best = c;
+        r_best = r;
+      }
+    }
+  if (w) {
+    int rc = dc_bitw_put(w, (uint32_t)c_best, 8) || dc_bitw_put(w, (uint32_t)r_best, 3);
+    for (int j = 0; j < n; j++) {
+      uint64_t x = zigzag(code[j], (uint32_t)c_best) + (1ull << r_best);
+      int nb = bitlen64(x);
+      rc |= dc_bitw_put(w, 0, nb - 1 - r_best) || dc_bitw_put(w, (uint32_t)x, nb);
+    }
+    DC_ASSERT(rc == 0);
+  }
+  return best;
+}
+
+/* Inverse: n codes from in[nbytes]; NULL on success or what is wrong. */
+static const char *bias_eg_read(const uint8_t *in, uint64_t nbytes, uint64_t n, uint8_t *code) {
+  dc_bitr r;
+  dc_bitr_init(&r, in, nbytes * 8);
+  uint32_t c, order, b;
+  if (dc_bitr_get(&r, 8, &c) || dc_bitr_get(&r, 3, &order)) return "ends before the first 8-bit code";
+  for (uint64_t j = 0; j < n; j++) {
+    int zeros = 0;
+    for (;;) {
+      if (dc_bitr_get(&r, 1, &b)) return "ends inside an 8-bit code";
+      if (b) break;
+      if (++zeros + (int)order > 9) return "8-bit code difference wider than 10 bits";
+    }
+    uint32_t rest = 0;
+    if (zeros + (int)order > 0 && dc_bitr_get(&r, zeros + (int)order, &rest)) return "ends inside an 8-bit code";
+    uint64_t z = (((uint64_t)1 << (zeros + (int)order)) | rest) - ((uint64_t)1 << order);
+    int64_t v = (int64_t)c + ((z & 1) ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1));
+    if (v < 0 || v > 255) return "an 8-bit code leaves 0..255";
+    code[j] = (uint8_t)v;
+  }
+  if (dc_bitr_left(&r) >= 8) return "bytes after the last 8-bit code";
+  if (dc_bitr_left(&r) && dc_bitr_peek(&r, (int)dc_bitr_left(&r))) return "nonzero padding bits";
+  return NULL;
 }
 
 /* fp32 -> binary16, round to nearest, ties to even; -1 when it would overflow (or is
@@ -505,8 +567,9 @@ int dc_dcz_codebook_round(const float *in, int k, int codebook_bits, float *out)
   return fits ? 16 : 32;
 }
 
-/* Write the n biases of the given format (sizes from bias_bytes). */
-static void put_biases(obuf *o, const float *b, int n, int format) {
+/* Write the n biases of the given format (sizes from bias_bytes; format 3: their
+ * 8-bit codes[n] as eg_bytes of bit string, from bias_eg_code). */
+static void put_biases(obuf *o, const float *b, int n, int format, const uint8_t *codes, uint64_t eg_bytes) {
   if (format == BIAS_F32) {
     for (int j = 0; j < n; j++) put_f32(o, b[j]);
   } else if (format == BIAS_F16) {
@@ -521,12 +584,20 @@ static void put_biases(obuf *o, const float *b, int n, int format) {
     u8_params(b, n, &lo, &step);
     put_f32(o, lo);
     put_f32(o, step);
-    for (int j = 0; j < n; j++) put_uint(o, u8_code(b[j], lo, step), 1);
+    if (format == BIAS_U8EG) {
+      DC_ASSERT(eg_bytes <= o->cap - o->n);
+      dc_bitw w;
+      dc_bitw_init(&w, o->p + o->n, (size_t)eg_bytes);
+      bias_eg_code(codes, n, &w);
+      o->n += (size_t)eg_bytes;
+    } else {
+      for (int j = 0; j < n; j++) put_uint(o, u8_code(b[j], lo, step), 1);
+    }
   }
 }
 
-/* Inverse into out[n]; NULL on success or what is wrong. */
-static const char *read_biases(const uint8_t *p, uint64_t n, int format, float *out) {
+/* Inverse into out[n] from p[bl]; NULL on success or what is wrong. */
+static const char *read_biases(const uint8_t *p, uint64_t bl, uint64_t n, int format, float *out) {
   if (format == BIAS_F32) {
     for (uint64_t j = 0; j < n; j++)
       if (!isfinite(out[j] = f32_at(p + 4 * j))) return "a bias is not finite";
@@ -539,8 +610,23 @@ static const char *read_biases(const uint8_t *p, uint64_t n, int format, float *
   } else if (n > 0) {
     float lo = f32_at(p), step = f32_at(p + 4);
     if (!isfinite(lo) || !isfinite(step) || step < 0.0f) return "8-bit bias range is not finite or has a negative step";
+    const uint8_t *code = p + 8;
+    uint8_t *dec = NULL;
+    if (format == BIAS_U8EG) {
+      if (!(dec = dc_alloc((size_t)n))) return "out of memory";
+      const char *why = bias_eg_read(p + 8, bl - 8, n, dec);
+      if (why) {
+        dc_free(dec);
+        return why;
+      }
+      code = dec;
+    }
     for (uint64_t j = 0; j < n; j++)
-      if (!isfinite(out[j] = u8_value(lo, step, p[8 + j]))) return "an 8-bit bias is not finite";
+      if (!isfinite(out[j] = u8_value(lo, step, code[j]))) {
+        dc_free(dec);
+        return "an 8-bit bias is not finite";
+      }
+    dc_free(dec);
   }
   return NULL;
 }
@@ -758,6 +844,7 @@ static dc_status encode_layer(int version, const dc_dcz_layer *L, uint64_t count
   int *used = dc_alloc((size_t)k * sizeof *used);
   uint32_t *ckey = dc_alloc((size_t)k * sizeof *ckey);
   float *ckey_f = dc_alloc((size_t)k * sizeof *ckey_f); /* scratch of dc_dcz_codebook_round */
+  uint8_t *bcode = NULL;                                /* (nbias) 8-bit codes, for bias format 3 */
   uint16_t *gap = NULL, *isym = NULL;
   uint8_t *fill = NULL, *s1 = NULL, *s2 = NULL, *rec = NULL;
   uint64_t b1 = 0, b2 = 0;
@@ -817,8 +904,19 @@ static dc_status encode_layer(int version, const dc_dcz_layer *L, uint64_t count
       ckey[j] = kb == 16 ? half_key(h) : dc_float_key(L->codebook[used[j]]);
     }
     const uint64_t cbl = (codebook_code(ckey, m, kb, NULL) + 7) / 8;
-    const int bfmt = bias_format(L->bias_bits);
-    const uint64_t bl = bias_bytes(bfmt, (uint64_t)L->nbias);
+    int bfmt = bias_format(L->bias_bits);
+    uint64_t bl = bias_bytes(bfmt, (uint64_t)L->nbias), eg_bytes = 0;
+    if (version >= 4 && bfmt == BIAS_U8 && L->nbias > 0) { /* format 3 when it is smaller */
+      if (!(bcode = dc_alloc((size_t)L->nbias))) st = DC_ERR_NOMEM;
+      float lo = 0, step = 0;
+      if (bcode) u8_params(L->bias, L->nbias, &lo, &step);
+      for (int j = 0; bcode && j < L->nbias; j++) bcode[j] = u8_code(L->bias[j], lo, step);
+      if (bcode) eg_bytes = (bias_eg_code(bcode, L->nbias, NULL) + 7) / 8;
+      if (bcode && 8 + eg_bytes < bl) {
+        bfmt = BIAS_U8EG;
+        bl = 8 + eg_bytes;
+      }
+    }
     int nl = name_len(L->name);
     const uint64_t payload = plan.t1 + plan.t2 + cbl + (b1 + 7) / 8 + (b2 + 7) / 8 + bl;
     size_t rl, framed;
@@ -833,7 +931,7 @@ static dc_status encode_layer(int version, const dc_dcz_layer *L, uint64_t count
       rl = RECORD_FIXED3 + (size_t)nl + 4 * (size_t)L->ndim + (size_t)payload;
       framed = rl + LAYER_FRAME;
     }
-    rec = dc_alloc(framed);
+    rec = st == DC_OK ? dc_alloc(framed) : NULL;
     if (!rec) st = DC_ERR_NOMEM;
     if (st == DC_OK) {
       obuf o = {rec, 0, framed};
@@ -874,7 +972,7 @@ static dc_status encode_layer(int version, const dc_dcz_layer *L, uint64_t count
       o.n += (size_t)cbl;
       put_bytes(&o, s1, (size_t)((b1 + 7) / 8));
       put_bytes(&o, s2, (size_t)((b2 + 7) / 8));
-      put_biases(&o, L->bias, L->nbias, bfmt);
+      put_biases(&o, L->bias, L->nbias, bfmt, bcode, eg_bytes);
       put_uint(&o, crc_update(0, rec, o.n), 4);
       DC_ASSERT(o.n == o.cap);
       *out = rec;
@@ -891,9 +989,7 @@ static dc_status encode_layer(int version, const dc_dcz_layer *L, uint64_t count
                          b2,
                          L->bits,
                          w,
-                         bfmt == BIAS_F32   ? 32
-                         : bfmt == BIAS_F16 ? 16
-                                            : 8,
+                         bias_bits_of(bfmt),
                          (uint64_t)m,
                          cbl,
                          bl,
@@ -911,6 +1007,7 @@ static dc_status encode_layer(int version, const dc_dcz_layer *L, uint64_t count
   dc_free(used);
   dc_free(ckey);
   dc_free(ckey_f);
+  dc_free(bcode);
   dc_free(gap);
   dc_free(isym);
   dc_free(fill);
@@ -1254,6 +1351,7 @@ typedef struct {
   uint64_t bits, gap_bits, count, nnz, ne, nbias, t1, t2, b1, b2;
   uint64_t cbl;          /* version 3: codebook bytes */
   int bfmt;              /* bias format (BIAS_F32 before version 3) */
+  uint64_t bl;           /* bytes of the biases */
   int k, nsym_i, nsym_g; /* codebook entries, index symbols (k + the filler), gap symbols */
   const uint8_t *codebook, *tab_i, *tab_g, *str_i, *str_g, *bias;
 } layer_rec;
@@ -1308,7 +1406,8 @@ static dc_status parse_shape(char *who, size_t whocap, const char *path, int li,
     r->cb16 = (v & FMT_CB16) != 0;
     v &= FMT_BIAS;
   }
-  if (r->v3 && v > BIAS_U8) return bad(who, "bias format %u, must be 0 (fp32), 1 (fp16) or 2 (8-bit)", (unsigned)v);
+  if (r->v3 && !r->v4 && v > BIAS_U8)
+    return bad(who, "bias format %u, must be 0 (fp32), 1 (fp16) or 2 (8-bit)", (unsigned)v);
   if (!r->v3 && v != 0) return bad(who, "reserved byte is 0x%02x, must be 0", (unsigned)v);
   r->bfmt = (int)v;
   L->ndim = (int)ndim;
@@ -1370,11 +1469,20 @@ static dc_status parse_sizes(const char *who, cursor *c, layer_rec *r) {
   if (ne == 0 ? (b1 || b2) : (b1 < ne || b2 < ne || b1 > ne * DC_HUFF_MAX_LEN || b2 > ne * DC_HUFF_MAX_LEN))
     return bad(who, "stream sizes (%llu and %llu bits) do not fit %llu entries", (unsigned long long)b1,
                (unsigned long long)b2, (unsigned long long)ne);
-  const uint64_t bl = bias_bytes(r->bfmt, r->nbias);
-  uint64_t payload = r->t1 + r->t2 + r->cbl + (b1 + 7) / 8 + (b2 + 7) / 8 + bl;
+  uint64_t bl = bias_bytes(r->bfmt, r->nbias);
+  uint64_t payload = r->t1 + r->t2 + r->cbl + (b1 + 7) / 8 + (b2 + 7) / 8;
+  if (r->bfmt == BIAS_U8EG) { /* the biases take the rest: lo, step, 11 + 1..19 bits a code */
+    bl = payload <= c->left ? c->left - payload : 0;
+    const uint64_t lo = 8 + (11 + r->nbias + 7) / 8, hi = 8 + (11 + 19 * r->nbias + 7) / 8;
+    if (r->nbias == 0 || bl < lo || bl > hi)
+      return bad(who, "%llu bytes of Exp-Golomb coded biases for %llu biases (%llu..%llu)", (unsigned long long)bl,
+                 (unsigned long long)r->nbias, (unsigned long long)lo, (unsigned long long)hi);
+  }
+  payload += bl;
   if (payload != c->left)
     return bad(who, "record has %zu bytes after its header but its sizes add up to %llu", c->left,
                (unsigned long long)payload);
+  r->bl = bl;
   if (take(c, (size_t)r->t1, &r->tab_i) || take(c, (size_t)r->t2, &r->tab_g)) return ends_inside(who, "code tables");
   if (r->v3 && take(c, (size_t)r->cbl, &r->codebook)) return ends_inside(who, "codebook");
   if (take(c, (size_t)((b1 + 7) / 8), &r->str_i) || take(c, (size_t)((b2 + 7) / 8), &r->str_g))
@@ -1406,7 +1514,7 @@ static dc_status check_values(const char *who, const layer_rec *r, layer_streams
       s->cb[j] = v;
     }
   }
-  if ((why = read_biases(r->bias, r->nbias, r->bfmt, s->bias))) return bad(who, "biases: %s", why);
+  if ((why = read_biases(r->bias, r->bl, r->nbias, r->bfmt, s->bias))) return bad(who, "biases: %s", why);
   return DC_OK;
 }
 
@@ -1454,7 +1562,7 @@ static dc_status fill_layer(const layer_rec *r, const layer_streams *s, dc_dcz_l
   if (!L->codebook || !L->index || !L->mask || !L->bias) return DC_ERR_NOMEM;
   memcpy(L->codebook, s->cb, 4 * (size_t)r->k);
   if (r->nbias) memcpy(L->bias, s->bias, 4 * (size_t)r->nbias);
-  L->bias_bits = r->bfmt == BIAS_F32 ? 32 : r->bfmt == BIAS_F16 ? 16 : 8;
+  L->bias_bits = bias_bits_of(r->bfmt);
   for (size_t e = 0, j = 0; e < (size_t)r->ne; e++) {
     if (s->fill[e]) continue;
     L->mask[s->pos[j]] = 1;
@@ -1506,12 +1614,10 @@ static dc_status parse_layer(const char *path, int li, unsigned version, const u
                      r.b2,
                      (int)r.bits,
                      (int)r.gap_bits,
-                     r.bfmt == BIAS_F32   ? 32
-                     : r.bfmt == BIAS_F16 ? 16
-                                          : 8,
+                     bias_bits_of(r.bfmt),
                      (uint64_t)s.centroids,
                      v3 ? r.cbl : 4ull << r.bits,
-                     bias_bytes(r.bfmt, r.nbias),
+                     r.bl,
                      r.cb16 ? 16 : 32};
     fill_stats(stats, out->name, &z);
   }
