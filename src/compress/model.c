@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/cfg.h"
 #include "dc/data.h"
 #include "dc/config.h"
 #include "util.h"
@@ -218,6 +219,7 @@ static dc_status slurp(const char *path, char **out) {
 dc_status dc_model_describe(const dc_experiment *e, const dc_dataset *test, dc_dcz_model *out) {
   memset(out, 0, sizeof *out);
   DC_TRY(slurp(e->net, &out->net));
+  dc_cfg_strip_comments(out->net); /* the file runs the net; its comments stay in nets/ */
   out->scale = (float)e->scale;
   if (e->data_kind == DC_DATA_IMAGENET) {
     /* what the model section cannot say yet must not be dropped silently */
