@@ -180,7 +180,7 @@ static void grouped_forward_b1(const grouped_form *f, const float *x, float *y) 
 }
 
 typedef struct {
-  dc_net *net;   /* [input] -> fc -> softmax_loss, forward only, batch n */
+  dc_net *net; /* [input] -> fc -> softmax_loss, forward only, batch n */
   dc_layer *fc;
   dc_spfc sp;
   grouped_form grp;
@@ -207,8 +207,10 @@ static dc_status run_grouped(void *p) {
 static dc_status fc_open(const layer_spec *s, int n, int threads, fc_bench *b) {
   memset(b, 0, sizeof *b);
   char text[256];
-  snprintf(text, sizeof text, "[input]\nchannels = %d\nheight = 1\nwidth = 1\n[fc]\nname = fc\nnum_output = %d\n"
-           "[softmax_loss]\n", s->in, s->out);
+  snprintf(text, sizeof text,
+           "[input]\nchannels = %d\nheight = 1\nwidth = 1\n[fc]\nname = fc\nnum_output = %d\n"
+           "[softmax_loss]\n",
+           s->in, s->out);
   dc_cfg *cfg;
   DC_TRY(dc_cfg_parse(text, s->name, &cfg));
   dc_status st = dc_net_create(cfg, n, 0, NULL, &b->net);
@@ -315,19 +317,19 @@ static int bench_crossover(int threads, double seconds) {
   static const double dens[] = {0.05, 0.10, 0.20, 0.35, 0.50, 0.75, 1.00};
   static const int xb[] = {1, 4, 16, 64, 256}, rows[] = {4096, 1000};
   for (int r = 0; r < 2; r++)
-  for (int d = 0; d < (int)(sizeof dens / sizeof dens[0]); d++)
-    for (int j = 0; j < (int)(sizeof xb / sizeof xb[0]); j++) {
-      layer_spec s = {"xo", rows[r], 4096, dens[d], 5, 0};
-      fc_bench b;
-      if (fc_open(&s, xb[j], threads, &b) != DC_OK) {
-        fprintf(stderr, "bench_infer: %s\n", dc_failure_reason());
-        return 1;
+    for (int d = 0; d < (int)(sizeof dens / sizeof dens[0]); d++)
+      for (int j = 0; j < (int)(sizeof xb / sizeof xb[0]); j++) {
+        layer_spec s = {"xo", rows[r], 4096, dens[d], 5, 0};
+        fc_bench b;
+        if (fc_open(&s, xb[j], threads, &b) != DC_OK) {
+          fprintf(stderr, "bench_infer: %s\n", dc_failure_reason());
+          return 1;
+        }
+        double dt = time_us(run_dense, &b, seconds), st = time_us(run_sparse, &b, seconds);
+        printf("xo%d %.0f %d %.1f %.1f\n", rows[r], 100 * dens[d], xb[j], dt, st);
+        fflush(stdout);
+        fc_close(&b);
       }
-      double dt = time_us(run_dense, &b, seconds), st = time_us(run_sparse, &b, seconds);
-      printf("xo%d %.0f %d %.1f %.1f\n", rows[r], 100 * dens[d], xb[j], dt, st);
-      fflush(stdout);
-      fc_close(&b);
-    }
   return 0;
 }
 
@@ -420,11 +422,11 @@ static int bench_rss(const char *model, const char *which, const char *netfile, 
 static const struct {
   const char *layer;
   double density;
-} g_paper[] = {{"conv1", 0.84}, {"conv2", 0.38}, {"conv3", 0.35}, {"conv4", 0.37}, {"conv5", 0.37},
-               {"fc6", 0.09},   {"fc7", 0.09},   {"fc8", 0.25},
-               {"conv1_1", 0.58}, {"conv1_2", 0.22}, {"conv2_1", 0.34}, {"conv2_2", 0.36}, {"conv3_1", 0.53},
-               {"conv3_2", 0.24}, {"conv3_3", 0.42}, {"conv4_1", 0.32}, {"conv4_2", 0.27}, {"conv4_3", 0.34},
-               {"conv5_1", 0.35}, {"conv5_2", 0.29}, {"conv5_3", 0.36}};
+} g_paper[] = {{"conv1", 0.84},   {"conv2", 0.38},   {"conv3", 0.35},   {"conv4", 0.37},   {"conv5", 0.37},
+               {"fc6", 0.09},     {"fc7", 0.09},     {"fc8", 0.25},     {"conv1_1", 0.58}, {"conv1_2", 0.22},
+               {"conv2_1", 0.34}, {"conv2_2", 0.36}, {"conv3_1", 0.53}, {"conv3_2", 0.24}, {"conv3_3", 0.42},
+               {"conv4_1", 0.32}, {"conv4_2", 0.27}, {"conv4_3", 0.34}, {"conv5_1", 0.35}, {"conv5_2", 0.29},
+               {"conv5_3", 0.36}};
 
 static int synth(const char *netfile, const char *out, int vgg) {
   dc_net *net;
@@ -451,7 +453,7 @@ static int synth(const char *netfile, const char *out, int vgg) {
   text[n] = '\0';
   dc_dcz_model m = {text, DC_COLOR_BGR, 256, {104, 117, 123}, 1, NULL};
   dc_dcz_stats st;
-  if (dc_model_encode_with(net, 8, 5, 32, &m, out, &st) != DC_OK) return fail();
+  if (dc_model_encode_with(net, 8, 5, 32, 32, &m, out, &st) != DC_OK) return fail();
   fprintf(stderr, "synth: %s %llu bytes, %.1fx\n", out, (unsigned long long)st.file_bytes, st.ratio);
   dc_dcz_stats_free(&st);
   dc_net_free(net);
@@ -477,12 +479,18 @@ int main(int argc, char **argv) {
   int threads = 2, batch[16] = {1, 64}, nb = 2;
   double seconds = 1.0;
   for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc) layers = argv[++i];
-    else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) nb = parse_list(argv[++i], batch, 16);
-    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
-    else if (strcmp(argv[i], "--cpu-time") == 0) g_cpu_time = 1;
-    else if (argv[i][0] != '-' && npos < 3) pos[npos++] = argv[i];
+    if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc)
+      layers = argv[++i];
+    else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+      nb = parse_list(argv[++i], batch, 16);
+    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+      threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = atof(argv[++i]);
+    else if (strcmp(argv[i], "--cpu-time") == 0)
+      g_cpu_time = 1;
+    else if (argv[i][0] != '-' && npos < 3)
+      pos[npos++] = argv[i];
     else {
       fprintf(stderr, "bench_infer: unknown argument %s\n", argv[i]);
       return 2;

@@ -20,9 +20,9 @@
 
 typedef struct {
   char *key;
-  char *value; /* trimmed, never NULL */
-  int line;    /* 1-based */
-  int used;    /* a getter or dc_cfg_mark_used() read it */
+  char *value;  /* trimmed, never NULL */
+  int line;     /* 1-based */
+  int used;     /* a getter or dc_cfg_mark_used() read it */
   char *origin; /* the "--set section.key=value" argument that set it; NULL: the file */
 } cfg_entry;
 
@@ -64,8 +64,8 @@ static char *trim(char *s) {
 }
 
 static int name_char(char ch, int allow_upper) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
-         ch == '/' || ch == '-' || (allow_upper && ch >= 'A' && ch <= 'Z');
+  return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '/' || ch == '-' ||
+         (allow_upper && ch >= 'A' && ch <= 'Z');
 }
 
 /* First character of s outside the name alphabet, or NULL when all are fine. */
@@ -78,10 +78,14 @@ static const char *bad_name_char(const char *s, int allow_upper) {
 /* A printable rendering of one character for messages: "'x'", "space", "\\x01". */
 static void show_char(char ch, char buf[16]) {
   unsigned char u = (unsigned char)ch;
-  if (ch == ' ') snprintf(buf, 16, "space");
-  else if (ch == '\t') snprintf(buf, 16, "tab");
-  else if (u < 0x20 || u >= 0x7f) snprintf(buf, 16, "byte 0x%02x", u);
-  else snprintf(buf, 16, "'%c'", ch);
+  if (ch == ' ')
+    snprintf(buf, 16, "space");
+  else if (ch == '\t')
+    snprintf(buf, 16, "tab");
+  else if (u < 0x20 || u >= 0x7f)
+    snprintf(buf, 16, "byte 0x%02x", u);
+  else
+    snprintf(buf, 16, "'%c'", ch);
 }
 
 /* ---------------------------------------------------------------- parsing */
@@ -110,8 +114,7 @@ static cfg_entry *find_entry(const dc_cfg_section *s, const char *key) {
   return NULL;
 }
 
-static dc_status add_entry(dc_cfg *c, dc_cfg_section *s, const char *key, const char *value,
-                           int line) {
+static dc_status add_entry(dc_cfg *c, dc_cfg_section *s, const char *key, const char *value, int line) {
   if (s->n == s->cap) {
     int cap = s->cap ? s->cap * 2 : 8;
     cfg_entry *ne = realloc(s->entries, (size_t)cap * sizeof *ne);
@@ -134,6 +137,29 @@ static dc_status add_entry(dc_cfg *c, dc_cfg_section *s, const char *key, const 
   return DC_OK;
 }
 
+void dc_cfg_strip_comments(char *text) {
+  char *out = text;
+  for (const char *line = text; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line), keep = len;
+    for (size_t i = 0; i < len; i++) {
+      if ((line[i] == '#' || line[i] == ';') && (i == 0 || is_space(line[i - 1]))) {
+        keep = i;
+        break;
+      }
+    }
+    int cut = keep < len;
+    while (cut && keep > 0 && is_space(line[keep - 1])) keep--;
+    if (!cut || keep > 0) { /* a line the comment emptied goes with its newline */
+      memmove(out, line, keep);
+      out += keep;
+      if (end) *out++ = '\n';
+    }
+    line = end ? end + 1 : line + len;
+  }
+  *out = '\0';
+}
+
 /* Parse one line (a writable copy without its '\n'). */
 static dc_status parse_line(dc_cfg *c, char *raw, int lineno) {
   const char *file = c->name;
@@ -151,48 +177,42 @@ static dc_status parse_line(dc_cfg *c, char *raw, int lineno) {
 
   if (*line == '[') {
     char *close = strchr(line, ']');
-    if (!close)
-      return dc_fail(DC_ERR_CFG, "%s:%d: unterminated '[' in '%s' (expected '[name]')", file,
-                     lineno, line);
+    if (!close) return dc_fail(DC_ERR_CFG, "%s:%d: unterminated '[' in '%s' (expected '[name]')", file, lineno, line);
     if (*trim(close + 1) != '\0')
-      return dc_fail(DC_ERR_CFG, "%s:%d: unexpected text after ']': '%s'", file, lineno,
-                     trim(close + 1));
+      return dc_fail(DC_ERR_CFG, "%s:%d: unexpected text after ']': '%s'", file, lineno, trim(close + 1));
     *close = '\0';
     char *name = trim(line + 1);
     if (*name == '\0') return dc_fail(DC_ERR_CFG, "%s:%d: empty section name '[]'", file, lineno);
     const char *bad = bad_name_char(name, 0);
     if (bad) {
       show_char(*bad, shown);
-      return dc_fail(DC_ERR_CFG, "%s:%d: bad character %s in section name '%s' (use a-z 0-9 _ . / -)",
-                     file, lineno, shown, name);
+      return dc_fail(DC_ERR_CFG, "%s:%d: bad character %s in section name '%s' (use a-z 0-9 _ . / -)", file, lineno,
+                     shown, name);
     }
     return add_section(c, name, lineno);
   }
 
   if (c->n == 0)
-    return dc_fail(DC_ERR_CFG, "%s:%d: '%s' is outside any section (add a [section] header above it)",
-                   file, lineno, line);
+    return dc_fail(DC_ERR_CFG, "%s:%d: '%s' is outside any section (add a [section] header above it)", file, lineno,
+                   line);
   dc_cfg_section *s = &c->sections[c->n - 1];
   char *eq = strchr(line, '=');
-  if (!eq)
-    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] expected 'key = value', got '%s'", file, lineno,
-                   s->name, line);
+  if (!eq) return dc_fail(DC_ERR_CFG, "%s:%d: [%s] expected 'key = value', got '%s'", file, lineno, s->name, line);
   *eq = '\0';
   char *key = trim(line);
   char *value = trim(eq + 1);
   if (*key == '\0')
-    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] empty key before '=' (value '%s')", file, lineno,
-                   s->name, value);
+    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] empty key before '=' (value '%s')", file, lineno, s->name, value);
   const char *bad = bad_name_char(key, 1);
   if (bad) {
     show_char(*bad, shown);
-    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] bad character %s in key '%s' (use A-Z a-z 0-9 _ . / -)",
-                   file, lineno, s->name, shown, key);
+    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] bad character %s in key '%s' (use A-Z a-z 0-9 _ . / -)", file, lineno,
+                   s->name, shown, key);
   }
   const cfg_entry *prev = find_entry(s, key);
   if (prev)
-    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] duplicate key '%s' (first set on line %d)", file,
-                   lineno, s->name, key, prev->line);
+    return dc_fail(DC_ERR_CFG, "%s:%d: [%s] duplicate key '%s' (first set on line %d)", file, lineno, s->name, key,
+                   prev->line);
   return add_entry(c, s, key, value, lineno);
 }
 
@@ -430,8 +450,10 @@ int dc_cfg_section_line(const dc_cfg_section *s) { return s->origin ? 0 : s->lin
 #define LOC_CAP 1200
 static const char *where(const dc_cfg_section *s, const cfg_entry *e, char buf[LOC_CAP]) {
   const char *origin = e ? e->origin : s->origin;
-  if (origin) snprintf(buf, LOC_CAP, "--set %s", origin);
-  else snprintf(buf, LOC_CAP, "%s:%d", s->cfg->name, e ? e->line : s->line);
+  if (origin)
+    snprintf(buf, LOC_CAP, "--set %s", origin);
+  else
+    snprintf(buf, LOC_CAP, "%s:%d", s->cfg->name, e ? e->line : s->line);
   return buf;
 }
 
@@ -464,8 +486,8 @@ static cfg_entry *lookup(dc_cfg_section *s, const char *key) {
 
 static dc_status value_error(const dc_cfg_section *s, const cfg_entry *e, const char *expected) {
   char at[LOC_CAP];
-  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: expected %s, got '%s'", where(s, e, at), s->name, e->key,
-                 expected, e->value);
+  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: expected %s, got '%s'", where(s, e, at), s->name, e->key, expected,
+                 e->value);
 }
 
 /* ---------------------------------------------------------------- value syntax */
@@ -492,8 +514,7 @@ static int parse_double(const char *v, double *out) {
 
 /* ---------------------------------------------------------------- getters */
 
-dc_status dc_cfg_int_range(dc_cfg_section *s, const char *key, long def, long min, long max,
-                           long *out) {
+dc_status dc_cfg_int_range(dc_cfg_section *s, const char *key, long def, long min, long max, long *out) {
   DC_ASSERT(min <= max);
   const cfg_entry *e = lookup(s, key);
   if (!e) {
@@ -506,12 +527,18 @@ dc_status dc_cfg_int_range(dc_cfg_section *s, const char *key, long def, long mi
     return DC_OK;
   }
   char what[96];
-  if (min == LONG_MIN && max == LONG_MAX) snprintf(what, sizeof what, "an integer");
-  else if (min == 1 && max == LONG_MAX) snprintf(what, sizeof what, "a positive integer");
-  else if (min == 0 && max == LONG_MAX) snprintf(what, sizeof what, "a non-negative integer");
-  else if (max == LONG_MAX) snprintf(what, sizeof what, "an integer >= %ld", min);
-  else if (min == LONG_MIN) snprintf(what, sizeof what, "an integer <= %ld", max);
-  else snprintf(what, sizeof what, "an integer in [%ld, %ld]", min, max);
+  if (min == LONG_MIN && max == LONG_MAX)
+    snprintf(what, sizeof what, "an integer");
+  else if (min == 1 && max == LONG_MAX)
+    snprintf(what, sizeof what, "a positive integer");
+  else if (min == 0 && max == LONG_MAX)
+    snprintf(what, sizeof what, "a non-negative integer");
+  else if (max == LONG_MAX)
+    snprintf(what, sizeof what, "an integer >= %ld", min);
+  else if (min == LONG_MIN)
+    snprintf(what, sizeof what, "an integer <= %ld", max);
+  else
+    snprintf(what, sizeof what, "an integer in [%ld, %ld]", min, max);
   return value_error(s, e, what);
 }
 
@@ -520,8 +547,8 @@ dc_status dc_cfg_int(dc_cfg_section *s, const char *key, long def, long *out) {
 }
 
 /* Shared by the float getters: `what` names the accepted set for the message. */
-static dc_status get_float(dc_cfg_section *s, const char *key, double def, double min, double max,
-                           int exclusive_min, const char *what, double *out) {
+static dc_status get_float(dc_cfg_section *s, const char *key, double def, double min, double max, int exclusive_min,
+                           const char *what, double *out) {
   const cfg_entry *e = lookup(s, key);
   if (!e) {
     *out = def;
@@ -535,15 +562,18 @@ static dc_status get_float(dc_cfg_section *s, const char *key, double def, doubl
   return value_error(s, e, what);
 }
 
-dc_status dc_cfg_float_range(dc_cfg_section *s, const char *key, double def, double min,
-                             double max, double *out) {
+dc_status dc_cfg_float_range(dc_cfg_section *s, const char *key, double def, double min, double max, double *out) {
   DC_ASSERT(!isnan(min) && !isnan(max) && min <= max);
   char what[96];
   int lo = isfinite(min), hi = isfinite(max);
-  if (lo && hi) snprintf(what, sizeof what, "a number in [%g, %g]", min, max);
-  else if (lo) snprintf(what, sizeof what, "a number >= %g", min);
-  else if (hi) snprintf(what, sizeof what, "a number <= %g", max);
-  else snprintf(what, sizeof what, "a finite number");
+  if (lo && hi)
+    snprintf(what, sizeof what, "a number in [%g, %g]", min, max);
+  else if (lo)
+    snprintf(what, sizeof what, "a number >= %g", min);
+  else if (hi)
+    snprintf(what, sizeof what, "a number <= %g", max);
+  else
+    snprintf(what, sizeof what, "a finite number");
   return get_float(s, key, def, min, max, 0, what, out);
 }
 
@@ -582,8 +612,7 @@ dc_status dc_cfg_bool(dc_cfg_section *s, const char *key, int def, int *out) {
   return value_error(s, e, "a boolean (1/0, true/false, yes/no, on/off)");
 }
 
-dc_status dc_cfg_enum(dc_cfg_section *s, const char *key, const char *const *choices, int n,
-                      int def, int *out) {
+dc_status dc_cfg_enum(dc_cfg_section *s, const char *key, const char *const *choices, int n, int def, int *out) {
   DC_ASSERT(n > 0 && choices != NULL);
   const cfg_entry *e = lookup(s, key);
   if (!e) {
@@ -606,13 +635,11 @@ dc_status dc_cfg_enum(dc_cfg_section *s, const char *key, const char *const *cho
   }
   const char *hint = dc_closest(e->value, choices, n);
   char at[LOC_CAP];
-  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: expected one of: %s; got '%s'%s%s%s", where(s, e, at),
-                 s->name, e->key, list, e->value, hint ? " (did you mean '" : "",
-                 hint ? hint : "", hint ? "'?)" : "");
+  return dc_fail(DC_ERR_CFG, "%s: [%s] %s: expected one of: %s; got '%s'%s%s%s", where(s, e, at), s->name, e->key, list,
+                 e->value, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
 }
 
-dc_status dc_cfg_float_list(dc_cfg_section *s, const char *key, double *out, int max,
-                            int *count) {
+dc_status dc_cfg_float_list(dc_cfg_section *s, const char *key, double *out, int max, int *count) {
   DC_ASSERT(max >= 0 && count != NULL);
   const cfg_entry *e = lookup(s, key);
   *count = 0;
@@ -635,8 +662,8 @@ dc_status dc_cfg_float_list(dc_cfg_section *s, const char *key, double *out, int
     }
     if (!parse_double(t, &x)) {
       char what[160];
-      snprintf(what, sizeof what, "a comma-separated list of numbers (item %d '%.60s' is not a finite number)",
-               k + 1, t);
+      snprintf(what, sizeof what, "a comma-separated list of numbers (item %d '%.60s' is not a finite number)", k + 1,
+               t);
       st = value_error(s, e, what);
       break;
     }
@@ -700,8 +727,7 @@ int dc_cfg_has(dc_cfg_section *s, const char *key) {
 
 int dc_cfg_key_count(const dc_cfg_section *s) { return s->n; }
 
-void dc_cfg_key_at(const dc_cfg_section *s, int i, const char **key, const char **value,
-                   int *line) {
+void dc_cfg_key_at(const dc_cfg_section *s, int i, const char **key, const char **value, int *line) {
   DC_ASSERT(i >= 0 && i < s->n);
   if (key) *key = s->entries[i].key;
   if (value) *value = s->entries[i].value;
@@ -747,8 +773,7 @@ int dc_edit_distance(const char *a, const char *b) {
       int v = prev[j] + 1;
       if (cur[j - 1] + 1 < v) v = cur[j - 1] + 1;
       if (prev[j - 1] + cost < v) v = prev[j - 1] + cost;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
-        v = prev2[j - 2] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v) v = prev2[j - 2] + 1;
       cur[j] = v;
     }
     int *t = prev2;
@@ -791,8 +816,7 @@ dc_status dc_cfg_check_unused(const dc_cfg_section *s) {
     const char *hint = closest(e->key, (const char *const *)s->known, s->nknown, 1);
     char at[LOC_CAP];
     return dc_fail(DC_ERR_CFG, "%s: [%s] unknown key '%s'%s%s%s", where(s, e, at), s->name, e->key,
-                   hint ? " (did you mean '" : "", hint ? hint : "",
-                   hint ? "'?)" : "");
+                   hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
   }
   return DC_OK;
 }

@@ -39,8 +39,8 @@ static dc_status check_readable(dc_cfg_section *s, const char *key, const char *
   int err = errno;
   char cwd[512];
   if (path[0] != '/' && getcwd(cwd, sizeof cwd))
-    return dc_cfg_key_error(s, key, "cannot open '%s': %s (relative paths start from the current directory, %s)",
-                            path, strerror(err), cwd);
+    return dc_cfg_key_error(s, key, "cannot open '%s': %s (relative paths start from the current directory, %s)", path,
+                            strerror(err), cwd);
   return dc_cfg_key_error(s, key, "cannot open '%s': %s", path, strerror(err));
 }
 
@@ -68,8 +68,8 @@ static dc_status parse_experiment(dc_cfg_section *s, dc_experiment *e) {
 }
 
 /* Keys only kind = imagenet reads; with another kind they are an error, not ignored. */
-static const char *const g_imagenet_keys[] = {"resize", "crop",     "mean",           "mirror",      "loader_threads",
-                                              "std",    "channels", "resize_mode",    "val_list",    "on_bad_image"};
+static const char *const g_imagenet_keys[] = {"resize", "crop",     "mean",        "mirror",   "loader_threads",
+                                              "std",    "channels", "resize_mode", "val_list", "on_bad_image"};
 static const char *const g_channels[] = {"bgr", "rgb"};
 static const char *const g_resize_modes[] = {"squash", "shorter"};
 static const char *const g_on_bad[] = {"stop", "skip"}; /* indexed by dc_on_bad */
@@ -164,7 +164,6 @@ static dc_status parse_solver(dc_cfg_section *s, dc_experiment *e) {
   DC_TRY(dc_cfg_int_range(s, "snapshot", 5000, 0, 1L << 40, &e->snapshot));
   return dc_cfg_check_unused(s);
 }
-
 
 /* The weighted layers of the net file, for checking per-layer keys in stage sections. */
 typedef struct {
@@ -261,8 +260,8 @@ static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experi
   DC_TRY(dc_cfg_bool(s, "adjust_dropout", 1, &c->adjust_dropout));
   static const char *const opts[] = {"mode",    "rounds", "retrain_iters", "final_retrain_iters",
                                      "base_lr", "freeze", "adjust_dropout"};
-  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 7, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER,
-                          c->layer, &c->nlayers));
+  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 7, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER, c->layer,
+                          &c->nlayers));
   for (int i = 0; c->mode == DC_PRUNE_DENSITY && i < c->nlayers; i++)
     if (c->layer[i].value <= 0.0)
       return dc_cfg_key_error(s, c->layer[i].layer, "a layer must keep some weights (density > 0)");
@@ -313,6 +312,9 @@ static dc_status parse_encode(dc_cfg_section *s, dc_experiment *e) {
   int b;
   DC_TRY(dc_cfg_enum(s, "bias_bits", bias, 4, 0, &b));
   c->bias_bits = b == 0 ? 0 : atoi(bias[b]);
+  static const char *const cbits[] = {"auto", "32", "16"};
+  DC_TRY(dc_cfg_enum(s, "codebook_bits", cbits, 3, 0, &b));
+  c->codebook_bits = b == 0 ? 0 : atoi(cbits[b]);
   return dc_cfg_check_unused(s);
 }
 
@@ -331,9 +333,11 @@ static dc_status parse_stages(dc_cfg *cfg, dc_experiment *e) {
   int lp = p ? dc_cfg_section_line(p) : 0, lq = q ? dc_cfg_section_line(q) : 0, lc = c ? dc_cfg_section_line(c) : 0;
   /* (a section a --set created has line 0 and no place in the file to check) */
   if (p && q && lp && lq && lq < lp)
-    return dc_cfg_section_error(p, "must come before [quantize] (line %d): stages run in the order [prune], [quantize], [encode]", lq);
+    return dc_cfg_section_error(
+        p, "must come before [quantize] (line %d): stages run in the order [prune], [quantize], [encode]", lq);
   if (q && c && lq && lc && lc < lq)
-    return dc_cfg_section_error(q, "must come before [encode] (line %d): stages run in the order [prune], [quantize], [encode]", lc);
+    return dc_cfg_section_error(
+        q, "must come before [encode] (line %d): stages run in the order [prune], [quantize], [encode]", lc);
   return DC_OK;
 }
 
@@ -346,7 +350,8 @@ static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
     if (!known) {
       const char *hint = dc_closest(name, g_sections, NSECTIONS);
       if (hint) return dc_cfg_section_error(s, "unknown section (did you mean [%s]?)", hint);
-      return dc_cfg_section_error(s, "unknown section (expected one of: experiment, data, solver, prune, quantize, encode)");
+      return dc_cfg_section_error(
+          s, "unknown section (expected one of: experiment, data, solver, prune, quantize, encode)");
     }
     if (dc_cfg_find(cfg, name) != s) return dc_cfg_section_error(s, "section [%s] appears twice", name);
   }
@@ -369,9 +374,7 @@ static dc_status parse_all(dc_cfg *cfg, dc_experiment *e) {
   return parse_stages(cfg, e);
 }
 
-dc_status dc_experiment_load(const char *path, dc_experiment *e) {
-  return dc_experiment_load_set(path, NULL, 0, e);
-}
+dc_status dc_experiment_load(const char *path, dc_experiment *e) { return dc_experiment_load_set(path, NULL, 0, e); }
 
 dc_status dc_experiment_load_set(const char *path, const char *const *sets, int nsets, dc_experiment *e) {
   memset(e, 0, sizeof *e);
@@ -559,9 +562,11 @@ dc_status dc_experiment_run(const dc_experiment *e, const char *resume, FILE *ou
   dc_dcz_stats stats = {0};
   float *dropout0 = NULL;
   dc_status st = trainer_open(e, resume, out, &t);
-  if (st == DC_OK && resume && dc_dist_rank() == 0) st = dc_stage_results_load(e->output, results, DC_MAX_STAGES, &nresults);
+  if (st == DC_OK && resume && dc_dist_rank() == 0)
+    st = dc_stage_results_load(e->output, results, DC_MAX_STAGES, &nresults);
   if (st == DC_OK && t.state.stage > nstages)
-    st = dc_fail(DC_ERR_ARG, "%s: at stage %ld but %s has only %d stages", resume, (long)t.state.stage, e->path, nstages);
+    st = dc_fail(DC_ERR_ARG, "%s: at stage %ld but %s has only %d stages", resume, (long)t.state.stage, e->path,
+                 nstages);
   if (st == DC_OK) {
     dropout0 = calloc((size_t)t.train_net->nlayers, sizeof(float));
     if (!dropout0) st = dc_fail(DC_ERR_NOMEM, "out of memory");

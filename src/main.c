@@ -98,10 +98,11 @@ static const char *const ENCODE_USAGE =
     "usage: dctrain encode EXPERIMENT.cfg [--weights W.h5] [--out OUT.dcz] [--threads N]\n"
     "                      [--set S.K=V]...\n"
     "\n"
-    "Run the experiment's encode stage alone on quantized weights: choose the bias\n"
-    "precision and the relative-index widths as [encode] says, write the .dcz, decode it\n"
-    "and check every weight and the test accuracy, then print the size tables. Re-encodes\n"
-    "a finished run with a newer encoder or other [encode] settings (--set encode.K=V).\n"
+    "Run the experiment's encode stage alone on quantized weights: choose the bias and\n"
+    "codebook precision and the relative-index widths as [encode] says, write the .dcz\n"
+    "(format version 4), decode it and check every weight and the test accuracy, then\n"
+    "print the size tables. Re-encodes a finished run with a newer encoder or other\n"
+    "[encode] settings (--set encode.K=V).\n"
     "\n"
     "  --weights W.h5  quantized weights (default OUTPUT/quantize.h5)\n"
     "  --out OUT.dcz   where to write (default OUTPUT/model.dcz)\n"
@@ -327,7 +328,7 @@ typedef enum { OPT_STR, OPT_LONG, OPT_DOUBLE, OPT_SET } opt_kind;
 typedef struct {
   const char *name; /* "--threads" */
   opt_kind kind;
-  void *out;        /* const char **, long *, double * or set_list * */
+  void *out; /* const char **, long *, double * or set_list * */
   long lo, hi;
 } opt;
 
@@ -405,7 +406,8 @@ static int cmd_train(const char *cmd, int argc, char **argv) {
   int n, rc;
   for (int i = 0; i < argc; i++)
     if (!strcmp(argv[i], "--version")) {
-      printf("dctrain %s (%s)\n", DC_VERSION, dc_dist_built() ? "data-parallel: MPI" : "one process: built without MPI");
+      printf("dctrain %s (%s)\n", DC_VERSION,
+             dc_dist_built() ? "data-parallel: MPI" : "one process: built without MPI");
       return 0;
     }
   if (argc == 0) {
@@ -443,10 +445,10 @@ static int cmd_eval(const char *cmd, int argc, char **argv) {
   long threads = 0;
   static set_list sets;
   int n, rc;
-  const opt opts[] = {{"--data", OPT_STR, &data, 0, 0},
-                      {"--threads", OPT_LONG, &threads, 1, 1024},
-                      {"--set", OPT_SET, &sets, 0, 0}};
-  if ((rc = parse_args(cmd, EVAL_USAGE, argc, argv, opts, NOPTS(opts), &model, 1, &n, "MODEL (a .dcz or .h5 file)")) >= 0)
+  const opt opts[] = {
+      {"--data", OPT_STR, &data, 0, 0}, {"--threads", OPT_LONG, &threads, 1, 1024}, {"--set", OPT_SET, &sets, 0, 0}};
+  if ((rc = parse_args(cmd, EVAL_USAGE, argc, argv, opts, NOPTS(opts), &model, 1, &n, "MODEL (a .dcz or .h5 file)")) >=
+      0)
     return rc;
   if (!data) return bad_arg(cmd, "missing --data EXPERIMENT.cfg (it gives the net and the test set)");
   static dc_experiment e;
@@ -500,12 +502,9 @@ static int cmd_sensitivity(const char *cmd, int argc, char **argv) {
   long threads = 0;
   static set_list sets;
   int n, rc;
-  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
-                      {"--output", OPT_STR, &output, 0, 0},
-                      {"--densities", OPT_STR, &densities, 0, 0},
-                      {"--bits", OPT_STR, &bits, 0, 0},
-                      {"--threads", OPT_LONG, &threads, 1, 1024},
-                      {"--set", OPT_SET, &sets, 0, 0}};
+  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},     {"--output", OPT_STR, &output, 0, 0},
+                      {"--densities", OPT_STR, &densities, 0, 0}, {"--bits", OPT_STR, &bits, 0, 0},
+                      {"--threads", OPT_LONG, &threads, 1, 1024}, {"--set", OPT_SET, &sets, 0, 0}};
   if ((rc = parse_args(cmd, SENSITIVITY_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0)
     return rc;
   double pct[DC_MAX_DENSITIES];
@@ -538,12 +537,18 @@ static int cmd_plan(const char *cmd, int argc, char **argv) {
   double ratio = 0;
   static set_list sets;
   int n, rc;
-  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},     {"--output", OPT_STR, &output, 0, 0},
-                      {"--densities", OPT_STR, &densities, 0, 0}, {"--bits", OPT_STR, &bits, 0, 0},
-                      {"-o", OPT_STR, &out_cfg, 0, 0},            {"--size", OPT_STR, &size, 0, 0},
-                      {"--max-loss", OPT_STR, &max_loss, 0, 0},   {"--ratio", OPT_DOUBLE, &ratio, 0, 1000000},
-                      {"--rounds", OPT_LONG, &rounds, 1, 1000},   {"--threads", OPT_LONG, &threads, 1, 1024},
-                      {"--set", OPT_SET, &sets, 0, 0},            {"--sensitivity", OPT_STR, &tables, 0, 0},
+  const opt opts[] = {{"--weights", OPT_STR, &weights, 0, 0},
+                      {"--output", OPT_STR, &output, 0, 0},
+                      {"--densities", OPT_STR, &densities, 0, 0},
+                      {"--bits", OPT_STR, &bits, 0, 0},
+                      {"-o", OPT_STR, &out_cfg, 0, 0},
+                      {"--size", OPT_STR, &size, 0, 0},
+                      {"--max-loss", OPT_STR, &max_loss, 0, 0},
+                      {"--ratio", OPT_DOUBLE, &ratio, 0, 1000000},
+                      {"--rounds", OPT_LONG, &rounds, 1, 1000},
+                      {"--threads", OPT_LONG, &threads, 1, 1024},
+                      {"--set", OPT_SET, &sets, 0, 0},
+                      {"--sensitivity", OPT_STR, &tables, 0, 0},
                       {"--reserve", OPT_DOUBLE, &reserve, 0, 99}};
   if ((rc = parse_args(cmd, PLAN_USAGE, argc, argv, opts, NOPTS(opts), &cfg, 1, &n, "EXPERIMENT.cfg")) >= 0) return rc;
   static dc_plan_conf c;
@@ -568,7 +573,8 @@ static int cmd_plan(const char *cmd, int argc, char **argv) {
   c.rounds = (int)rounds;
   c.tables = tables;
   c.reserve = reserve;
-  if (tables && (densities || bits)) return bad_arg(cmd, "--sensitivity DIR: the grid is its tables' rows (no --densities, --bits)");
+  if (tables && (densities || bits))
+    return bad_arg(cmd, "--sensitivity DIR: the grid is its tables' rows (no --densities, --bits)");
   static dc_experiment e;
   if (dc_experiment_load_set(cfg, sets.v, sets.n, &e) != DC_OK) return die(dc_failure_reason());
   if ((rc = override(cmd, &e, threads, output)) >= 0) return rc;
@@ -605,8 +611,8 @@ static int cmd_import(const char *cmd, int argc, char **argv) {
   const char *pos[3], *net = NULL;
   int n, rc;
   const opt opts[] = {{"--net", OPT_STR, &net, 0, 0}};
-  if ((rc = parse_args(cmd, IMPORT_USAGE, argc, argv, opts, NOPTS(opts), pos, 3, &n,
-                       "caffe IN.caffemodel OUT.h5")) >= 0)
+  if ((rc = parse_args(cmd, IMPORT_USAGE, argc, argv, opts, NOPTS(opts), pos, 3, &n, "caffe IN.caffemodel OUT.h5")) >=
+      0)
     return rc;
   if (strcmp(pos[0], "caffe") != 0) return bad_arg(cmd, "unknown format '%s' (only 'caffe')", pos[0]);
   if (!net) return bad_arg(cmd, "missing --net NET.net (the net the weights are checked against)");
@@ -619,9 +625,9 @@ static int cmd_import(const char *cmd, int argc, char **argv) {
 static int cmd_predict(const char *cmd, int argc, char **argv) {
   const char *idx = NULL, *labels = NULL, *data = NULL;
   long first = 10, top = 5, threads = 2;
-  const opt opts[] = {{"--idx", OPT_STR, &idx, 0, 0},         {"--labels", OPT_STR, &labels, 0, 0},
-                      {"--data", OPT_STR, &data, 0, 0},       {"--first", OPT_LONG, &first, 1, 1000000},
-                      {"--top", OPT_LONG, &top, 1, 1 << 20},  {"--threads", OPT_LONG, &threads, 1, 1024}};
+  const opt opts[] = {{"--idx", OPT_STR, &idx, 0, 0},        {"--labels", OPT_STR, &labels, 0, 0},
+                      {"--data", OPT_STR, &data, 0, 0},      {"--first", OPT_LONG, &first, 1, 1000000},
+                      {"--top", OPT_LONG, &top, 1, 1 << 20}, {"--threads", OPT_LONG, &threads, 1, 1024}};
   /* positionals (MODEL, IMAGE...) are any number: parse the options alone */
   char **optv = malloc(sizeof(char *) * (size_t)(argc + 1));
   const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -675,9 +681,12 @@ static int cmd_plot(const char *cmd, int argc, char **argv) {
   int no = 0, np = 0, n, rc = -1;
   for (int i = 1; i < argc && rc < 0; i++) {
     if (!strcmp(argv[i], "--codebook")) {
-      if (i + 1 >= argc) rc = bad_arg(cmd, "--codebook needs a value");
-      else if (ncb == 4) rc = bad_arg(cmd, "at most 4 --codebook files");
-      else codebooks[ncb++] = argv[++i];
+      if (i + 1 >= argc)
+        rc = bad_arg(cmd, "--codebook needs a value");
+      else if (ncb == 4)
+        rc = bad_arg(cmd, "at most 4 --codebook files");
+      else
+        codebooks[ncb++] = argv[++i];
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       optv[no++] = argv[i];
       if (strcmp(argv[i], "-h") && strcmp(argv[i], "--help") && i + 1 < argc) optv[no++] = argv[++i];
@@ -685,25 +694,44 @@ static int cmd_plot(const char *cmd, int argc, char **argv) {
       pos[np++] = argv[i];
     }
   }
-  const opt opts[] = {{"-o", OPT_STR, &out, 0, 0},         {"--layer", OPT_STR, &layer, 0, 0},
-                      {"--net", OPT_STR, &net, 0, 0},      {"--title", OPT_STR, &title, 0, 0},
+  const opt opts[] = {{"-o", OPT_STR, &out, 0, 0},
+                      {"--layer", OPT_STR, &layer, 0, 0},
+                      {"--net", OPT_STR, &net, 0, 0},
+                      {"--title", OPT_STR, &title, 0, 0},
                       {"--bins", OPT_LONG, &bins, 5, 1000}};
   if (rc < 0) rc = parse_args(cmd, PLOT_USAGE, no, optv, opts, NOPTS(opts), NULL, 0, &n, "");
   int one_input = kind == 1 || kind == 2 || kind == 3;
-  if (rc < 0 && np == 0) rc = bad_arg(cmd, "%s: missing %s", kinds[kind], kind == 0 ? "LOG.csv" : kind == 4 ? "RUN_DIR" : kind == 3 ? "MODEL.dcz" : "WEIGHTS");
-  if (rc < 0 && one_input && np > 1) rc = bad_arg(cmd, "%s: one input file, got %d ('%s', '%s'...)", kinds[kind], np, pos[0], pos[1]);
+  if (rc < 0 && np == 0)
+    rc = bad_arg(cmd, "%s: missing %s", kinds[kind],
+                 kind == 0   ? "LOG.csv"
+                 : kind == 4 ? "RUN_DIR"
+                 : kind == 3 ? "MODEL.dcz"
+                             : "WEIGHTS");
+  if (rc < 0 && one_input && np > 1)
+    rc = bad_arg(cmd, "%s: one input file, got %d ('%s', '%s'...)", kinds[kind], np, pos[0], pos[1]);
   if (rc < 0 && !out) rc = bad_arg(cmd, "%s: missing -o OUT.png", kinds[kind]);
-  if (rc < 0 && one_input && !layer) rc = bad_arg(cmd, "%s: missing --layer L (a weighted layer, e.g. ip1)", kinds[kind]);
+  if (rc < 0 && one_input && !layer)
+    rc = bad_arg(cmd, "%s: missing --layer L (a weighted layer, e.g. ip1)", kinds[kind]);
   if (rc < 0 && ncb && kind != 1) rc = bad_arg(cmd, "--codebook is for plot hist");
   if (rc < 0 && net && kind != 2) rc = bad_arg(cmd, "--net is for plot mask");
   if (rc < 0) {
     dc_status s;
     switch (kind) {
-      case 0: s = dc_plot_curves(out, pos, np, title); break;
-      case 1: s = dc_plot_hist(out, pos[0], layer, codebooks, ncb, (int)bins, title); break;
-      case 2: s = dc_plot_mask(out, pos[0], layer, net, title); break;
-      case 3: s = dc_plot_codes(out, pos[0], layer, title); break;
-      default: s = dc_plot_tradeoff(out, pos, np, title); break;
+      case 0:
+        s = dc_plot_curves(out, pos, np, title);
+        break;
+      case 1:
+        s = dc_plot_hist(out, pos[0], layer, codebooks, ncb, (int)bins, title);
+        break;
+      case 2:
+        s = dc_plot_mask(out, pos[0], layer, net, title);
+        break;
+      case 3:
+        s = dc_plot_codes(out, pos[0], layer, title);
+        break;
+      default:
+        s = dc_plot_tradeoff(out, pos, np, title);
+        break;
     }
     rc = s == DC_OK ? 0 : die(dc_failure_reason());
     if (rc == 0) printf("wrote %s\n", out);
@@ -722,12 +750,10 @@ typedef struct {
 } subcommand;
 
 static const subcommand g_commands[] = {
-    {"train", cmd_train, 1},   {"eval", cmd_eval, 1},   {"info", cmd_info, 0},
-    {"export", cmd_export, 0}, {"encode", cmd_encode, 0}, {"sensitivity", cmd_sensitivity, 0}, {"plan", cmd_plan, 0},
-    {"bench", cmd_bench, 1},
-    {"import", cmd_import, 0},
-    {"predict", cmd_predict, 0},
-    {"plot", cmd_plot, 0},
+    {"train", cmd_train, 1},     {"eval", cmd_eval, 1},     {"info", cmd_info, 0},
+    {"export", cmd_export, 0},   {"encode", cmd_encode, 0}, {"sensitivity", cmd_sensitivity, 0},
+    {"plan", cmd_plan, 0},       {"bench", cmd_bench, 1},   {"import", cmd_import, 0},
+    {"predict", cmd_predict, 0}, {"plot", cmd_plot, 0},
 };
 #define NCOMMANDS ((int)(sizeof g_commands / sizeof g_commands[0]))
 

@@ -33,8 +33,8 @@
 #include "atomic.h"
 #include "util.h"
 
-static const double g_densities[] = {100, 80, 65, 50, 40, 30, 23, 17, 13, 10, 7.5,
-                                     5.5, 4,  3,  2.2, 1.6, 1.2, 0.9, 0.7, 0.5};
+static const double g_densities[] = {100, 80,  65, 50, 40,  30,  23,  17,  13,  10,
+                                     7.5, 5.5, 4,  3,  2.2, 1.6, 1.2, 0.9, 0.7, 0.5};
 static const int g_bits[] = {8, 7, 6, 5, 4, 3, 2, 1};
 
 #define MIN_ROUND_KEEP 0.55 /* a pruning round keeps at least this much of the last */
@@ -81,13 +81,13 @@ dc_status dc_plan_budget_from_ratio(const dc_experiment *e, double ratio, uint64
   }
   dc_net_free(net);
   *bytes = (uint64_t)floor((double)dense / ratio);
-  if (*bytes == 0) return dc_fail(DC_ERR_ARG, "plan: --ratio %g leaves no bytes of the %llu of %s", ratio,
-                                  (unsigned long long)dense, e->net);
+  if (*bytes == 0)
+    return dc_fail(DC_ERR_ARG, "plan: --ratio %g leaves no bytes of the %llu of %s", ratio, (unsigned long long)dense,
+                   e->net);
   return DC_OK;
 }
 
 /* ---- the size model ---- */
-
 
 /* Prune l's weight to pct percent and quantize it to bits, as the stages would (the
  * quantize stage's seed). */
@@ -102,12 +102,22 @@ static dc_status cut(const dc_experiment *e, dc_layer *l, double pct, int bits) 
  * the file smaller). */
 static int planned_bias_bits(const dc_experiment *e) { return e->encode.bias_bits ? e->encode.bias_bits : 16; }
 
+/* The codebook width the size model assumes: [encode] codebook_bits, and for auto 32:
+ * the stage keeps fp16 centroids only when the test result does not move, which the
+ * plan cannot know before retraining (fp16 only makes the file smaller). */
+static int planned_codebook_bits(const dc_experiment *e) {
+  return e->encode.codebook_bits ? e->encode.codebook_bits : 32;
+}
+
 /* Bytes of l's record in a .dcz as it is now (SHARED). */
 static dc_status layer_bytes(const dc_experiment *e, const dc_layer *l, uint64_t *bytes) {
   dc_dcz_layer d;
-  if (e->encode.enabled) DC_TRY(dc_model_layer(l, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &d));
-  else DC_TRY(dc_model_layer(l, DC_DCZ_GAP_AUTO, DC_DCZ_GAP_AUTO, &d)); /* [encode]'s defaults */
+  if (e->encode.enabled)
+    DC_TRY(dc_model_layer(l, e->encode.conv_gap_bits, e->encode.fc_gap_bits, &d));
+  else
+    DC_TRY(dc_model_layer(l, DC_DCZ_GAP_AUTO, DC_DCZ_GAP_AUTO, &d)); /* [encode]'s defaults */
   d.bias_bits = planned_bias_bits(e);
+  d.codebook_bits = planned_codebook_bits(e);
   dc_dcz_layer_stats st;
   DC_TRY(dc_dcz_layer_size(&d, &st));
   *bytes = st.total_bytes;
@@ -232,10 +242,10 @@ static dc_status write_planned(const dc_experiment *e, dc_net *net, const dc_pla
   dc_dataset_free(test);
   if (s == DC_ERR_FORMAT) { /* as the encode stage: weights only */
     dc_failure_clear();
-    return dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), NULL, path, st);
+    return dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), planned_codebook_bits(e), NULL, path, st);
   }
   DC_TRY(s);
-  s = dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), &info, path, st);
+  s = dc_model_encode_with(net, conv_gap, fc_gap, planned_bias_bits(e), planned_codebook_bits(e), &info, path, st);
   dc_dcz_model_free(&info);
   return s;
 }
@@ -276,7 +286,8 @@ static void stem_of(const char *path, char *out, size_t cap) {
   size_t n = strlen(b);
   if (n > 4 && !strcmp(b + n - 4, ".cfg")) n -= 4;
   if (n >= cap) n = cap - 1;
-  if (n == 0) snprintf(out, cap, "plan");
+  if (n == 0)
+    snprintf(out, cap, "plan");
   else {
     memcpy(out, b, n);
     out[n] = '\0';
@@ -314,8 +325,7 @@ static dc_status copy_base(const dc_experiment *e, FILE *f, const char *name, ch
       seen_header = 1;
       if (!drop) {
         fputs(line, f);
-        if (!strcmp(hdr, "experiment"))
-          fprintf(f, "name = %s\noutput = runs/%s\n", name, name);
+        if (!strcmp(hdr, "experiment")) fprintf(f, "name = %s\noutput = runs/%s\n", name, name);
       }
       continue;
     }
@@ -380,8 +390,8 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
           "loss pruned", "loss quantized");
   for (int l = 0; l < p->nlayers; l++) {
     const dc_plan_layer *L = &p->layer[l];
-    fprintf(f, "#   %-10s %9llu %7.4g%% %5d %8llu %12.2f %15.2f\n", L->name, (unsigned long long)L->weights,
-            L->density, L->bits, (unsigned long long)L->bytes, L->prune_loss, L->quant_loss);
+    fprintf(f, "#   %-10s %9llu %7.4g%% %5d %8llu %12.2f %15.2f\n", L->name, (unsigned long long)L->weights, L->density,
+            L->bits, (unsigned long long)L->bytes, L->prune_loss, L->quant_loss);
   }
   fprintf(f,
           "# Estimated model.dcz: %s bytes, %.1fx (the plan applied at once to the trained\n"
@@ -399,8 +409,9 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
     long iters = e->prune.enabled ? e->prune.retrain_iters : (e->solver.max_iter >= 2 ? e->solver.max_iter / 2 : 1000);
     double lr = e->prune.enabled ? e->prune.lr : e->solver.base_lr / 2;
     if (pruned) {
-      fprintf(f, "\n# %d rounds: layer densities approach their targets geometrically (round r keeps d^(r/%d),\n"
-                 "# each round at least %.0f%% of the last).\n[prune]\nrounds = %d\nretrain_iters = %ld\n",
+      fprintf(f,
+              "\n# %d rounds: layer densities approach their targets geometrically (round r keeps d^(r/%d),\n"
+              "# each round at least %.0f%% of the last).\n[prune]\nrounds = %d\nretrain_iters = %ld\n",
               p->rounds, p->rounds, 100 * MIN_ROUND_KEEP, p->rounds, iters);
       if (e->prune.enabled && e->prune.final_retrain_iters != e->prune.retrain_iters)
         fprintf(f, "final_retrain_iters = %ld\n", e->prune.final_retrain_iters);
@@ -414,8 +425,9 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
     static const char *const inits[] = {"linear", "density", "random"};
     long qiters = e->quantize.enabled ? e->quantize.retrain_iters : iters;
     double qlr = e->quantize.enabled ? e->quantize.lr : e->solver.base_lr / 10;
-    fprintf(f, "\n# Bits per layer (quantization within --max-loss %.2g points in all, measured alone).\n"
-               "[quantize]\nretrain_iters = %ld\nbase_lr = %.6g\n",
+    fprintf(f,
+            "\n# Bits per layer (quantization within --max-loss %.2g points in all, measured alone).\n"
+            "[quantize]\nretrain_iters = %ld\nbase_lr = %.6g\n",
             c->max_loss, qiters, qlr);
     if (e->quantize.init != DC_KMEANS_LINEAR) fprintf(f, "init = %s\n", inits[e->quantize.init]);
     for (int l = 0; l < p->nlayers; l++) fprintf(f, "%s = %d\n", p->layer[l].name, p->layer[l].bits);
@@ -446,7 +458,8 @@ static dc_status check_conf(const dc_plan_conf *c, dc_plan_conf *g) {
   if (c->budget == 0) return dc_fail(DC_ERR_ARG, "plan: no budget (--ratio R or --size BYTES)");
   if (!(c->max_loss >= 0 && c->max_loss <= 100))
     return dc_fail(DC_ERR_ARG, "plan: --max-loss %g is not in [0, 100] points", c->max_loss);
-  if (!(c->reserve >= 0 && c->reserve < 100)) return dc_fail(DC_ERR_ARG, "plan: --reserve %g%% is not in [0, 100)", c->reserve);
+  if (!(c->reserve >= 0 && c->reserve < 100))
+    return dc_fail(DC_ERR_ARG, "plan: --reserve %g%% is not in [0, 100)", c->reserve);
   if (c->rounds < 0 || c->rounds > 1000) return dc_fail(DC_ERR_ARG, "plan: --rounds %d is not in 1..1000", c->rounds);
   if (g->ndensities == 0) {
     g->ndensities = (int)(sizeof g_densities / sizeof g_densities[0]);
@@ -474,8 +487,9 @@ static dc_status read_table(const char *path, dc_sens_kind kind, dc_sensitivity 
   r->kind = kind;
   DC_TRY(dc_check_input(path, 1u << 20));
   FILE *f = fopen(path, "r");
-  if (!f) return dc_fail(DC_ERR_IO, "%s: cannot open: %s (measure it with dctrain sensitivity%s)", path,
-                         strerror(errno), kind ? " --bits" : "");
+  if (!f)
+    return dc_fail(DC_ERR_IO, "%s: cannot open: %s (measure it with dctrain sensitivity%s)", path, strerror(errno),
+                   kind ? " --bits" : "");
   char line[8192];
   dc_status s = DC_OK;
   int lineno = 1, dense_row = -1;
@@ -523,8 +537,10 @@ static dc_status read_table(const char *path, dc_sens_kind kind, dc_sensitivity 
   fclose(f);
   if (s == DC_OK && r->ndensities == 0) s = dc_fail(DC_ERR_FORMAT, "%s: no rows", path);
   if (s == DC_OK && kind == DC_SENS_PRUNE) {
-    if (dense_row < 0) s = dc_fail(DC_ERR_FORMAT, "%s: no 100%% row (the unpruned net's accuracy)", path);
-    else r->dense.top1 = r->top1[(size_t)dense_row * r->nlayers];
+    if (dense_row < 0)
+      s = dc_fail(DC_ERR_FORMAT, "%s: no 100%% row (the unpruned net's accuracy)", path);
+    else
+      r->dense.top1 = r->top1[(size_t)dense_row * r->nlayers];
   }
   if (s != DC_OK) dc_sensitivity_free(r);
   return s;
@@ -532,8 +548,8 @@ static dc_status read_table(const char *path, dc_sens_kind kind, dc_sensitivity 
 
 /* The sensitivities: measured, or read back from c->tables (same layers, the grid
  * becomes the tables' rows). */
-static dc_status sensitivities(const dc_experiment *e, dc_plan_conf *c, const char *wpath, FILE *out,
-                               dc_sensitivity *P, dc_sensitivity *Q) {
+static dc_status sensitivities(const dc_experiment *e, dc_plan_conf *c, const char *wpath, FILE *out, dc_sensitivity *P,
+                               dc_sensitivity *Q) {
   if (!c->tables) {
     DC_TRY(dc_cmd_sensitivity(e, wpath, c->density, c->ndensities, out, P));
     dc_status s = dc_cmd_sensitivity_bits(e, wpath, c->bits, c->nbits, out, Q);
@@ -558,8 +574,8 @@ static dc_status sensitivities(const dc_experiment *e, dc_plan_conf *c, const ch
     for (int j = 0; j < Q->ndensities; j++) c->bits[j] = (int)Q->density[j];
     dc_plan_conf g;
     s = check_conf(c, &g);
-    if (s != DC_OK) s = dc_fail(DC_ERR_FORMAT, "%s: %s (rows must fall as the planner's grid)", c->tables,
-                                dc_failure_reason());
+    if (s != DC_OK)
+      s = dc_fail(DC_ERR_FORMAT, "%s: %s (rows must fall as the planner's grid)", c->tables, dc_failure_reason());
   }
   if (s == DC_OK && out)
     fprintf(out, "[plan] sensitivities from %s and %s (dense top-1 %.2f%%)\n", pp, qp, 100 * P->dense.top1);

@@ -61,15 +61,15 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
   fprintf(md, "| stage | top-1 | top-5 | top-1 error | weights kept | time |\n|---|---:|---:|---:|---:|---:|\n");
   for (int i = 0; i < n; i++)
     fprintf(md, "| %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %.0f s |\n", r[i].label, 100 * r[i].top1, 100 * r[i].top5,
-            100 * (1 - r[i].top1), r[i].total ? 100.0 * (double)r[i].nonzero / (double)r[i].total : 0.0,
-            r[i].seconds);
+            100 * (1 - r[i].top1), r[i].total ? 100.0 * (double)r[i].nonzero / (double)r[i].total : 0.0, r[i].seconds);
   fprintf(md, "\n## Layers\n\n");
   fprintf(md,
           "| layer | #weights | weights kept (P) | weight bits (P+Q) | weight bits (P+Q+H) | index bits (P+Q) | "
           "index bits (P+Q+H) | compress rate (P+Q) | compress rate (P+Q+H) |\n"
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  fprintf(csv, "layer,weights,kept,density,weight_bits_pq,weight_bits_pqh,index_bits_pq,index_bits_pqh,"
-               "rate_pq,rate_pqh,dense_bytes,compressed_bytes\n");
+  fprintf(csv,
+          "layer,weights,kept,density,weight_bits_pq,weight_bits_pqh,index_bits_pq,index_bits_pqh,"
+          "rate_pq,rate_pqh,dense_bytes,compressed_bytes\n");
   long tw = 0, tk = 0;
   double dense = 0, pq = 0, ib_raw = 0, ib = 0, gb_raw = 0, gb = 0;
   for (int i = 0; i < net->nlayers; i++) {
@@ -114,7 +114,8 @@ static void write_tables(FILE *md, FILE *csv, const char *title, dc_net *net, co
             (unsigned long long)stats->dense_bytes, (unsigned long long)stats->file_bytes);
     fprintf(md,
             "\nThe P+Q+H rate counts every byte of model.dcz (%llu bytes: headers, code tables, codebooks, "
-            "biases and the model section included) against fp32 weights and biases (%llu bytes). P+Q counts the raw index and "
+            "biases and the model section included) against fp32 weights and biases (%llu bytes). P+Q counts the raw "
+            "index and "
             "relative-index streams plus codebooks and biases.\n",
             (unsigned long long)stats->file_bytes, (unsigned long long)stats->dense_bytes);
   } else {
@@ -147,8 +148,8 @@ void dc_report_print_dcz(FILE *out, const char *path, const dc_dcz_stats *s) {
   fprintf(out, "%s: format version %d, %d layers, %llu bytes; fp32 weights + biases %llu bytes; compression %.1fx\n",
           path, s->version, s->nlayers, (unsigned long long)s->file_bytes, (unsigned long long)s->dense_bytes,
           s->ratio);
-  fprintf(out, "%-12s %10s %8s %5s %5s %9s %9s %9s %9s %10s %8s\n", "layer", "weights", "kept", "bits", "gap",
-          "w-bits", "w-bits+H", "i-bits", "i-bits+H", "bytes", "rate");
+  fprintf(out, "%-12s %10s %8s %5s %5s %9s %9s %9s %9s %10s %8s\n", "layer", "weights", "kept", "bits", "gap", "w-bits",
+          "w-bits+H", "i-bits", "i-bits+H", "bytes", "rate");
   for (int i = 0; i < s->nlayers; i++) {
     const dc_dcz_layer_stats *l = &s->layer[i];
     fprintf(out, "%-12s %10llu %7.2f%% %5d %5d %9.2f %9.2f %9.2f %9.2f %10llu %7.1fx\n", l->name,
@@ -164,11 +165,12 @@ void dc_report_print_dcz(FILE *out, const char *path, const dc_dcz_stats *s) {
     const dc_dcz_layer_stats *l = &s->layer[i];
     uint64_t v[6] = {l->header_bytes, l->codebook_bytes, l->table_bytes, l->index_bytes, l->gap_bytes, l->bias_bytes};
     for (int j = 0; j < 6; j++) sum[j] += v[j];
-    char bias[24];
+    char bias[24], entries[24];
     snprintf(bias, sizeof bias, "%llu/%d", (unsigned long long)l->bias_bytes, l->bias_bits);
-    fprintf(out, "%-12s %8llu %9llu %9llu %7llu %9llu %9llu %7s %9llu\n", l->name, (unsigned long long)v[0],
-            (unsigned long long)v[1], (unsigned long long)l->centroids, (unsigned long long)v[2],
-            (unsigned long long)v[3], (unsigned long long)v[4], bias, (unsigned long long)l->total_bytes);
+    snprintf(entries, sizeof entries, "%llu/%d", (unsigned long long)l->centroids, l->codebook_bits);
+    fprintf(out, "%-12s %8llu %9llu %9s %7llu %9llu %9llu %7s %9llu\n", l->name, (unsigned long long)v[0],
+            (unsigned long long)v[1], entries, (unsigned long long)v[2], (unsigned long long)v[3],
+            (unsigned long long)v[4], bias, (unsigned long long)l->total_bytes);
   }
   uint64_t layers = 0;
   for (int j = 0; j < 6; j++) layers += sum[j];
@@ -176,10 +178,10 @@ void dc_report_print_dcz(FILE *out, const char *path, const dc_dcz_stats *s) {
           (unsigned long long)sum[1], "", (unsigned long long)sum[2], (unsigned long long)sum[3],
           (unsigned long long)sum[4], (unsigned long long)sum[5], (unsigned long long)layers);
   if (s->model_bytes)
-    fprintf(out, "%-12s %9llu bytes: net text %llu bytes stored in %llu, preprocessing, labels, framing\n",
-            "model", (unsigned long long)s->model_bytes, (unsigned long long)s->net_text_bytes,
+    fprintf(out, "%-12s %9llu bytes: net text %llu bytes stored in %llu, preprocessing, labels, framing\n", "model",
+            (unsigned long long)s->model_bytes, (unsigned long long)s->net_text_bytes,
             (unsigned long long)s->net_bytes);
-  fprintf(out, "%-12s %9llu bytes: file header 16, file CRC 4\n", "file", (unsigned long long)(s->file_bytes - layers -
-                                                                                                  s->model_bytes));
-  fprintf(out, "(biases: bytes/bits per bias; codebook entries: centroids stored)\n");
+  fprintf(out, "%-12s %9llu bytes: file header 16, file CRC 4\n", "file",
+          (unsigned long long)(s->file_bytes - layers - s->model_bytes));
+  fprintf(out, "(biases: bytes/bits per bias; codebook entries: centroids stored/bits per centroid)\n");
 }

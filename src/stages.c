@@ -44,8 +44,10 @@ static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r, FILE *o
     const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
     if (!ls) continue;
     double f = (double)r / c->rounds;
-    if (c->mode == DC_PRUNE_DENSITY) DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
-    else DC_TRY(dc_prune_quality(l->weight, ls->value * f));
+    if (c->mode == DC_PRUNE_DENSITY)
+      DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
+    else
+      DC_TRY(dc_prune_quality(l->weight, ls->value * f));
   }
   if (out) fprintf(out, "  pruned in %.2fs\n", dc_now() - t0);
   return DC_OK;
@@ -98,10 +100,12 @@ static void set_frozen(dc_net *net, dc_freeze which, float *saved, int restore) 
     dc_layer *l = &net->layers[i];
     dc_param *ps[2] = {l->weight, l->bias};
     dc_weight_family family = dc_layer_type_weights(l->type);
-    int frozen = (which == DC_FREEZE_CONV && family == DC_WEIGHTS_CONV) || (which == DC_FREEZE_FC && family == DC_WEIGHTS_FC);
+    int frozen =
+        (which == DC_FREEZE_CONV && family == DC_WEIGHTS_CONV) || (which == DC_FREEZE_FC && family == DC_WEIGHTS_FC);
     for (int j = 0; j < 2; j++) {
       if (!ps[j]) continue;
-      if (restore) ps[j]->lr_mult = saved[k];
+      if (restore)
+        ps[j]->lr_mult = saved[k];
       else {
         saved[k] = ps[j]->lr_mult;
         if (frozen) ps[j]->lr_mult = 0.0f;
@@ -160,12 +164,41 @@ static dc_status choose_biases(dc_trainer *t, int bias_bits, const dc_test_resul
   return s;
 }
 
+/* The codebook precision of the file, chosen after the biases (so it is measured with
+ * the biases the file holds): codebook_bits 16 or 32 as asked, or for 0 (auto) 16 when
+ * the net with fp16 centroids (in the layers whose centroids all fit fp16) scores
+ * exactly *ref (top-1 and top-5 counts), else 32. On return the net holds the
+ * centroids the file will hold, *with is their test result and *layers the number of
+ * layers rounded to fp16. */
+static dc_status choose_codebooks(dc_trainer *t, int codebook_bits, const dc_test_result *ref, int *chosen, int *layers,
+                                  dc_test_result *with) {
+  dc_net *net = t->train_net;
+  *with = *ref;
+  *chosen = 32;
+  *layers = 0;
+  if (codebook_bits == 32) return DC_OK;
+  float *saved = malloc(sizeof(float) * (dc_model_codebook_count(net) + 1));
+  if (!saved) return dc_fail(DC_ERR_NOMEM, "out of memory");
+  int n = dc_model_round_codebooks(net, 16, saved);
+  dc_status s = n ? dc_test(t, with) : DC_OK;
+  if (s == DC_OK && n && (codebook_bits == 16 || (with->top1 == ref->top1 && with->top5 == ref->top5))) {
+    *chosen = 16;
+    *layers = n;
+  } else {
+    dc_model_restore_codebooks(net, saved);
+    *with = *ref;
+  }
+  free(saved);
+  return s;
+}
+
 dc_status dc_stage_encode(const dc_experiment *e, dc_trainer *t, const char *path, dc_dcz_stats *stats) {
   dc_params *ps = t->train_net->params;
-  dc_test_result fp32, before, after;
-  int bias_bits;
+  dc_test_result fp32, biased, before, after;
+  int bias_bits, codebook_bits, cb_layers;
   DC_TRY(dc_test(t, &fp32));
-  DC_TRY(choose_biases(t, e->encode.bias_bits, &fp32, &bias_bits, &before));
+  DC_TRY(choose_biases(t, e->encode.bias_bits, &fp32, &bias_bits, &biased));
+  DC_TRY(choose_codebooks(t, e->encode.codebook_bits, &biased, &codebook_bits, &cb_layers, &before));
   double t_enc = 0, t_dec = 0;
   if (dc_dist_rank() == 0) { /* the writer; the other ranks hold the same weights */
     double t0 = dc_now();
@@ -175,9 +208,9 @@ dc_status dc_stage_encode(const dc_experiment *e, dc_trainer *t, const char *pat
     if (s == DC_ERR_FORMAT) { /* preprocessing the format cannot carry: weights only */
       if (t->out) fprintf(t->out, "[encode] note: %s; model.dcz holds the weights only\n", dc_failure_reason());
       dc_failure_clear();
-      s = dc_model_encode_with(t->train_net, gc, gf, bias_bits, NULL, path, NULL);
+      s = dc_model_encode_with(t->train_net, gc, gf, bias_bits, codebook_bits, NULL, path, NULL);
     } else if (s == DC_OK) {
-      s = dc_model_encode_with(t->train_net, gc, gf, bias_bits, &info, path, NULL);
+      s = dc_model_encode_with(t->train_net, gc, gf, bias_bits, codebook_bits, &info, path, NULL);
       dc_dcz_model_free(&info);
     }
     DC_TRY(s);
@@ -189,19 +222,28 @@ dc_status dc_stage_encode(const dc_experiment *e, dc_trainer *t, const char *pat
   DC_TRY(dc_params_bcast(ps)); /* the others take the decoded net as rank 0 holds it */
   DC_TRY(dc_test(t, &after));
   if (before.top1 != after.top1 || before.top5 != after.top5)
-    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path, after.top1,
-                   before.top1);
+    return dc_fail(DC_ERR_FORMAT, "%s: decoded accuracy %.4f differs from %.4f (a bug: please report)", path,
+                   after.top1, before.top1);
   t->last = after;
   if (t->out) {
     if (bias_bits != 32)
       fprintf(t->out, "[encode] biases in %d bits: test top-1 %.2f%% (fp32 biases: %.2f%%)\n", bias_bits,
-              100 * before.top1, 100 * fp32.top1);
+              100 * biased.top1, 100 * fp32.top1);
     else if (e->encode.bias_bits == 0)
       fprintf(t->out, "[encode] biases in fp32: 8 and 16 bits changed the test result\n");
-    fprintf(t->out, "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
-                    "(identical to the net with the file's biases); encoded in %.2fs, decoded and checked in %.2fs\n",
-            path, (unsigned long long)stats->file_bytes, stats->ratio, (unsigned long long)stats->dense_bytes,
-            100 * after.top1, t_enc, t_dec);
+    if (codebook_bits == 16)
+      fprintf(t->out, "[encode] codebooks in fp16 (%d layers): test top-1 %.2f%% (fp32 centroids: %.2f%%)\n", cb_layers,
+              100 * before.top1, 100 * biased.top1);
+    else if (e->encode.codebook_bits != 32)
+      fprintf(t->out, "[encode] codebooks in fp32: %s\n",
+              e->encode.codebook_bits == 0 ? "fp16 centroids changed the test result (or fit no layer)"
+                                           : "no layer's centroids fit fp16");
+    fprintf(
+        t->out,
+        "[encode] %s: %llu bytes, %.1fx smaller than fp32 (%llu bytes); decoded test top-1 %.2f%% "
+        "(identical to the net with the file's biases and centroids); encoded in %.2fs, decoded and checked in %.2fs\n",
+        path, (unsigned long long)stats->file_bytes, stats->ratio, (unsigned long long)stats->dense_bytes,
+        100 * after.top1, t_enc, t_dec);
   }
   return DC_OK;
 }
@@ -217,7 +259,7 @@ static dc_status run_encode(const dc_experiment *e, dc_trainer *t, dc_dcz_stats 
 }
 
 dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg, const float *dropout0,
-                           dc_dcz_stats *stats) {
+                       dc_dcz_stats *stats) {
   dc_net *net = t->train_net;
   int fresh = t->state.stage_iter == 0;
   dc_solver_conf retrain = e->solver;
@@ -260,4 +302,3 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
   set_frozen(net, freeze, saved, 1);
   return s;
 }
-

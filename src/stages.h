@@ -15,8 +15,8 @@ typedef enum { DC_STAGE_TRAIN, DC_STAGE_PRUNE, DC_STAGE_QUANTIZE, DC_STAGE_ENCOD
 
 typedef struct {
   dc_stage_kind kind;
-  int round;       /* prune: 1..rounds */
-  char label[32];  /* "train", "prune1", "quantize", "encode": checkpoint and report names */
+  int round;      /* prune: 1..rounds */
+  char label[32]; /* "train", "prune1", "quantize", "encode": checkpoint and report names */
 } dc_stage;
 
 /* The stages e asks for, into st (room for DC_MAX_STAGES); returns how many. */
@@ -28,7 +28,8 @@ int dc_stages_build(const dc_experiment *e, dc_stage *st);
 dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg, const float *dropout0,
                        dc_dcz_stats *stats);
 
-/* The encode stage into path: choose the bias precision ([encode] bias_bits), write the
+/* The encode stage into path: choose the bias precision ([encode] bias_bits), then the
+ * codebook precision ([encode] codebook_bits, measured with those biases), write the
  * .dcz, decode it into the net checking every weight and bias bit for bit, and require
  * the same test result; stats gets the sizes (rank 0). t->train_net is encoded and
  * t's test side evaluates it (they may be the same net). */

@@ -53,15 +53,15 @@ static void test_good_file(void **state) {
       "[net]\n"
       "  batch   =   64   \n"
       "name = lenet # trailing comment\n"
-      "path = data/mnist#1\n"   /* '#' not after whitespace: part of the value */
-      "expr = a=b;c\n"          /* '=' and ';' inside the value */
+      "path = data/mnist#1\n" /* '#' not after whitespace: part of the value */
+      "expr = a=b;c\n"        /* '=' and ';' inside the value */
       "\t\n"
-      "[conv]\r\n"              /* CRLF */
+      "[conv]\r\n" /* CRLF */
       "num_output = 20\r\n"
       "   [ conv ]   ; spaces inside the brackets\n"
       "num_output=50\n"
       "empty =\n"
-      "[fc]";                  /* no final newline */
+      "[fc]"; /* no final newline */
   dc_cfg *c = parse_ok(text);
   assert_string_equal(dc_cfg_name(c), "t.cfg");
   assert_int_equal(dc_cfg_count(c), 4);
@@ -129,14 +129,12 @@ static void test_syntax_errors(void **state) {
               "t.cfg:3: 'lr = 0.1' is outside any section (add a [section] header above it)");
   parse_fails("[net]\nbatch 64\n", "t.cfg:2: [net] expected 'key = value', got 'batch 64'");
   parse_fails("[net]\n\n  = 64\n", "t.cfg:3: [net] empty key before '=' (value '64')");
-  parse_fails("[net]\nbatch = 1\nx = 2\nbatch = 3\n",
-              "t.cfg:4: [net] duplicate key 'batch' (first set on line 2)");
+  parse_fails("[net]\nbatch = 1\nx = 2\nbatch = 3\n", "t.cfg:4: [net] duplicate key 'batch' (first set on line 2)");
   parse_fails("[net]\nx=1\n[conv\n", "t.cfg:3: unterminated '[' in '[conv' (expected '[name]')");
   parse_fails("[conv] extra\n", "t.cfg:1: unexpected text after ']': 'extra'");
   parse_fails("[ ]\n", "t.cfg:1: empty section name '[]'");
   parse_fails("[Conv]\n", "t.cfg:1: bad character 'C' in section name 'Conv' (use a-z 0-9 _ . / -)");
-  parse_fails("[net]\nbase lr = 1\n",
-              "t.cfg:2: [net] bad character space in key 'base lr' (use A-Z a-z 0-9 _ . / -)");
+  parse_fails("[net]\nbase lr = 1\n", "t.cfg:2: [net] bad character space in key 'base lr' (use A-Z a-z 0-9 _ . / -)");
   parse_fails("[net]\nx\x01y = 1\n",
               "t.cfg:2: [net] bad character byte 0x01 in key 'x\x01y' (use A-Z a-z 0-9 _ . / -)");
   /* The same key in two different sections (or repeated sections) is fine. */
@@ -190,8 +188,7 @@ static void test_load(void **state) {
   dc_failure_clear();
   assert_int_equal(dc_cfg_load("/nonexistent/dir/x.cfg", &c), DC_ERR_IO);
   assert_null(c);
-  assert_string_equal(dc_failure_reason(),
-                      "/nonexistent/dir/x.cfg: cannot open: No such file or directory");
+  assert_string_equal(dc_failure_reason(), "/nonexistent/dir/x.cfg: cannot open: No such file or directory");
 
   dc_failure_clear();
   assert_int_equal(dc_cfg_load("/tmp", &c), DC_ERR_IO); /* a directory */
@@ -203,9 +200,10 @@ static void test_load(void **state) {
 static void test_int(void **state) {
   (void)state;
   dc_cfg *c;
-  dc_cfg_section *s = one("[conv]\na = 12\nb = -3\nc = abc\nd = 1.5\ne = 7x\nf = 99999999999999999999999\n"
-                          "g = +4\nh =\n",
-                          &c);
+  dc_cfg_section *s =
+      one("[conv]\na = 12\nb = -3\nc = abc\nd = 1.5\ne = 7x\nf = 99999999999999999999999\n"
+          "g = +4\nh =\n",
+          &c);
   long v = 0;
   assert_int_equal(dc_cfg_int(s, "a", 0, &v), DC_OK);
   assert_int_equal(v, 12);
@@ -229,8 +227,7 @@ static void test_int(void **state) {
   assert_string_equal(dc_failure_reason(), "t.cfg:6: [conv] e: expected an integer, got '7x'");
   dc_failure_clear();
   assert_int_equal(dc_cfg_int(s, "f", 0, &v), DC_ERR_CFG); /* overflow */
-  assert_string_equal(dc_failure_reason(),
-                      "t.cfg:7: [conv] f: expected an integer, got '99999999999999999999999'");
+  assert_string_equal(dc_failure_reason(), "t.cfg:7: [conv] f: expected an integer, got '99999999999999999999999'");
   dc_failure_clear();
   assert_int_equal(dc_cfg_int(s, "h", 0, &v), DC_ERR_CFG);
   assert_string_equal(dc_failure_reason(), "t.cfg:9: [conv] h: expected an integer, got ''");
@@ -272,9 +269,10 @@ static void test_int_range(void **state) {
 static void test_float(void **state) {
   (void)state;
   dc_cfg *c;
-  dc_cfg_section *s = one("[solver]\nlr = 0.01\nexp = -1.5e-3\nnan = nan\ninf = inf\nminf = -Infinity\n"
-                          "junk = 0.1x\nbig = 1e999\nint = 3\n",
-                          &c);
+  dc_cfg_section *s =
+      one("[solver]\nlr = 0.01\nexp = -1.5e-3\nnan = nan\ninf = inf\nminf = -Infinity\n"
+          "junk = 0.1x\nbig = 1e999\nint = 3\n",
+          &c);
   double v = 0;
   assert_int_equal(dc_cfg_float(s, "lr", 0, &v), DC_OK);
   assert_true(v == 0.01);
@@ -337,9 +335,10 @@ static void test_float_range(void **state) {
 static void test_str_bool(void **state) {
   (void)state;
   dc_cfg *c;
-  dc_cfg_section *s = one("[net]\nname = le net\nt1 = 1\nt2 = true\nt3 = YES\nt4 = on\n"
-                          "f1 = 0\nf2 = False\nf3 = no\nf4 = off\nbad = maybe\n",
-                          &c);
+  dc_cfg_section *s =
+      one("[net]\nname = le net\nt1 = 1\nt2 = true\nt3 = YES\nt4 = on\n"
+          "f1 = 0\nf2 = False\nf3 = no\nf4 = off\nbad = maybe\n",
+          &c);
   const char *str;
   assert_int_equal(dc_cfg_str(s, "name", "x", &str), DC_OK);
   assert_string_equal(str, "le net");
@@ -383,8 +382,7 @@ static void test_enum(void **state) {
   assert_int_equal(v, -1);
   dc_failure_clear();
   assert_int_equal(dc_cfg_enum(s, "c", policies, 3, 0, &v), DC_ERR_CFG);
-  assert_string_equal(dc_failure_reason(),
-                      "t.cfg:4: [solver] c: expected one of: fixed, step, inv; got 'exponential'");
+  assert_string_equal(dc_failure_reason(), "t.cfg:4: [solver] c: expected one of: fixed, step, inv; got 'exponential'");
   dc_failure_clear();
   assert_int_equal(dc_cfg_enum(s, "d", policies, 3, 0, &v), DC_ERR_CFG); /* case-sensitive */
   assert_string_equal(dc_failure_reason(),
@@ -395,9 +393,10 @@ static void test_enum(void **state) {
 static void test_float_list(void **state) {
   (void)state;
   dc_cfg *c;
-  dc_cfg_section *s = one("[solver]\nsteps = 1000, 2000,3e3\none = 5\nempty =\nhole = 1,,2\n"
-                          "trail = 1,2,\njunk = 1, x\nmany = 1,2,3,4\nnan = 1, nan\n",
-                          &c);
+  dc_cfg_section *s =
+      one("[solver]\nsteps = 1000, 2000,3e3\none = 5\nempty =\nhole = 1,,2\n"
+          "trail = 1,2,\njunk = 1, x\nmany = 1,2,3,4\nnan = 1, nan\n",
+          &c);
   double v[3] = {0};
   int n = -1;
   assert_int_equal(dc_cfg_float_list(s, "steps", v, 3, &n), DC_OK);
@@ -413,17 +412,20 @@ static void test_float_list(void **state) {
   assert_int_equal(n, 0);
   dc_failure_clear();
   assert_int_equal(dc_cfg_float_list(s, "hole", v, 3, &n), DC_ERR_CFG);
-  assert_string_equal(dc_failure_reason(),
-                      "t.cfg:5: [solver] hole: expected a comma-separated list of numbers (item 2 is empty), got '1,,2'");
+  assert_string_equal(
+      dc_failure_reason(),
+      "t.cfg:5: [solver] hole: expected a comma-separated list of numbers (item 2 is empty), got '1,,2'");
   assert_int_equal(n, 0);
   dc_failure_clear();
   assert_int_equal(dc_cfg_float_list(s, "trail", v, 3, &n), DC_ERR_CFG);
-  assert_string_equal(dc_failure_reason(),
-                      "t.cfg:6: [solver] trail: expected a comma-separated list of numbers (item 3 is empty), got '1,2,'");
+  assert_string_equal(
+      dc_failure_reason(),
+      "t.cfg:6: [solver] trail: expected a comma-separated list of numbers (item 3 is empty), got '1,2,'");
   dc_failure_clear();
   assert_int_equal(dc_cfg_float_list(s, "junk", v, 3, &n), DC_ERR_CFG);
   assert_string_equal(dc_failure_reason(),
-                      "t.cfg:7: [solver] junk: expected a comma-separated list of numbers (item 2 'x' is not a finite number), got '1, x'");
+                      "t.cfg:7: [solver] junk: expected a comma-separated list of numbers (item 2 'x' is not a finite "
+                      "number), got '1, x'");
   dc_failure_clear();
   assert_int_equal(dc_cfg_float_list(s, "many", v, 3, &n), DC_ERR_CFG);
   assert_string_equal(dc_failure_reason(), "t.cfg:8: [solver] many: expected at most 3 numbers (got 4), got '1,2,3,4'");
@@ -435,9 +437,10 @@ static void test_float_list(void **state) {
 static void test_fraction(void **state) {
   (void)state;
   dc_cfg *c;
-  dc_cfg_section *s = one("[prune]\nip1 = 8%\nip2 = 0.08\nall = 100%\nnone = 0\nsp = 9 %\n"
-                          "over = 150%\nneg = -0.1\npct = %\njunk = 8%%\nhigh = 1.01\n",
-                          &c);
+  dc_cfg_section *s =
+      one("[prune]\nip1 = 8%\nip2 = 0.08\nall = 100%\nnone = 0\nsp = 9 %\n"
+          "over = 150%\nneg = -0.1\npct = %\njunk = 8%%\nhigh = 1.01\n",
+          &c);
   double v = -1;
   assert_int_equal(dc_cfg_fraction(s, "ip1", 0, &v), DC_OK);
   assert_true(fabs(v - 0.08) < 1e-15);
@@ -457,8 +460,8 @@ static void test_fraction(void **state) {
   for (int i = 0; i < 5; i++) {
     char want[200];
     snprintf(want, sizeof want,
-             "t.cfg:%d: [prune] %s: expected a fraction in [0, 1] or a percentage in [0%%, 100%%], got '%s'",
-             line[i], bad[i], raw[i]);
+             "t.cfg:%d: [prune] %s: expected a fraction in [0, 1] or a percentage in [0%%, 100%%], got '%s'", line[i],
+             bad[i], raw[i]);
     v = 42;
     dc_failure_clear();
     assert_int_equal(dc_cfg_fraction(s, bad[i], 0, &v), DC_ERR_CFG);
@@ -515,7 +518,8 @@ static void test_check_unused(void **state) {
   assert_int_equal(dc_cfg_float(s, "weight_decay", 0, &v), DC_OK);
   dc_failure_clear();
   assert_int_equal(dc_cfg_check_unused(s), DC_ERR_CFG);
-  assert_string_equal(dc_failure_reason(), "t.cfg:2: [solver] unknown key 'weight_decy' (did you mean 'weight_decay'?)");
+  assert_string_equal(dc_failure_reason(),
+                      "t.cfg:2: [solver] unknown key 'weight_decy' (did you mean 'weight_decay'?)");
   dc_cfg_free(c);
 
   /* Section with nothing read at all, nothing known: no hint. */
@@ -634,7 +638,7 @@ static void test_override(void **state) {
   assert_int_equal(dc_cfg_override(c, "solver.max_iter=5"), DC_OK);
   assert_int_equal(dc_cfg_override(c, "solver.max_iter= 20 "), DC_OK);
   assert_int_equal(dc_cfg_override(c, "solver.display=7"), DC_OK);
-  assert_int_equal(dc_cfg_override(c, "data.dir=a=b/c d"), DC_OK); /* '=' and spaces in values */
+  assert_int_equal(dc_cfg_override(c, "data.dir=a=b/c d"), DC_OK);  /* '=' and spaces in values */
   assert_int_equal(dc_cfg_override(c, "prune.conv1.x=84%"), DC_OK); /* keys may hold '.' */
   assert_int_equal(dc_cfg_count(c), 3);
   dc_cfg_section *s = dc_cfg_find(c, "solver");
@@ -709,18 +713,53 @@ static void test_override(void **state) {
   dc_cfg_free(c);
 }
 
+/* The model section's net text: comments and the whitespace before them go, lines only
+ * a comment held go with their newline; values with '#' or ';' inside stay; the parser
+ * reads the same sections, keys and values. */
+static void test_strip_comments(void **state) {
+  (void)state;
+  char text[] = "# head\n[a] ; sec\nk = v#1 a;b # c\n\n  ; only\nx = 2\t# t\ny = 3";
+  char *copy = strdup(text);
+  dc_cfg_strip_comments(text);
+  assert_string_equal(text, "[a]\nk = v#1 a;b\n\nx = 2\ny = 3");
+  dc_cfg *a, *b;
+  assert_int_equal(dc_cfg_parse(copy, "a", &a), DC_OK);
+  assert_int_equal(dc_cfg_parse(text, "b", &b), DC_OK);
+  assert_int_equal(dc_cfg_count(a), 1);
+  assert_int_equal(dc_cfg_count(b), 1);
+  dc_cfg_section *sa = dc_cfg_find(a, "a"), *sb = dc_cfg_find(b, "a");
+  assert_non_null(sa);
+  assert_non_null(sb);
+  assert_int_equal(dc_cfg_key_count(sa), 3);
+  assert_int_equal(dc_cfg_key_count(sb), 3);
+  for (int i = 0; i < 3; i++) {
+    const char *ka, *va, *kb, *vb;
+    int la, lb;
+    dc_cfg_key_at(sa, i, &ka, &va, &la);
+    dc_cfg_key_at(sb, i, &kb, &vb, &lb);
+    assert_string_equal(ka, kb);
+    assert_string_equal(va, vb);
+  }
+  dc_cfg_free(a);
+  dc_cfg_free(b);
+  free(copy);
+  char none[] = "";
+  dc_cfg_strip_comments(none);
+  assert_string_equal(none, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_good_file),    cmocka_unit_test(test_empty_and_comment_only),
-      cmocka_unit_test(test_default_name), cmocka_unit_test(test_syntax_errors),
-      cmocka_unit_test(test_load),         cmocka_unit_test(test_int),
-      cmocka_unit_test(test_int_range),    cmocka_unit_test(test_float),
-      cmocka_unit_test(test_float_range),  cmocka_unit_test(test_str_bool),
-      cmocka_unit_test(test_enum),         cmocka_unit_test(test_float_list),
-      cmocka_unit_test(test_fraction),     cmocka_unit_test(test_require_has),
-      cmocka_unit_test(test_check_unused), cmocka_unit_test(test_closest),
+      cmocka_unit_test(test_good_file),     cmocka_unit_test(test_empty_and_comment_only),
+      cmocka_unit_test(test_default_name),  cmocka_unit_test(test_syntax_errors),
+      cmocka_unit_test(test_load),          cmocka_unit_test(test_int),
+      cmocka_unit_test(test_int_range),     cmocka_unit_test(test_float),
+      cmocka_unit_test(test_float_range),   cmocka_unit_test(test_str_bool),
+      cmocka_unit_test(test_enum),          cmocka_unit_test(test_float_list),
+      cmocka_unit_test(test_fraction),      cmocka_unit_test(test_require_has),
+      cmocka_unit_test(test_check_unused),  cmocka_unit_test(test_closest),
       cmocka_unit_test(test_key_iteration), cmocka_unit_test(test_custom_errors),
-      cmocka_unit_test(test_override),
+      cmocka_unit_test(test_override),      cmocka_unit_test(test_strip_comments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

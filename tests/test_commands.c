@@ -169,16 +169,19 @@ static void eval_dcz_equals_quantize_stage(void **state) {
   assert_int_equal(dc_cmd_eval(&g_exp, qh5, NULL, &q), DC_OK);
   assert_true(q.top1 == r.top1);
   assert_true(q.top5 == r.top5);
-  /* the loss too, when the file keeps fp32 biases ([encode] bias_bits = auto stores them
-   * in fewer bits only when the test result stays the same; the loss moves a little) */
+  /* the loss too, when the file keeps fp32 biases and centroids ([encode] bias_bits and
+   * codebook_bits = auto store them in fewer bits only when the test result stays the
+   * same; the loss moves a little) */
   dc_dcz_layer *layers;
   int n;
   assert_int_equal(dc_dcz_read(dcz, &layers, &n), DC_OK);
   int fp32 = 1;
-  for (int i = 0; i < n; i++) fp32 &= layers[i].bias_bits == 32;
+  for (int i = 0; i < n; i++) fp32 &= layers[i].bias_bits == 32 && layers[i].codebook_bits == 32;
   dc_dcz_free(layers, n);
-  if (fp32) assert_true(q.loss == r.loss);
-  else if (fabs(q.loss - r.loss) > 0.05 * fabs(q.loss)) fail_msg("loss %g with the file's biases, %g with fp32", r.loss, q.loss);
+  if (fp32)
+    assert_true(q.loss == r.loss);
+  else if (fabs(q.loss - r.loss) > 0.05 * fabs(q.loss))
+    fail_msg("loss %g with the file's biases, %g with fp32", r.loss, q.loss);
 }
 
 /* ---- encode ---- */
@@ -222,8 +225,9 @@ static void encode_command(void **state) {
     long sz = encode_with(fixed, set, NULL);
     if (sz < auto_size) fail_msg("gap_bits = %d: %ld bytes, auto %ld", w, sz, auto_size);
   }
-  /* fp32 biases: bigger, and the decoded net is the quantized one bit for bit (loss too) */
-  long fp32_size = encode_with(fixed, "encode.bias_bits=32", "encode.gap_bits=auto");
+  /* fp32 biases and centroids: bigger, and the decoded net is the quantized one bit for
+   * bit (loss too) */
+  long fp32_size = encode_with(fixed, "encode.bias_bits=32", "encode.codebook_bits=32");
   assert_true(fp32_size >= auto_size);
   dc_test_result r, q;
   char qh5[700];
@@ -238,6 +242,28 @@ static void encode_command(void **state) {
   assert_int_equal(dc_dcz_read(fixed, &layers, &n), DC_OK);
   for (int i = 0; i < n; i++) assert_int_equal(layers[i].bias_bits, 8);
   dc_dcz_free(layers, n);
+  /* fp16 centroids when asked (the toy's fit fp16): exactly the rounded quantize.h5 ones */
+  encode_with(fixed, "encode.codebook_bits=16", NULL);
+  dc_dcz_stats st;
+  assert_int_equal(dc_dcz_read_stats(fixed, &layers, &n, &st), DC_OK);
+  dc_net *qnet = NULL;
+  assert_int_equal(dc_net_load(g_exp.net, 1, 0, NULL, &qnet), DC_OK);
+  assert_int_equal(dc_ckpt_load(qh5, qnet->params, NULL), DC_OK);
+  for (int i = 0, j = 0; i < qnet->nlayers; i++) {
+    dc_param_parts parts = qnet->layers[i].weight ? dc_param_parts_of(qnet->layers[i].weight) : (dc_param_parts){0};
+    if (!parts.codebook) continue;
+    assert_int_equal(layers[j].codebook_bits, 16);
+    assert_int_equal(st.layer[j].codebook_bits, 16);
+    const int k = 1 << parts.bits;
+    float want[256];
+    assert_int_equal(dc_dcz_codebook_round(parts.codebook, k, 16, want), 16);
+    for (size_t w = 0; w < qnet->layers[i].weight->count; w++)
+      if (layers[j].mask[w]) assert_true(layers[j].codebook[layers[j].index[w]] == want[parts.index[w]]);
+    j++;
+  }
+  dc_net_free(qnet);
+  dc_dcz_free(layers, n);
+  dc_dcz_stats_free(&st);
   /* dense weights are refused; bad [encode] values name the key */
   char th5[700];
   run_path(th5, sizeof th5, "train.h5");
@@ -246,8 +272,9 @@ static void encode_command(void **state) {
   assert_non_null(strstr(dc_failure_reason(), "not quantized"));
   const char *bad[][2] = {{"encode.gap_bits=17", "expected auto or a width of 1..16 bits, got '17'"},
                           {"encode.fc_gap_bits=five", "fc_gap_bits"},
-                          {"encode.bias_bits=12", "bias_bits"}};
-  for (int i = 0; i < 3; i++) {
+                          {"encode.bias_bits=12", "bias_bits"},
+                          {"encode.codebook_bits=8", "codebook_bits"}};
+  for (int i = 0; i < 4; i++) {
     static dc_experiment e;
     const char *sets[1] = {bad[i][0]};
     dc_failure_clear();
@@ -608,7 +635,8 @@ static void plan_meets_the_budget(void **state) {
   dc_failure_clear();
   assert_int_equal(dc_cmd_plan(&g_exp, &again, NULL, &q), DC_OK);
   assert_true(q.bytes == p.bytes && q.dense_top1 == p.dense_top1);
-  for (int l = 0; l < 3; l++) assert_true(q.layer[l].density == p.layer[l].density && q.layer[l].bits == p.layer[l].bits);
+  for (int l = 0; l < 3; l++)
+    assert_true(q.layer[l].density == p.layer[l].density && q.layer[l].bits == p.layer[l].bits);
   dc_plan_free(&q);
 
   /* the written file parses, and says what the plan says */
@@ -762,9 +790,9 @@ static void parse_densities(void **state) {
   assert_true(v[0] == 50 && v[1] == 2.5 && v[2] == 0);
   struct {
     const char *text, *want;
-  } bad[] = {{"", "empty entry"},      {"50,,3", "empty entry"}, {"1x0", "'1x0' is not a number"},
-             {"101", "'101'"},         {"-1", "'-1'"},           {"nan", "'nan'"},
-             {"inf", "'inf'"},         {"10,", "empty entry"},   {"%", "empty entry"}};
+  } bad[] = {{"", "empty entry"}, {"50,,3", "empty entry"}, {"1x0", "'1x0' is not a number"},
+             {"101", "'101'"},    {"-1", "'-1'"},           {"nan", "'nan'"},
+             {"inf", "'inf'"},    {"10,", "empty entry"},   {"%", "empty entry"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     dc_failure_clear();
     dc_status s = dc_parse_densities(bad[i].text, v, DC_MAX_DENSITIES, &n);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "compress/dcz.h"
 #include "dc/compress.h"
 #include "dc/rng.h"
 
@@ -41,8 +42,8 @@ typedef struct {
 } owned_layer;
 
 /* A random layer: skewed indices, `density` kept (1 = mask NULL), nbias biases. */
-static owned_layer make_layer(const char *name, int ndim, const int *dims, int bits, int gap_bits,
-                              double density, int nbias, uint64_t seed) {
+static owned_layer make_layer(const char *name, int ndim, const int *dims, int bits, int gap_bits, double density,
+                              int nbias, uint64_t seed) {
   owned_layer o;
   memset(&o, 0, sizeof o);
   snprintf(o.l.name, sizeof o.l.name, "%s", name);
@@ -168,8 +169,8 @@ static void round_trip(const char *name, owned_layer *ls, int n) {
   for (int i = 0; i < n; i++) {
     const dc_dcz_layer_stats *a = &ws.layer[i], *b = &rs.layer[i];
     assert_memory_equal(a, b, sizeof *a);
-    assert_true(a->header_bytes + a->codebook_bytes + a->table_bytes + a->index_bytes +
-                    a->gap_bytes + a->bias_bytes == a->total_bytes);
+    assert_true(a->header_bytes + a->codebook_bytes + a->table_bytes + a->index_bytes + a->gap_bytes + a->bias_bytes ==
+                a->total_bytes);
     size_t kept = 0;
     for (size_t j = 0; j < ls[i].count; j++) kept += !in[i].mask || in[i].mask[j];
     assert_true(a->nnz == kept);
@@ -213,8 +214,7 @@ static void test_round_trip_all_bits(void **state) {
   int seed = 10;
   for (int bits = 1; bits <= 8; bits++)
     for (int gb = 1; gb <= 16; gb++) {
-      owned_layer l = make_layer("x", 2, (int[]){37, 29}, bits, gb, (gb % 3) ? 0.2 : 0.9, gb % 4,
-                                 (uint64_t)seed++);
+      owned_layer l = make_layer("x", 2, (int[]){37, 29}, bits, gb, (gb % 3) ? 0.2 : 0.9, gb % 4, (uint64_t)seed++);
       round_trip("bits.dcz", &l, 1);
       free_layer(&l);
     }
@@ -224,7 +224,7 @@ static void test_empty_and_dense_layers(void **state) {
   (void)state;
   owned_layer ls[3];
   ls[0] = make_layer("none_kept", 2, (int[]){30, 40}, 4, 5, 0.5, 3, 20);
-  memset(ls[0].l.mask, 0, ls[0].count); /* every weight pruned */
+  memset(ls[0].l.mask, 0, ls[0].count);                            /* every weight pruned */
   ls[1] = make_layer("dense", 1, (int[]){1000}, 3, 4, 1.0, 0, 21); /* mask NULL */
   ls[2] = make_layer("single", 1, (int[]){1}, 1, 1, 1.0, 1, 22);
   round_trip("edge.dcz", ls, 3);
@@ -292,8 +292,7 @@ static void expect_write_error(const dc_dcz_layer *l, const char *msg) {
   remove(path);
   dc_failure_clear();
   assert_int_equal(dc_dcz_write(path, l, 1), DC_ERR_ARG);
-  if (!strstr(dc_failure_reason(), msg))
-    fail_msg("expected '%s' in '%s'", msg, dc_failure_reason());
+  if (!strstr(dc_failure_reason(), msg)) fail_msg("expected '%s' in '%s'", msg, dc_failure_reason());
   assert_non_null(strstr(dc_failure_reason(), path));
   assert_int_equal(file_size(path), -1); /* nothing created */
   char tmp[600];
@@ -378,17 +377,19 @@ static void test_write_atomic(void **state) {
 
 /* ---- reader: corruption ------------------------------------------------------------- */
 
-/* A small two-layer file; returns its bytes. */
-static uint8_t *small_file(const char *path, size_t *n) {
+/* A small two-layer file of format `version` (3 for the tests that patch fields at
+ * version-3 offsets); returns its bytes. */
+static uint8_t *small_file_v(const char *path, size_t *n, int version) {
   owned_layer ls[2];
   ls[0] = make_layer("c1", 4, (int[]){2, 1, 3, 3}, 2, 3, 0.6, 2, 50);
   ls[1] = make_layer("f2", 2, (int[]){3, 20}, 1, 2, 0.3, 3, 51);
   dc_dcz_layer in[2] = {ls[0].l, ls[1].l};
-  assert_int_equal(dc_dcz_write(path, in, 2), DC_OK);
+  assert_int_equal(dc_dcz_write_version(path, NULL, in, 2, NULL, version), DC_OK);
   free_layer(&ls[0]);
   free_layer(&ls[1]);
   return slurp(path, n);
 }
+static uint8_t *small_file(const char *path, size_t *n) { return small_file_v(path, n, 3); }
 
 static dc_status read_expect_fail(const char *path, const char *msg) {
   dc_dcz_layer *out = (dc_dcz_layer *)1;
@@ -461,9 +462,9 @@ static void test_read_bad_magic_and_version(void **state) {
   spit(path, c, n);
   assert_int_equal(read_expect_fail(path, "bad magic"), DC_ERR_FORMAT);
   memcpy(c, b, n);
-  put_le(c + 4, 4, 2);
+  put_le(c + 4, 5, 2);
   spit(path, c, n);
-  read_expect_fail(path, "format version 4 not supported");
+  read_expect_fail(path, "format version 5 not supported (this build reads versions 1 to 4)");
   memcpy(c, b, n);
   put_le(c + 6, 2, 2); /* flags, with a valid header CRC */
   fix_crcs(c, n, 2);
@@ -533,8 +534,7 @@ static void test_read_every_flipped_byte(void **state) {
 }
 
 /* Patch layer 0 field at `off` (nbytes) to v, refresh all CRCs, expect `msg`. */
-static void planted(const uint8_t *b, size_t n, size_t off, int nbytes, uint64_t v,
-                    const char *msg) {
+static void planted(const uint8_t *b, size_t n, size_t off, int nbytes, uint64_t v, const char *msg) {
   const char *path = tmp_path("planted.dcz");
   uint8_t *c = malloc(n);
   memcpy(c, b, n);
@@ -604,7 +604,7 @@ static void test_read_stream_errors(void **state) {
   /* a one-layer file whose code table and streams we rewrite (CRCs refreshed) */
   owned_layer o = make_layer("s", 1, (int[]){200}, 2, 4, 0.5, 0, 60);
   const char *path = tmp_path("stream.dcz");
-  assert_int_equal(dc_dcz_write(path, &o.l, 1), DC_OK);
+  assert_int_equal(dc_dcz_write_version(path, NULL, &o.l, 1, NULL, 3), DC_OK);
   size_t n;
   uint8_t *b = slurp(path, &n);
   fields f = layer0_fields(b);
@@ -658,8 +658,9 @@ static void check_auto_width(owned_layer *o, const char *what) {
   uint64_t best = UINT64_MAX;
   for (int w = 1; w <= 16; w++) {
     uint64_t f = written_size(&o->l, w, NULL);
-    if (f < a) fail_msg("%s: auto (%d bits) gives %llu bytes, %d bits %llu", what, chosen, (unsigned long long)a, w,
-                        (unsigned long long)f);
+    if (f < a)
+      fail_msg("%s: auto (%d bits) gives %llu bytes, %d bits %llu", what, chosen, (unsigned long long)a, w,
+               (unsigned long long)f);
     if (w == chosen) assert_true(f == a);
     if (f < best) best = f;
   }
@@ -725,14 +726,14 @@ static void test_bias_formats(void **state) {
       {-2.5f, -2.5f},
       {65504.0f, 65504.0f},
       {65519.0f, 65504.0f},
-      {1.0f + 0x1p-11f, 1.0f},                  /* a tie: to the even mantissa */
-      {1.0f + 3 * 0x1p-11f, 1.0f + 0x1p-9f},    /* a tie: up, to the even mantissa */
-      {0x1p-24f, 0x1p-24f},                     /* the smallest subnormal half */
-      {0x1p-25f, 0.0f},                         /* a tie between 0 and it: 0 */
+      {1.0f + 0x1p-11f, 1.0f},               /* a tie: to the even mantissa */
+      {1.0f + 3 * 0x1p-11f, 1.0f + 0x1p-9f}, /* a tie: up, to the even mantissa */
+      {0x1p-24f, 0x1p-24f},                  /* the smallest subnormal half */
+      {0x1p-25f, 0.0f},                      /* a tie between 0 and it: 0 */
       {3 * 0x1p-26f, 0x1p-24f},
-      {0x1.ffap-15f, 0x1.ff8p-15f},             /* subnormal: 1023.25 units of 2^-24 -> 1023 */
-      {0x1.ffcp-15f, 0x1p-14f},                 /* 1023.5 units: a tie, to 1024 = the smallest normal */
-      {0x1p-14f, 0x1p-14f},                     /* the smallest normal half */
+      {0x1.ffap-15f, 0x1.ff8p-15f}, /* subnormal: 1023.25 units of 2^-24 -> 1023 */
+      {0x1.ffcp-15f, 0x1p-14f},     /* 1023.5 units: a tie, to 1024 = the smallest normal */
+      {0x1p-14f, 0x1p-14f},         /* the smallest normal half */
   };
   for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
     float out;
@@ -766,8 +767,14 @@ static void test_bias_formats(void **state) {
     round_trip("bias.dcz", &o, 1);
     dc_dcz_stats st;
     assert_int_equal(dc_dcz_write_stats(tmp_path("bias2.dcz"), &o.l, 1, &st), DC_OK);
-    assert_true(st.layer[0].bias_bytes == (fmt[i] == 16 ? 60u : fmt[i] == 8 ? 38u : 120u));
+    assert_true(st.layer[0].bias_bytes == (fmt[i] == 16  ? 60u
+                                           : fmt[i] == 8 ? 38u
+                                                         : 120u) ||
+                (fmt[i] == 8 && st.layer[0].bias_bytes < 38u)); /* version 4: format 3 when smaller */
     assert_int_equal(st.layer[0].bias_bits, fmt[i]);
+    dc_dcz_stats_free(&st);
+    assert_int_equal(dc_dcz_write_version(tmp_path("bias3.dcz"), NULL, &o.l, 1, &st, 3), DC_OK);
+    assert_true(st.layer[0].bias_bytes == (fmt[i] == 16 ? 60u : fmt[i] == 8 ? 38u : 120u));
     dc_dcz_stats_free(&st);
     free_layer(&o);
   }
@@ -828,22 +835,22 @@ static size_t old_file(uint8_t *b, int version) {
   const uint8_t head[] = {1, 'a', 1, 1, 2, 0};
   memcpy(b + n, head, sizeof head);
   n += sizeof head;
-  PUT(4, 4);             /* dims */
-  PUT(0xbe800000u, 4);   /* -0.25 */
-  PUT(0x3f400000u, 4);   /* 0.75 */
-  PUT(3, 8);             /* nnz */
-  PUT(3, 8);             /* entries */
-  PUT(1, 4);             /* nbias */
-  PUT(5, 4);             /* index table */
-  PUT(5, 4);             /* gap table */
-  PUT(3, 8);             /* index bits */
-  PUT(3, 8);             /* gap bits */
-  const uint8_t tables[] = {1, 1, 0, 0, 0, /* index: 1, 1, then 1 unused (filler) */
+  PUT(4, 4);                                /* dims */
+  PUT(0xbe800000u, 4);                      /* -0.25 */
+  PUT(0x3f400000u, 4);                      /* 0.75 */
+  PUT(3, 8);                                /* nnz */
+  PUT(3, 8);                                /* entries */
+  PUT(1, 4);                                /* nbias */
+  PUT(5, 4);                                /* index table */
+  PUT(5, 4);                                /* gap table */
+  PUT(3, 8);                                /* index bits */
+  PUT(3, 8);                                /* gap bits */
+  const uint8_t tables[] = {1, 1, 0, 0, 0,  /* index: 1, 1, then 1 unused (filler) */
                             1, 1, 0, 1, 0}; /* gaps: 1, 1, then 2 unused */
   memcpy(b + n, tables, sizeof tables);
   n += sizeof tables;
-  b[n++] = 0x60; /* indices 0 1 1 -> 011 */
-  b[n++] = 0x40; /* gaps 0 1 0 -> 010 */
+  b[n++] = 0x60;       /* indices 0 1 1 -> 011 */
+  b[n++] = 0x40;       /* gaps 0 1 0 -> 010 */
   PUT(0x3f000000u, 4); /* bias 0.5 */
   put_le(b + at, n - at - 8, 8);
   PUT(crc32(0, b + at, (uInt)(n - at)), 4);
@@ -877,8 +884,10 @@ static void test_old_versions_read(void **state) {
     dc_dcz_stats_free(&st);
     dc_dcz_model m;
     assert_int_equal(dc_dcz_read_model(path, b, n, &out, &nl, NULL, &m), DC_OK);
-    if (v == 2) assert_string_equal(m.net, "x");
-    else assert_null(m.net);
+    if (v == 2)
+      assert_string_equal(m.net, "x");
+    else
+      assert_null(m.net);
     dc_dcz_model_free(&m);
     dc_dcz_free(out, nl);
     /* the same bytes claiming version 3 are refused with one line */
@@ -905,17 +914,17 @@ static size_t pruned_file(uint8_t *b, size_t cap, int nl, uint32_t rows, uint32_
   for (int i = 0; i < nl; i++) {
     uint8_t r[128];
     size_t k = 0;
-    r[k++] = 1, r[k++] = 'a' + (uint8_t)i;         /* name */
+    r[k++] = 1, r[k++] = 'a' + (uint8_t)i;          /* name */
     r[k++] = 2, r[k++] = 1, r[k++] = 1, r[k++] = 0; /* ndim, bits, gap_bits, reserved */
     put_le(r + k, rows, 4), k += 4;
     put_le(r + k, cols, 4), k += 4;
-    memset(r + k, 0, 8), k += 8;                   /* codebook 0, 0 */
-    put_le(r + k, 0, 8), k += 8;                   /* nnz */
-    put_le(r + k, 0, 8), k += 8;                   /* entries */
-    put_le(r + k, 0, 4), k += 4;                   /* nbias */
-    put_le(r + k, 3, 4), k += 4;                   /* table sizes */
+    memset(r + k, 0, 8), k += 8; /* codebook 0, 0 */
+    put_le(r + k, 0, 8), k += 8; /* nnz */
+    put_le(r + k, 0, 8), k += 8; /* entries */
+    put_le(r + k, 0, 4), k += 4; /* nbias */
+    put_le(r + k, 3, 4), k += 4; /* table sizes */
     put_le(r + k, 3, 4), k += 4;
-    put_le(r + k, 0, 8), k += 8;                   /* stream bits */
+    put_le(r + k, 0, 8), k += 8; /* stream bits */
     put_le(r + k, 0, 8), k += 8;
     memcpy(r + k, tables, 6), k += 6;
     assert_true(n + 12 + k + 4 <= cap);
@@ -1009,6 +1018,285 @@ static void test_read_stats_only(void **state) {
   free(b);
 }
 
+/* ---- version 4 --------------------------------------------------------------------- */
+
+/* fp16 codebooks: a reader gets exactly the fp16-rounded centroids
+ * (dc_dcz_codebook_round), in fewer bytes than fp32 keys; a centroid beyond fp16 keeps
+ * the layer's codebook in fp32, exact. */
+static void test_v4_codebook_fp16(void **state) {
+  (void)state;
+  owned_layer o = make_layer("conv", 4, (int[]){50, 20, 5, 5}, 8, DC_DCZ_GAP_AUTO, 0.12, 50, 200);
+  const int k = 256;
+  float rounded[256];
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 16);
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 32, rounded + 0), 32); /* 32: unchanged */
+  assert_memory_equal(rounded, o.l.codebook, sizeof rounded);
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 16);
+  dc_dcz_stats s32, s16;
+  assert_int_equal(dc_dcz_write_stats(tmp_path("cb32.dcz"), &o.l, 1, &s32), DC_OK);
+  o.l.codebook_bits = 16;
+  const char *path = tmp_path("cb16.dcz");
+  assert_int_equal(dc_dcz_write_stats(path, &o.l, 1, &s16), DC_OK);
+  assert_int_equal(s32.layer[0].codebook_bits, 32);
+  assert_int_equal(s16.layer[0].codebook_bits, 16);
+  assert_true(s16.layer[0].codebook_bytes < s32.layer[0].codebook_bytes * 2 / 3);
+  dc_dcz_layer *out;
+  int n;
+  dc_dcz_stats rs;
+  assert_int_equal(dc_dcz_read_stats(path, &out, &n, &rs), DC_OK);
+  assert_int_equal(out[0].codebook_bits, 16);
+  assert_memory_equal(&rs.layer[0], &s16.layer[0], sizeof rs.layer[0]);
+  for (size_t i = 0; i < o.count; i++) {
+    if (!out[0].mask[i]) continue;
+    float want = rounded[o.l.index[i]], got = out[0].codebook[out[0].index[i]];
+    if (memcmp(&want, &got, sizeof want) != 0) fail_msg("weight %zu: %a, expected %a", i, (double)got, (double)want);
+  }
+  dc_dcz_free(out, n);
+  dc_dcz_stats_free(&rs);
+  dc_dcz_stats_free(&s32);
+  dc_dcz_stats_free(&s16);
+  /* the rounded codebook round-trips bit for bit (what the encode stage writes) */
+  memcpy(o.l.codebook, rounded, sizeof rounded);
+  round_trip("cb16b.dcz", &o, 1);
+  /* fp16 specials: -0, subnormals, the largest finite half, ties */
+  const float special[] = {-0.0f, 0x1p-24f, -0x1p-20f, 65504.0f, -65519.0f, 1.0f + 0x1p-11f, 0.1f, -3.0f};
+  for (int j = 0; j < 8; j++) o.l.codebook[j] = special[j];
+  for (size_t i = 0; i < o.count; i++) o.l.index[i] = (uint8_t)(i % 8);
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 16);
+  assert_true(signbit(rounded[0]) && rounded[0] == 0.0f && rounded[4] == -65504.0f && rounded[5] == 1.0f);
+  memcpy(o.l.codebook, rounded, sizeof rounded);
+  round_trip("cb16c.dcz", &o, 1);
+  /* a centroid fp16 cannot hold (even an unused one): the layer stays fp32, exact */
+  o.l.codebook[3] = 70000.0f;
+  o.l.codebook[200] = -1e30f;
+  assert_int_equal(dc_dcz_codebook_round(o.l.codebook, k, 16, rounded), 32);
+  assert_memory_equal(rounded, o.l.codebook, sizeof rounded);
+  round_trip("cb16d.dcz", &o, 1); /* codebook_bits 16 asked, 32 read back, values exact */
+  assert_int_equal(dc_dcz_read(tmp_path("cb16d.dcz"), &out, &n), DC_OK);
+  assert_int_equal(out[0].codebook_bits, 32);
+  assert_true(out[0].codebook[3] == 70000.0f);
+  dc_dcz_free(out, n);
+  o.l.codebook_bits = 12;
+  expect_write_error(&o.l, "codebook_bits = 12");
+  free_layer(&o);
+  dc_failure_clear();
+}
+
+/* Version 4 bias format 3: the 8-bit codes Exp-Golomb coded around a centre, chosen by
+ * the writer when smaller than one byte a code; the values are format 2's, bit for bit. */
+static void test_v4_bias_eg(void **state) {
+  (void)state;
+  owned_layer o = make_layer("ip1", 2, (int[]){500, 80}, 5, DC_DCZ_GAP_AUTO, 0.08, 500, 400);
+  dc_rng r;
+  dc_rng_seed(&r, 5, 0);
+  for (int j = 0; j < 500; j++) o.l.bias[j] = 0.01f * dc_rng_normal(&r); /* clustered ... */
+  o.l.bias[7] = 0.5f, o.l.bias[300] = -0.4f;                             /* ... and two outliers */
+  o.l.bias_bits = 8;
+  round_trip("beg.dcz", &o, 1); /* values as dc_dcz_bias_round(8) says */
+  dc_dcz_stats st;
+  assert_int_equal(dc_dcz_write_stats(tmp_path("beg2.dcz"), &o.l, 1, &st), DC_OK);
+  assert_int_equal(st.layer[0].bias_bits, 8);
+  assert_true(st.layer[0].bias_bytes < 8 + 500 * 6 / 8);
+  dc_dcz_stats_free(&st);
+  /* every code the same, one code, codes at both ends */
+  for (int j = 0; j < 500; j++) o.l.bias[j] = 0.25f;
+  round_trip("beg3.dcz", &o, 1);
+  o.l.nbias = 1;
+  round_trip("beg4.dcz", &o, 1);
+  o.l.nbias = 3;
+  o.l.bias[0] = -1, o.l.bias[1] = 1, o.l.bias[2] = 0;
+  round_trip("beg5.dcz", &o, 1);
+  /* a corrupt bit string: every flipped bit of the biases refused or read as some value,
+   * never a crash (the layer CRC made right each time) */
+  o.l.nbias = 500;
+  for (int j = 0; j < 500; j++) o.l.bias[j] = 0.01f * (float)(j % 7) + (j == 9 ? 1.0f : 0.0f);
+  const char *path = tmp_path("beg6.dcz");
+  assert_int_equal(dc_dcz_write_stats(path, &o.l, 1, &st), DC_OK);
+  uint64_t bl = st.layer[0].bias_bytes;
+  assert_true(bl < 8 + 500);
+  dc_dcz_stats_free(&st);
+  size_t n;
+  uint8_t *b = slurp(path, &n);
+  size_t rl = 0, rec, i = 0;
+  do rl |= (size_t)(b[16 + i] & 0x7f) << (7 * i);
+  while (b[16 + i++] & 0x80);
+  rec = 16 + i;
+  for (size_t at = rec + rl - bl + 8; at < rec + rl; at++)
+    for (int bit = 0; bit < 8; bit++) {
+      b[at] ^= (uint8_t)(1 << bit);
+      put_le(b + rec + rl, crc32(0, b + 16, (uInt)(i + rl)), 4);
+      put_le(b + n - 4, crc32(0, b, (uInt)(n - 4)), 4);
+      dc_dcz_layer *out;
+      int nl;
+      dc_failure_clear();
+      if (dc_dcz_read_model("flip", b, n, &out, &nl, NULL, NULL) == DC_OK)
+        dc_dcz_free(out, nl);
+      else
+        assert_non_null(strstr(dc_failure_reason(), "flip: layer 0 ('ip1'): biases: "));
+      b[at] ^= (uint8_t)(1 << bit);
+    }
+  free(b);
+  free_layer(&o);
+  dc_failure_clear();
+}
+
+/* Layer 0's frame in a version-4 file: where its record starts and how long it is. */
+static size_t v4_record(const uint8_t *b, size_t at, size_t *rl) {
+  size_t v = 0, i = 0;
+  do v |= (size_t)(b[at + i] & 0x7f) << (7 * i);
+  while (b[at + i++] & 0x80);
+  *rl = v;
+  return at + i;
+}
+
+/* A copy of b[n] with the byte at `at` in layer 0's record replaced by ins[k + 1] (the
+ * record's length, a 1-byte varint at 16, grows by k), all CRCs made right. */
+static uint8_t *v4_splice(const uint8_t *b, size_t n, size_t at, const uint8_t *ins, size_t k, size_t *out_n) {
+  size_t rl;
+  size_t rec = v4_record(b, 16, &rl);
+  assert_int_equal(rec, 17); /* a record below 128 bytes */
+  assert_true(rl + k < 128);
+  uint8_t *c = malloc(n + k);
+  memcpy(c, b, at);
+  memcpy(c + at, ins, k + 1);
+  memcpy(c + at + k + 1, b + at + 1, n - at - 1);
+  c[16] = (uint8_t)(rl + k);
+  put_le(c + rec + rl + k, crc32(0, c + 16, (uInt)(1 + rl + k)), 4);
+  put_le(c + n + k - 4, crc32(0, c, (uInt)(n + k - 4)), 4);
+  *out_n = n + k;
+  return c;
+}
+
+/* Version 4 files: every truncation and flipped byte refused with one line, varints
+ * that are not minimal refused naming the field, and what the version-3 checks refuse
+ * (planted with right CRCs) still refused. */
+static void test_v4_read_errors(void **state) {
+  (void)state;
+  const char *path = tmp_path("v4.dcz");
+  size_t n;
+  uint8_t *b = small_file_v(path, &n, 4);
+  assert_int_equal(b[4], 4);
+  dc_dcz_layer *out;
+  int nl;
+  assert_int_equal(dc_dcz_read(path, &out, &nl), DC_OK);
+  dc_dcz_free(out, nl);
+  for (size_t len = 0; len < n; len++) {
+    spit(path, b, len);
+    assert_int_equal(read_expect_fail(path, NULL), DC_ERR_FORMAT);
+  }
+  uint8_t *c = malloc(n + 16);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(c, b, n);
+    c[i] ^= 0x40;
+    spit(path, c, n);
+    assert_int_equal(read_expect_fail(path, NULL), DC_ERR_FORMAT);
+  }
+  /* layer 0: u8 name length, name, ndim, bits, gap_bits, formats, then varint dims */
+  size_t rl, rec = v4_record(b, 16, &rl);
+  size_t dims = rec + 1 + b[rec] + 4;
+  assert_int_equal(b[dims], 2); /* dims[0] of "c1" */
+  size_t m;
+  uint8_t *d = v4_splice(b, n, dims, (const uint8_t[]){0x82, 0x00}, 1, &m); /* 2 with a redundant zero group */
+  spit(path, d, m);
+  read_expect_fail(path, "layer 0 ('c1'): dims: varint not minimal");
+  free(d);
+  /* eleven bytes */
+  static const uint8_t eleven[11] = {0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+  d = v4_splice(b, n, dims, eleven, 10, &m);
+  spit(path, d, m);
+  read_expect_fail(path, "dims: varint not minimal or longer than 10 bytes");
+  free(d);
+  /* the record length itself: 0x80 | rl, 0x00 */
+  memcpy(c, b, 16);
+  c[16] = (uint8_t)(rl | 0x80);
+  c[17] = 0;
+  memcpy(c + 18, b + 17, n - 17);
+  spit(path, c, n + 1);
+  read_expect_fail(path, "layer 0 at offset 16: record length varint not minimal");
+  /* a record length past the file */
+  memcpy(c, b, n);
+  c[16] = 0x7f;
+  spit(path, c, n);
+  read_expect_fail(path, "claims a 127-byte record");
+  /* fields planted with right CRCs */
+  struct {
+    size_t at;
+    uint8_t v;
+    const char *want;
+  } cases[] = {
+      {rec + 1 + b[rec] + 3, 0x08, "formats byte 0x08 has unknown bits"},
+      {rec + 1 + b[rec] + 3, 0x03, "bytes of Exp-Golomb coded biases for 2 biases"}, /* 8 bytes of fp32 */
+      {dims, 0, "dims[0] = 0"},
+      {dims + 4, (uint8_t)(b[dims + 4] - 1), "the header says"}, /* nnz */
+      {dims + 4, 0x7f, "127 kept weights in a layer of 18"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memcpy(c, b, n);
+    c[cases[i].at] = cases[i].v;
+    put_le(c + rec + rl, crc32(0, c + 16, (uInt)(1 + rl)), 4);
+    put_le(c + n - 4, crc32(0, c, (uInt)(n - 4)), 4);
+    spit(path, c, n);
+    read_expect_fail(path, cases[i].want);
+  }
+  free(c);
+  free(b);
+}
+
+/* A version-3 file and its version-4 rewrite hold the same layers; version 4 is smaller. */
+static void test_v3_and_v4_agree(void **state) {
+  (void)state;
+  owned_layer ls[2];
+  ls[0] = make_layer("conv1", 4, (int[]){20, 1, 5, 5}, 8, DC_DCZ_GAP_AUTO, 0.66, 20, 300);
+  ls[1] = make_layer("ip1", 2, (int[]){50, 80}, 5, DC_DCZ_GAP_AUTO, 0.08, 50, 301);
+  ls[0].l.bias_bits = 8;
+  dc_dcz_layer in[2] = {ls[0].l, ls[1].l};
+  dc_dcz_model m = {"[input]\nchannels = 1\nheight = 28\nwidth = 28\n\n[fc]\nname = ip1\nnum_output = 10\n",
+                    DC_COLOR_GRAY,
+                    0,
+                    {0, 0, 0},
+                    0.00390625f,
+                    NULL};
+  dc_dcz_stats s3, s4;
+  const char *p3 = tmp_path("a3.dcz"), *p4 = tmp_path("a4.dcz");
+  assert_int_equal(dc_dcz_write_version(p3, &m, in, 2, &s3, 3), DC_OK);
+  assert_int_equal(dc_dcz_write_version(p4, &m, in, 2, &s4, 4), DC_OK);
+  assert_int_equal(s3.version, 3);
+  assert_int_equal(s4.version, 4);
+  assert_true(s4.file_bytes < s3.file_bytes);
+  assert_true(s4.model_bytes < s3.model_bytes && s4.net_bytes < s3.net_bytes);
+  for (int i = 0; i < 2; i++) {
+    assert_true(s4.layer[i].header_bytes < s3.layer[i].header_bytes);
+    assert_true(s4.layer[i].codebook_bytes == s3.layer[i].codebook_bytes); /* fp32 keys both */
+  }
+  dc_dcz_layer *a, *b;
+  int na, nb;
+  dc_dcz_model ma, mb;
+  dc_dcz_stats ra, rb;
+  assert_int_equal(dc_dcz_read_model(p3, NULL, 0, &a, &na, &ra, &ma), DC_OK);
+  assert_int_equal(dc_dcz_read_model(p4, NULL, 0, &b, &nb, &rb, &mb), DC_OK);
+  assert_int_equal(ra.version, 3);
+  assert_int_equal(rb.version, 4);
+  assert_true(ra.file_bytes == s3.file_bytes && rb.file_bytes == s4.file_bytes);
+  assert_true(rb.model_bytes == s4.model_bytes && rb.net_bytes == s4.net_bytes);
+  assert_string_equal(ma.net, m.net);
+  assert_string_equal(mb.net, m.net);
+  for (int i = 0; i < 2; i++) {
+    assert_same_layer(&in[i], &a[i]);
+    assert_same_layer(&in[i], &b[i]);
+    assert_memory_equal(&rb.layer[i], &s4.layer[i], sizeof rb.layer[i]);
+  }
+  dc_dcz_free(a, na);
+  dc_dcz_free(b, nb);
+  dc_dcz_model_free(&ma);
+  dc_dcz_model_free(&mb);
+  dc_dcz_stats_free(&s3);
+  dc_dcz_stats_free(&s4);
+  dc_dcz_stats_free(&ra);
+  dc_dcz_stats_free(&rb);
+  free_layer(&ls[0]);
+  free_layer(&ls[1]);
+}
+
 /* ---- setup -------------------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -1043,6 +1331,10 @@ int main(void) {
       cmocka_unit_test(test_read_stream_errors),
       cmocka_unit_test(test_read_declared_size_bounded_by_file),
       cmocka_unit_test(test_read_stats_only),
+      cmocka_unit_test(test_v4_codebook_fp16),
+      cmocka_unit_test(test_v4_read_errors),
+      cmocka_unit_test(test_v4_bias_eg),
+      cmocka_unit_test(test_v3_and_v4_agree),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress/dcz.h"
 #include "dc/compress.h"
 #include "dc/engine.h"
 #include "dc/experiment.h"
@@ -153,8 +154,8 @@ static void kernels_match_naive_reference(void **state) {
         int n = batches[(si + di + bits) % 9], threads = 1 + (si + bits) % 3;
         double e = check_layer(&L, n, threads, (uint64_t)cases);
         if (e > 1e-5)
-          fail_msg("%dx%d density %.2f bits %d batch %d threads %d: relative error %g", shapes[si][0],
-                   shapes[si][1], dens[di], bits, n, threads, e);
+          fail_msg("%dx%d density %.2f bits %d batch %d threads %d: relative error %g", shapes[si][0], shapes[si][1],
+                   dens[di], bits, n, threads, e);
         if (e > worst) worst = e;
         cases++;
         free_layer(&L);
@@ -177,9 +178,9 @@ static void kernels_longest_gaps(void **state) {
   (void)state;
   const int in = DC_SPFC_MAX_IN, out = 6;
   rand_layer L = make_layer(out, in, 0.0, 3, 0, 5);
-  L.mask[(size_t)0 * in + in - 1] = 1;         /* row 0: only the last column */
-  L.mask[(size_t)1 * in + 0] = 1;              /* row 1: only the first */
-  L.mask[(size_t)2 * in + 0] = 1;              /* row 2: first and last */
+  L.mask[(size_t)0 * in + in - 1] = 1; /* row 0: only the last column */
+  L.mask[(size_t)1 * in + 0] = 1;      /* row 1: only the first */
+  L.mask[(size_t)2 * in + 0] = 1;      /* row 2: first and last */
   L.mask[(size_t)2 * in + in - 1] = 1;
   for (int c = 0; c < in; c += 4096) L.mask[(size_t)4 * in + c] = 1; /* row 4: gaps of 4095 */
   /* rows 3 and 5 empty */
@@ -225,19 +226,18 @@ static unsigned char *slurp(const char *path, size_t *n) {
   return b;
 }
 
-static void model_section_round_trip(void **state) {
-  (void)state;
+/* The model section of a version-3 or version-4 file (this build writes 4; 3 still reads). */
+static void model_section_round_trip_v(int version) {
   float cb[2] = {-0.5f, 0.25f}, bias[2] = {0.1f, -0.2f};
   uint8_t idx[6] = {0, 1, 1, 0, 0, 1}, mask[6] = {1, 0, 1, 1, 1, 0};
   dc_dcz_layer L = tiny_layer(cb, idx, mask, bias);
-  dc_dcz_model m = {strdup("[input]\nchannels = 3\n"), DC_COLOR_BGR, 256, {104, 117, 123}, 0.5f,
-                    strdup("cat\ndog\n")};
+  dc_dcz_model m = {strdup("[input]\nchannels = 3\n"), DC_COLOR_BGR, 256, {104, 117, 123}, 0.5f, strdup("cat\ndog\n")};
   const char *p = path_in("m.dcz");
   dc_dcz_stats ws;
-  assert_int_equal(dc_dcz_write_model(p, &m, &L, 1, &ws), DC_OK);
+  assert_int_equal(dc_dcz_write_version(p, &m, &L, 1, &ws, version), DC_OK);
   size_t n;
   unsigned char *bytes = slurp(p, &n);
-  assert_int_equal(bytes[4], 3); /* version 3 */
+  assert_int_equal(bytes[4], version);
   assert_int_equal(bytes[6], 1); /* with a model section */
   assert_true(ws.net_text_bytes == strlen(m.net) && ws.net_bytes > 0);
   assert_int_equal(ws.file_bytes, n);
@@ -303,9 +303,16 @@ static void model_section_round_trip(void **state) {
   for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
     dc_failure_clear();
     assert_int_equal(dc_dcz_write_model(path_in("bad.dcz"), &bad[i].m, &L, 1, NULL), DC_ERR_ARG);
-    if (!strstr(dc_failure_reason(), bad[i].want)) fail_msg("case %d: '%s' lacks '%s'", i, dc_failure_reason(), bad[i].want);
+    if (!strstr(dc_failure_reason(), bad[i].want))
+      fail_msg("case %d: '%s' lacks '%s'", i, dc_failure_reason(), bad[i].want);
   }
   dc_dcz_model_free(&m);
+}
+
+static void model_section_round_trip(void **state) {
+  (void)state;
+  model_section_round_trip_v(3);
+  model_section_round_trip_v(DC_DCZ_VERSION);
 }
 
 /* ------------------------------------------------------------------ preprocessing */
@@ -455,8 +462,10 @@ static void engine_matches_dense_decoded(void **state) {
     assert_true(mem.fc_sparse > 0 && mem.conv_dense > 0);
     assert_true(modes[m].fc == DC_FC_SPARSE ? mem.fc_dense == 0 : 1);
     assert_true(modes[m].fc == DC_FC_DENSE ? mem.fc_dense == 4 * (16 * 64 + 4 * 16) : 1);
-    print_message("  mode %d: worst difference %.2g (probabilities), %.2g (logits, relative); fc %zu B sparse, "
-                  "%zu B dense\n", m, worst, worst_logit, mem.fc_sparse, mem.fc_dense);
+    print_message(
+        "  mode %d: worst difference %.2g (probabilities), %.2g (logits, relative); fc %zu B sparse, "
+        "%zu B dense\n",
+        m, worst, worst_logit, mem.fc_sparse, mem.fc_dense);
     dc_engine_free(e);
   }
   free(file);
@@ -486,8 +495,10 @@ static void engine_wide_fc_runs_dense(void **state) {
   L.nbias = out;
   L.bias = R.bias;
   char net[200];
-  snprintf(net, sizeof net, "[input]\nchannels = 3\nheight = 1\nwidth = %d\n[fc]\nname = ip1\nnum_output = %d\n"
-           "[softmax_loss]\n", in / 3, out);
+  snprintf(net, sizeof net,
+           "[input]\nchannels = 3\nheight = 1\nwidth = %d\n[fc]\nname = ip1\nnum_output = %d\n"
+           "[softmax_loss]\n",
+           in / 3, out);
   dc_dcz_model m = {net, DC_COLOR_RGB, 0, {0}, 1, NULL};
   assert_int_equal(dc_dcz_write_model(path_in("wide.dcz"), &m, &L, 1, NULL), DC_OK);
   float *x = malloc(sizeof(float) * in), logits[2], probs[2];
@@ -548,8 +559,14 @@ static void api_misuse(void **state) {
   assert_int_equal(dc_dcz_write(path_in("old.dcz"), &L, 1), DC_OK);
   expect_status(dcz_open(path_in("old.dcz"), NULL, &m), DCZ_ERR_FORMAT, "version 1");
   /* a model whose net does not fit its layers */
-  dc_dcz_model wrong = {"[input]\nchannels = 1\nheight = 1\nwidth = 3\n[fc]\nname = ip1\nnum_output = 5\n"
-                        "[softmax_loss]\n", DC_COLOR_GRAY, 0, {0}, 1, NULL};
+  dc_dcz_model wrong = {
+      "[input]\nchannels = 1\nheight = 1\nwidth = 3\n[fc]\nname = ip1\nnum_output = 5\n"
+      "[softmax_loss]\n",
+      DC_COLOR_GRAY,
+      0,
+      {0},
+      1,
+      NULL};
   assert_int_equal(dc_dcz_write_model(path_in("wrong.dcz"), &wrong, &L, 1, NULL), DC_OK);
   expect_status(dcz_open(path_in("wrong.dcz"), NULL, &m), DCZ_ERR_FORMAT, "wrong.dcz");
   dc_dcz_model badnet = {"[input]\nchannels = 1\n[fc]\n", DC_COLOR_GRAY, 0, {0}, 1, NULL};

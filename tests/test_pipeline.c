@@ -54,7 +54,7 @@ static char *experiment(const char *name, int train_iters, const char *stages) {
   char text[4096], file[80];
   snprintf(text, sizeof text,
            "[experiment]\nname = %s\nnet = %s/toy.net\noutput = %s/%s\nseed = 7\nthreads = 1\n" /* 1-6 */
-           "[data]\ndir = %s\n" /* 7-8 */
+           "[data]\ndir = %s\n"                                                                 /* 7-8 */
            "[solver]\nbase_lr = 0.05\nmomentum = 0.9\nweight_decay = 0.0005\nlr_policy = inv\ngamma = 0.0001\n"
            "power = 0.75\nbatch = 16\ntest_batch = 50\nmax_iter = %d\ntest_interval = 0\ndisplay = 0\n"
            "snapshot = 0\n%s",
@@ -102,8 +102,8 @@ static void assert_same_params(dc_params *a, dc_params *b, int history, int same
   for (int i = 0; i < a->count; i++) {
     dc_param *p = &a->p[i], *q = &b->p[i];
     assert_string_equal(p->name, q->name);
-    if (p->kind != q->kind) fail_msg("%s: %s is %s vs %s", what, p->name, dc_param_kind_name(p->kind),
-                                     dc_param_kind_name(q->kind));
+    if (p->kind != q->kind)
+      fail_msg("%s: %s is %s vs %s", what, p->name, dc_param_kind_name(p->kind), dc_param_kind_name(q->kind));
     if (p->mask && memcmp(p->mask, q->mask, p->count) != 0) fail_msg("%s: %s masks differ", what, p->name);
     if (p->kind != DC_PARAM_SHARED) continue;
     assert_int_equal(p->bits, q->bits);
@@ -149,11 +149,13 @@ static size_t kept_after(size_t count, double d, int r, int rounds) {
 
 /* ------------------------------------------------------------------ the full pipeline */
 
-/* fp32 biases: the .dcz must decode to quantize.h5 bit for bit (bias_bits = auto would
- * round them where the test result does not move; that path is tested in test_dcz) */
-static const char *const FULL_STAGES = "[prune]\nrounds = 2\nretrain_iters = 100\nconv1 = 30%\nip1 = 20%\nip2 = 30%\n"
-                                       "[quantize]\nconv_bits = 6\nfc_bits = 4\nretrain_iters = 100\n"
-                                       "[encode]\nbias_bits = 32\n";
+/* fp32 biases and centroids: the .dcz must decode to quantize.h5 bit for bit (bias_bits
+ * and codebook_bits = auto would round them where the test result does not move; that
+ * path is tested in test_dcz and test_commands) */
+static const char *const FULL_STAGES =
+    "[prune]\nrounds = 2\nretrain_iters = 100\nconv1 = 30%\nip1 = 20%\nip2 = 30%\n"
+    "[quantize]\nconv_bits = 6\nfc_bits = 4\nretrain_iters = 100\n"
+    "[encode]\nbias_bits = 32\ncodebook_bits = 32\n";
 static const double FULL_DENSITY[3] = {0.3, 0.2, 0.3};
 
 static void full_pipeline(void **state) {
@@ -163,8 +165,8 @@ static void full_pipeline(void **state) {
   free(cfg);
 
   /* every stage's weights and the compressed model exist */
-  const char *files[] = {"train.h5", "prune1.h5", "prune2.h5", "quantize.h5", "model.dcz", "ckpt.h5", "log.csv",
-                         "stages.csv", "report.md", "report.csv"};
+  const char *files[] = {"train.h5", "prune1.h5", "prune2.h5",  "quantize.h5", "model.dcz",
+                         "ckpt.h5",  "log.csv",   "stages.csv", "report.md",   "report.csv"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     if (!exists(out_path("full", files[i]))) fail_msg("missing %s", out_path("full", files[i]));
 
@@ -270,9 +272,10 @@ static void full_pipeline(void **state) {
 /* ------------------------------------------------------------------ resume */
 
 /* 40 train + 2 x 30 prune + 30 quantize iterations, then encode. */
-static const char *const RESUME_STAGES = "[prune]\nrounds = 2\nretrain_iters = 30\nconv1 = 50%\nip1 = 25%\nip2 = 40%\n"
-                                         "[quantize]\nconv_bits = 5\nfc_bits = 3\nretrain_iters = 30\n"
-                                         "[encode]\n";
+static const char *const RESUME_STAGES =
+    "[prune]\nrounds = 2\nretrain_iters = 30\nconv1 = 50%\nip1 = 25%\nip2 = 40%\n"
+    "[quantize]\nconv_bits = 5\nfc_bits = 3\nretrain_iters = 30\n"
+    "[encode]\n";
 
 /* Run `name` stopped after `stop` iterations, check where the checkpoint says it is, resume
  * it, and compare everything with the uninterrupted run "ref". */
@@ -369,8 +372,8 @@ static double std_of(const float *x, const uint8_t *keep, size_t n) {
  * while the fc layers retrain. */
 static void quality_schedule_and_freeze(void **state) {
   (void)state;
-  char *cfg = experiment("qual", 100,
-                         "[prune]\nmode = quality\nrounds = 2\nretrain_iters = 20\nfreeze = conv\nip1 = 1.0\nip2 = 0.8\n");
+  char *cfg = experiment(
+      "qual", 100, "[prune]\nmode = quality\nrounds = 2\nretrain_iters = 20\nfreeze = conv\nip1 = 1.0\nip2 = 0.8\n");
   run_ok(cfg, NULL, 0, NULL);
   free(cfg);
   dc_net *t = net_from_h5(out_path("qual", "train.h5"), NULL), *p1 = net_from_h5(out_path("qual", "prune1.h5"), NULL),
@@ -520,7 +523,8 @@ static void dropout_rescaled_after_pruning(void **state) {
   free(text);
 
   /* adjust_dropout = false leaves the ratio alone */
-  cfg = experiment("drop_off", 20, "[prune]\nrounds = 2\nretrain_iters = 5\nadjust_dropout = false\nip1 = 40%\nip2 = 30%\n");
+  cfg = experiment("drop_off", 20,
+                   "[prune]\nrounds = 2\nretrain_iters = 5\nadjust_dropout = false\nip1 = 40%\nip2 = 30%\n");
   text = NULL;
   out = open_memstream(&text, &len);
   run_ok(cfg, NULL, 0, out);
@@ -535,8 +539,7 @@ static void dropout_rescaled_after_pruning(void **state) {
  * stage ends with one at its last iteration). */
 static void final_round_retrains_longer(void **state) {
   (void)state;
-  char *cfg = experiment("final", 20,
-                         "[prune]\nrounds = 3\nretrain_iters = 7\nfinal_retrain_iters = 13\nip1 = 30%\n");
+  char *cfg = experiment("final", 20, "[prune]\nrounds = 3\nretrain_iters = 7\nfinal_retrain_iters = 13\nip1 = 30%\n");
   run_ok(cfg, NULL, 0, NULL);
   char path[600], line[256];
   snprintf(path, sizeof path, "%s/final/log.csv", g_dir);
@@ -547,8 +550,10 @@ static void final_round_retrains_longer(void **state) {
     char stage[32];
     long it;
     if (sscanf(line, "%31[^,],%ld,", stage, &it) != 2 || !strstr(line, ",test,")) continue;
-    if (!strcmp(stage, "train")) last[0] = it;
-    else if (!strncmp(stage, "prune", 5)) last[atoi(stage + 5)] = it;
+    if (!strcmp(stage, "train"))
+      last[0] = it;
+    else if (!strncmp(stage, "prune", 5))
+      last[atoi(stage + 5)] = it;
   }
   fclose(f);
   assert_int_equal(last[0], 20);

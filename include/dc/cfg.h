@@ -37,6 +37,11 @@ dc_status dc_cfg_load(const char *path, dc_cfg **out);
 dc_status dc_cfg_parse(const char *text, const char *name, dc_cfg **out);
 /* Free `c` and every string and section it handed out. NULL is fine. */
 void dc_cfg_free(dc_cfg *c);
+/* Remove the comments from NUL-terminated `text` in place: each line's comment (a '#'
+ * or ';' at the start or after whitespace, as the parser reads it) and the whitespace
+ * before it; a line left empty by that goes entirely. What the parser sees is unchanged
+ * (but for line numbers). The .dcz model section stores a net this way. */
+void dc_cfg_strip_comments(char *text);
 
 /* ---- command-line overrides ----
  * dc_cfg_override(c, "solver.max_iter=20") sets key max_iter of the first [solver]
@@ -76,14 +81,12 @@ dc_status dc_cfg_int(dc_cfg_section *s, const char *key, long def, long *out);
 /* An integer in [min, max]. Message wording follows the bounds: "a positive integer"
  * (min 1, max LONG_MAX), "a non-negative integer" (min 0, max LONG_MAX), else
  * "an integer in [1, 8]". */
-dc_status dc_cfg_int_range(dc_cfg_section *s, const char *key, long def, long min, long max,
-                           long *out);
+dc_status dc_cfg_int_range(dc_cfg_section *s, const char *key, long def, long min, long max, long *out);
 /* A finite number (strtod syntax; nan and inf are rejected). */
 dc_status dc_cfg_float(dc_cfg_section *s, const char *key, double def, double *out);
 /* A finite number in [min, max]; an infinite bound means "no bound on that side"
  * ("a number >= 0", "a number in [0, 1]"). */
-dc_status dc_cfg_float_range(dc_cfg_section *s, const char *key, double def, double min,
-                             double max, double *out);
+dc_status dc_cfg_float_range(dc_cfg_section *s, const char *key, double def, double min, double max, double *out);
 /* A finite number > 0 ("a positive number"), e.g. a learning rate. */
 dc_status dc_cfg_float_pos(dc_cfg_section *s, const char *key, double def, double *out);
 /* The trimmed value as is (may be ""). *out points into c (or is def). */
@@ -92,13 +95,11 @@ dc_status dc_cfg_str(dc_cfg_section *s, const char *key, const char *def, const 
 dc_status dc_cfg_bool(dc_cfg_section *s, const char *key, int def, int *out);
 /* The value must equal one of choices[0..n) exactly; *out = its index. Otherwise
  * "expected one of: fixed, step, inv; got 'stpe' (did you mean 'step'?)". */
-dc_status dc_cfg_enum(dc_cfg_section *s, const char *key, const char *const *choices, int n,
-                      int def, int *out);
+dc_status dc_cfg_enum(dc_cfg_section *s, const char *key, const char *const *choices, int n, int def, int *out);
 /* A comma-separated list of finite numbers ("0.1, 0.01,1e-3"), at most `max`, into
  * out[0..*count). Absent or empty value → *count = 0. Empty items ("1,,2") and more
  * than `max` items are errors. */
-dc_status dc_cfg_float_list(dc_cfg_section *s, const char *key, double *out, int max,
-                            int *count);
+dc_status dc_cfg_float_list(dc_cfg_section *s, const char *key, double *out, int max, int *count);
 /* A fraction in [0, 1], written as "0.08" or as a percentage "8%" (→ 0.08). */
 dc_status dc_cfg_fraction(dc_cfg_section *s, const char *key, double def, double *out);
 
@@ -114,8 +115,7 @@ int dc_cfg_has(dc_cfg_section *s, const char *key);
 int dc_cfg_key_count(const dc_cfg_section *s);
 /* Entry i (0 <= i < count): key, value (owned by the cfg) and 1-based line. Any of the
  * out pointers may be NULL. Does not mark anything. */
-void dc_cfg_key_at(const dc_cfg_section *s, int i, const char **key, const char **value,
-                   int *line);
+void dc_cfg_key_at(const dc_cfg_section *s, int i, const char **key, const char **value, int *line);
 /* Mark `key` known and, when present, used (for keys read through dc_cfg_key_at). */
 void dc_cfg_mark_used(dc_cfg_section *s, const char *key);
 
@@ -126,8 +126,7 @@ dc_status dc_cfg_key_error(const dc_cfg_section *s, const char *key, const char 
     __attribute__((format(printf, 3, 4)));
 /* Record "FILE:LINE: [section] <msg>" (LINE of the header) and return DC_ERR_CFG, e.g.
  * "unknown layer type (did you mean 'conv'?)". */
-dc_status dc_cfg_section_error(const dc_cfg_section *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+dc_status dc_cfg_section_error(const dc_cfg_section *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Call after a section has been fully read: the first entry (file order) that no getter
  * or dc_cfg_mark_used() touched → DC_ERR_CFG

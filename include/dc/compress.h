@@ -9,9 +9,10 @@
  *   4. the .dcz file: per layer a codebook, a Huffman-coded weight-index stream, a
  *      Huffman-coded gap stream and the biases, CRC-protected (docs/dcz-format.md);
  *      since version 2 also what inference needs besides the weights (the net file
- *      and the input preprocessing: dc_dcz_model). Version 3 (written now) picks each
- *      layer's gap width itself and stores code tables, codebooks, biases and the net
- *      text compactly.
+ *      and the input preprocessing: dc_dcz_model). Version 3 picks each layer's gap
+ *      width itself and stores code tables, codebooks, biases and the net text
+ *      compactly; version 4 (written now) adds fp16 codebooks, varint fields and a
+ *      preset deflate dictionary for the net text.
  *
  * Nothing here knows about nets or training: the trainer hands in plain arrays.
  * All functions return a dc_status; failures record one line via dc_fail. */
@@ -41,8 +42,7 @@ typedef enum {
  *           m < k the rest repeat the largest chosen value.
  * n = 0 gives all-zero centroids. Fails (DC_ERR_ARG) on k outside 1..256, a bad
  * init, n > UINT32_MAX, or a non-finite x[i]. */
-dc_status dc_kmeans_1d_init(const float *x, size_t n, int k, dc_kmeans_init init, uint64_t seed,
-                            float *centroids);
+dc_status dc_kmeans_1d_init(const float *x, size_t n, int k, dc_kmeans_init init, uint64_t seed, float *centroids);
 
 /* Cluster x[0..n) into k (1..256) centroids: the init above, then Lloyd iterations
  * (assign each value to its nearest centroid, move each centroid to the mean of its
@@ -65,13 +65,13 @@ dc_status dc_kmeans_1d_init(const float *x, size_t n, int k, dc_kmeans_init init
  * update, so it is consistent even when max_iter stops the loop). Both are caller
  * owned. Fails (DC_ERR_ARG) as dc_kmeans_1d_init, or on max_iter < 0;
  * DC_ERR_NOMEM when the scratch (peak ~32 bytes/value) cannot be allocated. */
-dc_status dc_kmeans_1d(const float *x, size_t n, int k, dc_kmeans_init init, uint64_t seed,
-                       int max_iter, float *centroids, uint8_t *assign);
+dc_status dc_kmeans_1d(const float *x, size_t n, int k, dc_kmeans_init init, uint64_t seed, int max_iter,
+                       float *centroids, uint8_t *assign);
 
 /* ---------------------------------------------------------------- Huffman coding */
 
 #define DC_HUFF_MAX_SYMBOLS 65536 /* alphabet size limit (symbols are uint16_t) */
-#define DC_HUFF_MAX_LEN 24        /* longest code any table may hold */
+#define DC_HUFF_MAX_LEN     24    /* longest code any table may hold */
 
 /* Optimal code lengths len[nsym] for symbol frequencies freq[nsym], no code longer
  * than max_len (1..DC_HUFF_MAX_LEN), by package-merge (Larmore & Hirschberg): exact
@@ -95,8 +95,7 @@ uint64_t dc_huff_cost(const uint64_t *freq, const uint8_t *len, int nsym);
  * new dc_alloc'd buffer of ceil(*nbits/8) bytes (zero padding bits at the end) that
  * the caller releases with dc_free. Fails (DC_ERR_ARG) on an invalid table or a
  * symbol >= nsym or without a code. */
-dc_status dc_huff_encode(const uint16_t *sym, size_t n, const uint8_t *len, int nsym,
-                         uint8_t **out, uint64_t *nbits);
+dc_status dc_huff_encode(const uint16_t *sym, size_t n, const uint8_t *len, int nsym, uint8_t **out, uint64_t *nbits);
 
 /* Decode exactly n symbols into sym[n] (caller owned) from buf, which holds nbits
  * bits (ceil(nbits/8) bytes). Table-driven: a 2^10-entry lookup for short codes,
@@ -104,8 +103,8 @@ dc_status dc_huff_encode(const uint16_t *sym, size_t n, const uint8_t *len, int 
  * Fails DC_ERR_FORMAT, naming `what` (may be NULL), on an invalid table, a bit
  * pattern that is no code, a stream that ends inside a code, bits left over after
  * the n-th symbol, or nonzero padding bits. */
-dc_status dc_huff_decode(const uint8_t *buf, uint64_t nbits, const uint8_t *len, int nsym,
-                         uint16_t *sym, size_t n, const char *what);
+dc_status dc_huff_decode(const uint8_t *buf, uint64_t nbits, const uint8_t *len, int nsym, uint16_t *sym, size_t n,
+                         const char *what);
 
 /* ---------------------------------------------------------------- relative indices */
 
@@ -125,52 +124,56 @@ dc_status dc_gap_count(const size_t *pos, size_t nnz, int gap_bits, size_t *nent
 
 /* Fill gap[nentries] and filler[nentries] (1 = filler entry, 0 = the next kept
  * position), nentries from dc_gap_count (checked: DC_ERR_ARG if it disagrees). */
-dc_status dc_gap_encode(const size_t *pos, size_t nnz, int gap_bits, uint16_t *gap,
-                        uint8_t *filler, size_t nentries);
+dc_status dc_gap_encode(const size_t *pos, size_t nnz, int gap_bits, uint16_t *gap, uint8_t *filler, size_t nentries);
 
 /* Inverse of dc_gap_encode: the kept positions into pos[] (room for nentries; *nnz
  * set). Fails DC_ERR_FORMAT, naming `what` (may be NULL), on a gap >= 2^gap_bits, a
  * filler whose gap is not 2^gap_bits - 1, a position >= count, or a trailing filler
  * (the encoder never writes one). */
-dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentries, int gap_bits,
-                        size_t count, size_t *pos, size_t *nnz, const char *what);
+dc_status dc_gap_decode(const uint16_t *gap, const uint8_t *filler, size_t nentries, int gap_bits, size_t count,
+                        size_t *pos, size_t *nnz, const char *what);
 
 /* ---------------------------------------------------------------- the .dcz file */
 
-#define DC_DCZ_VERSION 3       /* the version this build writes (it reads 1, 2 and 3) */
-#define DC_DCZ_VERSION_MODEL 2 /* version 2: a model section, old layer layout */
-#define DC_DCZ_VERSION_PLAIN 1 /* version 1: layers only, old layer layout */
-#define DC_DCZ_GAP_AUTO 0      /* dc_dcz_layer.gap_bits: the writer picks the best width */
-#define DC_DCZ_MAX_TEXT (1u << 20) /* bytes of the net text and of the label text */
-#define DC_DCZ_MAX_LAYERS 4096
-#define DC_DCZ_MAX_WEIGHTS (1u << 30) /* per layer, product of dims; also max nbias */
+#define DC_DCZ_VERSION       4          /* the version this build writes (it reads 1 to 4) */
+#define DC_DCZ_VERSION_MODEL 2          /* version 2: a model section, old layer layout */
+#define DC_DCZ_VERSION_PLAIN 1          /* version 1: layers only, old layer layout */
+#define DC_DCZ_GAP_AUTO      0          /* dc_dcz_layer.gap_bits: the writer picks the best width */
+#define DC_DCZ_MAX_TEXT      (1u << 20) /* bytes of the net text and of the label text */
+#define DC_DCZ_MAX_LAYERS    4096
+#define DC_DCZ_MAX_WEIGHTS   (1u << 30) /* per layer, product of dims; also max nbias */
 /* The layers of a file of B bytes may declare at most FREE + PER_BYTE * B weights in all
  * (dense fp32 16384 times the file; real models are 10 to 50 times): readers refuse more,
  * so a small file cannot make them allocate gigabytes, and the writer does not write it. */
-#define DC_DCZ_DENSE_FREE (1u << 20)
+#define DC_DCZ_DENSE_FREE     (1u << 20)
 #define DC_DCZ_DENSE_PER_BYTE 4096u
 
 /* One compressed layer, independent of the trainer. For dc_dcz_write the arrays are
  * the caller's; dc_dcz_read allocates them (release with dc_dcz_free). */
 typedef struct {
-  char name[64];          /* layer name, e.g. "ip1": 1..63 printable ASCII chars */
-  int ndim;               /* 1..4 */
-  int dims[4];            /* weight shape, e.g. {500, 800} or {50, 20, 5, 5}; count = product */
-  int bits;               /* codebook size k = 1 << bits (1..8) */
-  float *codebook;        /* (k) centroids, finite */
-  uint8_t *index;         /* (count) codebook index per weight (< k); ignored where mask == 0;
-                             read back as 0 there */
-  uint8_t *mask;          /* (count) 1 = kept, 0 = pruned; NULL = all kept (write only: a read
-                             layer always has a mask) */
-  int gap_bits;           /* bits per relative index, 1..16 (paper: 8 conv, 5 fc), or
-                             DC_DCZ_GAP_AUTO: the writer tries every width and keeps the
-                             one giving the smallest layer record; a read layer holds the
-                             width stored */
-  int nbias;              /* >= 0 */
-  float *bias;            /* (nbias) finite; a read layer holds the decoded values */
-  int bias_bits;          /* how the writer stores the biases: 32 (or 0) fp32, 16 IEEE
-                             binary16, 8 8-bit linear (see dc_dcz_bias_round, which gives
-                             the values a reader gets back); a read layer holds it */
+  char name[64];     /* layer name, e.g. "ip1": 1..63 printable ASCII chars */
+  int ndim;          /* 1..4 */
+  int dims[4];       /* weight shape, e.g. {500, 800} or {50, 20, 5, 5}; count = product */
+  int bits;          /* codebook size k = 1 << bits (1..8) */
+  float *codebook;   /* (k) centroids, finite */
+  uint8_t *index;    /* (count) codebook index per weight (< k); ignored where mask == 0;
+                        read back as 0 there */
+  uint8_t *mask;     /* (count) 1 = kept, 0 = pruned; NULL = all kept (write only: a read
+                        layer always has a mask) */
+  int gap_bits;      /* bits per relative index, 1..16 (paper: 8 conv, 5 fc), or
+                        DC_DCZ_GAP_AUTO: the writer tries every width and keeps the
+                        one giving the smallest layer record; a read layer holds the
+                        width stored */
+  int nbias;         /* >= 0 */
+  float *bias;       /* (nbias) finite; a read layer holds the decoded values */
+  int bias_bits;     /* how the writer stores the biases: 32 (or 0) fp32, 16 IEEE
+                        binary16, 8 8-bit linear (version 4: the codes Exp-Golomb coded
+                        when smaller; see dc_dcz_bias_round, which gives the values a
+                        reader gets back); a read layer holds it */
+  int codebook_bits; /* how the writer stores the centroids: 32 (or 0) fp32, exact; 16
+                        IEEE binary16 (rounded, ties to even) when every one of the k
+                        fits fp16, else fp32 (dc_dcz_codebook_round gives the values a
+                        reader gets back); a read layer holds what was stored (32 or 16) */
 } dc_dcz_layer;
 
 /* The biases a reader gets back from biases stored with bias_bits (0 or 32: fp32, i.e.
@@ -181,21 +184,29 @@ typedef struct {
  * (|b| >= 65520). */
 dc_status dc_dcz_bias_round(const float *in, int n, int bias_bits, float *out);
 
+/* The k centroids a reader gets back from a codebook stored with codebook_bits into
+ * out[k] (may alias in): for 16, when every centroid is finite and below 65520 in
+ * magnitude, each rounded to the nearest binary16 (ties to even) and 16 returned; else
+ * (a centroid fp16 cannot hold, or codebook_bits 0 or 32) in unchanged and 32 returned:
+ * the width the writer stores the layer's codebook in. */
+int dc_dcz_codebook_round(const float *in, int k, int codebook_bits, float *out);
+
 /* Where one layer's bytes go, for reports. The byte fields sum to total_bytes. */
 typedef struct {
   char name[64];
-  uint64_t count;          /* weights (product of dims) */
-  uint64_t nnz;            /* kept weights */
-  uint64_t fillers;        /* filler entries in the streams */
+  uint64_t count;   /* weights (product of dims) */
+  uint64_t nnz;     /* kept weights */
+  uint64_t fillers; /* filler entries in the streams */
   int bits, gap_bits, bias_bits;
   uint64_t nbias;
   uint64_t centroids;      /* codebook entries stored: version 3 stores used ones only */
+  int codebook_bits;       /* 32 fp32 centroids, 16 fp16 (version 4) */
   uint64_t header_bytes;   /* record length, name, shape, counts, sizes, layer CRC */
   uint64_t codebook_bytes; /* version 3: the delta-coded used centroids; before: 4 << bits */
   uint64_t table_bytes;    /* the two serialized code-length tables */
   uint64_t index_bytes;    /* Huffman-coded weight-index stream */
   uint64_t gap_bytes;      /* Huffman-coded gap stream */
-  uint64_t bias_bytes;     /* fp32 4·nbias, fp16 2·nbias, 8-bit 8 + nbias */
+  uint64_t bias_bytes;     /* fp32 4·nbias, fp16 2·nbias, 8-bit 8 + nbias (or fewer, coded) */
   uint64_t total_bytes;    /* the layer's share of the file */
   uint64_t index_bits_raw; /* (nnz + fillers) · bits: index stream before Huffman */
   uint64_t index_bits;     /* after Huffman */
@@ -203,11 +214,11 @@ typedef struct {
   uint64_t gap_bits_huff;  /* after Huffman */
   uint64_t dense_bytes;    /* 4 · (count + nbias): the uncompressed fp32 layer */
   /* Per kept weight, as the paper's tables (0 when nnz = 0): */
-  double weight_bpw_raw;   /* index_bits_raw / nnz  ("weight bits, P+Q") */
-  double weight_bpw;       /* index_bits / nnz      ("weight bits, P+Q+H") */
-  double gap_bpw_raw;      /* gap_bits_raw / nnz    ("index bits, P+Q") */
-  double gap_bpw;          /* gap_bits_huff / nnz   ("index bits, P+Q+H") */
-  double ratio;            /* dense_bytes / total_bytes */
+  double weight_bpw_raw; /* index_bits_raw / nnz  ("weight bits, P+Q") */
+  double weight_bpw;     /* index_bits / nnz      ("weight bits, P+Q+H") */
+  double gap_bpw_raw;    /* gap_bits_raw / nnz    ("index bits, P+Q") */
+  double gap_bpw;        /* gap_bits_huff / nnz   ("index bits, P+Q+H") */
+  double ratio;          /* dense_bytes / total_bytes */
 } dc_dcz_layer_stats;
 
 typedef struct {
@@ -233,12 +244,12 @@ typedef enum { DC_COLOR_GRAY = 0, DC_COLOR_BGR, DC_COLOR_RGB, DC_COLOR_COUNT } d
  * which is how the training data set fed the net (MNIST: gray, scale 1/256; ImageNet:
  * BGR, resize 256, crop, mean 104/117/123). */
 typedef struct {
-  char *net;        /* the net file (nets/NAME.net syntax), NUL-terminated; owned */
+  char *net; /* the net file (nets/NAME.net syntax), NUL-terminated; owned */
   dc_color color;
-  int resize;       /* 0, or the side images are resized to before the centre crop */
-  float mean[3];    /* per channel, in the order of `color` (gray uses mean[0]) */
+  int resize;    /* 0, or the side images are resized to before the centre crop */
+  float mean[3]; /* per channel, in the order of `color` (gray uses mean[0]) */
   float scale;
-  char *labels;     /* NULL, or class names one per line ("\n"), class 0 first; owned */
+  char *labels; /* NULL, or class names one per line ("\n"), class 0 first; owned */
 } dc_dcz_model;
 
 /* Release m->net and m->labels and zero *m. NULL is a no-op. */
@@ -253,12 +264,11 @@ dc_status dc_dcz_write(const char *path, const dc_dcz_layer *layers, int n);
 
 /* dc_dcz_write that also reports sizes: *stats (may be NULL) gets a new layer array
  * the caller releases with dc_dcz_stats_free (also on failure: it is then empty). */
-dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n,
-                             dc_dcz_stats *stats);
+dc_status dc_dcz_write_stats(const char *path, const dc_dcz_layer *layers, int n, dc_dcz_stats *stats);
 
-/* dc_dcz_write_stats with a model section (model == NULL: none). Writes version 3
- * either way (header flag bit 0 says whether the model section is there). The net text and labels must be 1..DC_DCZ_MAX_TEXT bytes of
- * printable ASCII, tab, CR or LF (labels may be NULL), mean and scale finite, scale
+/* dc_dcz_write_stats with a model section (model == NULL: none). Writes version 4
+ * either way (header flag bit 0 says whether the model section is there). The net text and labels must
+ * be 1..DC_DCZ_MAX_TEXT bytes of printable ASCII, tab, CR or LF (labels may be NULL), mean and scale finite, scale
  * nonzero, resize 0..65536, color a dc_color: else DC_ERR_ARG naming the field. */
 dc_status dc_dcz_write_model(const char *path, const dc_dcz_model *model, const dc_dcz_layer *layers, int n,
                              dc_dcz_stats *stats);
@@ -279,8 +289,7 @@ dc_status dc_dcz_layer_size(const dc_dcz_layer *layer, dc_dcz_layer_stats *stats
 dc_status dc_dcz_read(const char *path, dc_dcz_layer **layers, int *n);
 
 /* dc_dcz_read that also fills *stats (may be NULL) as dc_dcz_write_stats would. */
-dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n,
-                            dc_dcz_stats *stats);
+dc_status dc_dcz_read_stats(const char *path, dc_dcz_layer **layers, int *n, dc_dcz_stats *stats);
 
 /* dc_dcz_read_stats from a file (buf NULL) or from memory: buf[len] holds the whole
  * file and `path` only names it in messages (the buffer is only read, and never past

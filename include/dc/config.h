@@ -25,12 +25,12 @@ typedef enum { DC_FREEZE_NONE = 0, DC_FREEZE_CONV, DC_FREEZE_FC } dc_freeze;
 typedef struct {
   int enabled;
   dc_prune_mode mode;
-  int rounds;            /* prune + retrain cycles */
-  long retrain_iters;    /* per round */
+  int rounds;               /* prune + retrain cycles */
+  long retrain_iters;       /* per round */
   long final_retrain_iters; /* the last round's (default retrain_iters) */
-  double lr;             /* retraining base_lr (default [solver] base_lr / 10) */
-  dc_freeze freeze;      /* keep these layers fixed while the others retrain */
-  int adjust_dropout;    /* D_r = D_o * sqrt(C_r / C_o) */
+  double lr;                /* retraining base_lr (default [solver] base_lr / 10) */
+  dc_freeze freeze;         /* keep these layers fixed while the others retrain */
+  int adjust_dropout;       /* D_r = D_o * sqrt(C_r / C_o) */
   int nlayers;
   dc_layer_setting layer[DC_MAX_LAYER_SETTINGS]; /* density (0..1] or quality */
 } dc_prune_conf;
@@ -38,7 +38,7 @@ typedef struct {
 typedef struct {
   int enabled;
   int conv_bits, fc_bits;
-  int init;              /* dc_kmeans_init */
+  int init; /* dc_kmeans_init */
   long retrain_iters;
   double lr;
   int nlayers;
@@ -50,15 +50,17 @@ typedef struct {
   int conv_gap_bits, fc_gap_bits; /* 1..16, or DC_DCZ_GAP_AUTO (0): the encoder picks per layer */
   int bias_bits;                  /* 32, 16, 8, or 0 (auto): the fewest of 8, 16 bits that leave the
                                      test accuracy unchanged, else 32 */
+  int codebook_bits;              /* 32, 16, or 0 (auto): fp16 centroids if they leave the test
+                                     accuracy unchanged (with the chosen biases), else 32 */
 } dc_encode_conf;
 
 typedef struct {
-  char path[512];        /* the cfg file */
+  char path[512]; /* the cfg file */
   /* [experiment] */
   char name[64];
-  char net[512];         /* net file */
-  char output[512];      /* run directory */
-  char weights[512];     /* optional: start from these HDF5 weights */
+  char net[512];     /* net file */
+  char output[512];  /* run directory */
+  char weights[512]; /* optional: start from these HDF5 weights */
   uint64_t seed;
   int threads;
   /* [data] */
@@ -68,14 +70,14 @@ typedef struct {
   long train_limit, test_limit; /* 0: all samples */
   int shuffle;
   /* [data] kind = imagenet only (see dc_imagefolder_conf) */
-  int resize, crop;             /* resize (as resize_mode says), then a crop × crop crop */
-  int resize_mode;              /* dc_resize_mode: squash, shorter */
-  int rgb;                      /* channels = rgb (else bgr) */
-  double mean[3], std[3];       /* per output channel */
+  int resize, crop;       /* resize (as resize_mode says), then a crop × crop crop */
+  int resize_mode;        /* dc_resize_mode: squash, shorter */
+  int rgb;                /* channels = rgb (else bgr) */
+  double mean[3], std[3]; /* per output channel */
   int mirror;
-  int loader_threads;           /* decode threads (prefetching loader, test batches) */
-  char val_list[512];           /* "": val from class folders; else a Caffe list (relative to data_dir) */
-  int on_bad_image;             /* dc_on_bad: skip (default) or stop */
+  int loader_threads; /* decode threads (prefetching loader, test batches) */
+  char val_list[512]; /* "": val from class folders; else a Caffe list (relative to data_dir) */
+  int on_bad_image;   /* dc_on_bad: skip (default) or stop */
   /* [solver] */
   dc_solver_conf solver;
   int batch, test_batch;
@@ -85,7 +87,7 @@ typedef struct {
   dc_quantize_conf quantize;
   dc_encode_conf encode;
   /* command line */
-  long stop_after;       /* >0: checkpoint and stop after this many total iterations */
+  long stop_after; /* >0: checkpoint and stop after this many total iterations */
 } dc_experiment;
 
 #endif

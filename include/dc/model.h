@@ -20,10 +20,12 @@ dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const
  * quantized. */
 dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d);
 
-/* dc_model_encode with a model section (model may be NULL: none) and biases stored in
+/* dc_model_encode with a model section (model may be NULL: none), biases stored in
  * bias_bits (32, 16 or 8: dc_dcz_bias_round says what comes back; round the net's
- * biases first, with dc_model_round_biases, to keep the decode check exact). */
-dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits,
+ * biases first, with dc_model_round_biases, to keep the decode check exact) and
+ * codebooks in codebook_bits (32, or 16 where a layer's centroids fit fp16:
+ * dc_dcz_codebook_round; round first with dc_model_round_codebooks, as for biases). */
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits, int codebook_bits,
                                const dc_dcz_model *model, const char *path, dc_dcz_stats *stats);
 
 /* Replace the biases of net's weighted layers by what a .dcz with bias_bits gives back
@@ -33,6 +35,16 @@ size_t dc_model_bias_count(const dc_net *net);
 dc_status dc_model_round_biases(dc_net *net, int bias_bits, float *saved);
 /* Put back biases saved by dc_model_round_biases. */
 void dc_model_restore_biases(dc_net *net, const float *saved);
+
+/* Replace the centroids of net's quantized (SHARED) layers by what a .dcz with
+ * codebook_bits gives back (dc_dcz_codebook_round: fp16 per layer where every centroid
+ * fits, else unchanged), and the weights with them; saved (may be NULL) gets the old
+ * centroids first, in layer order, room for dc_model_codebook_count floats. Returns
+ * the number of layers rounded to fp16. */
+size_t dc_model_codebook_count(const dc_net *net);
+int dc_model_round_codebooks(dc_net *net, int codebook_bits, float *saved);
+/* Put back centroids saved by dc_model_round_codebooks (and the weights with them). */
+void dc_model_restore_codebooks(dc_net *net, const float *saved);
 
 /* What running e's model needs besides the weights: the text of e's net file, the
  * preprocessing of its [data] section (mnist: gray, no resize, mean 0, scale; imagenet:

@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/cfg.h"
 #include "dc/data.h"
 #include "dc/config.h"
 #include "util.h"
 
 dc_status dc_model_encode(dc_net *net, int conv_gap_bits, int fc_gap_bits, const char *path, dc_dcz_stats *stats) {
-  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, 32, NULL, path, stats);
+  return dc_model_encode_with(net, conv_gap_bits, fc_gap_bits, 32, 32, NULL, path, stats);
 }
 
 size_t dc_model_bias_count(const dc_net *net) {
@@ -54,6 +55,44 @@ void dc_model_restore_biases(dc_net *net, const float *saved) {
   }
 }
 
+size_t dc_model_codebook_count(const dc_net *net) {
+  size_t n = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param_parts parts = net->layers[i].weight ? dc_param_parts_of(net->layers[i].weight) : (dc_param_parts){0};
+    if (parts.codebook) n += (size_t)1 << parts.bits;
+  }
+  return n;
+}
+
+int dc_model_round_codebooks(dc_net *net, int codebook_bits, float *saved) {
+  size_t at = 0;
+  int rounded = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *w = net->layers[i].weight;
+    dc_param_parts parts = w ? dc_param_parts_of(w) : (dc_param_parts){0};
+    if (!parts.codebook) continue;
+    const int k = 1 << parts.bits;
+    if (saved) memcpy(saved + at, parts.codebook, sizeof(float) * (size_t)k);
+    at += (size_t)k;
+    rounded += dc_dcz_codebook_round(parts.codebook, k, codebook_bits, parts.codebook) == 16;
+    dc_param_sync(w); /* the weights are codebook[index] again */
+  }
+  return rounded;
+}
+
+void dc_model_restore_codebooks(dc_net *net, const float *saved) {
+  size_t at = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_param *w = net->layers[i].weight;
+    dc_param_parts parts = w ? dc_param_parts_of(w) : (dc_param_parts){0};
+    if (!parts.codebook) continue;
+    const size_t k = (size_t)1 << parts.bits;
+    memcpy(parts.codebook, saved + at, sizeof(float) * k);
+    at += k;
+    dc_param_sync(w);
+  }
+}
+
 dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, dc_dcz_layer *d) {
   dc_param *w = l->weight;
   dc_param_parts parts = dc_param_parts_of(w);
@@ -74,7 +113,7 @@ dc_status dc_model_layer(const dc_layer *l, int conv_gap_bits, int fc_gap_bits, 
   return DC_OK;
 }
 
-dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits,
+dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, int bias_bits, int codebook_bits,
                                const dc_dcz_model *model, const char *path, dc_dcz_stats *stats) {
   dc_dcz_layer *layers = calloc((size_t)net->nlayers + 1, sizeof *layers);
   if (!layers) return dc_fail(DC_ERR_NOMEM, "out of memory");
@@ -84,6 +123,7 @@ dc_status dc_model_encode_with(dc_net *net, int conv_gap_bits, int fc_gap_bits, 
     dc_layer *l = &net->layers[i];
     if (!l->weight) continue;
     s = dc_model_layer(l, conv_gap_bits, fc_gap_bits, &layers[n]);
+    layers[n].codebook_bits = codebook_bits;
     layers[n++].bias_bits = bias_bits;
   }
   if (s == DC_OK) s = dc_dcz_write_model(path, model, layers, n, stats);
@@ -179,6 +219,7 @@ static dc_status slurp(const char *path, char **out) {
 dc_status dc_model_describe(const dc_experiment *e, const dc_dataset *test, dc_dcz_model *out) {
   memset(out, 0, sizeof *out);
   DC_TRY(slurp(e->net, &out->net));
+  dc_cfg_strip_comments(out->net); /* the file runs the net; its comments stay in nets/ */
   out->scale = (float)e->scale;
   if (e->data_kind == DC_DATA_IMAGENET) {
     /* what the model section cannot say yet must not be dropped silently */

@@ -155,15 +155,19 @@ int main(int argc, char **argv) {
   if (dc_ckpt_save(p, net->params, &st)) die(p);
 
   /* .dcz in the version this build writes, without and with the model section (the
-   * committed v1.dcz and v2.dcz seeds were written by builds of those versions) */
-  dc_dcz_model m = {.net = (char *)FZ_NET, .color = DC_COLOR_GRAY, .resize = 0, .mean = {3, 0, 0},
-                    .scale = 0.25f, .labels = "zero\none\ntwo\n"};
-  path_of(p, sizeof p, "fuzz_dcz", "v3-plain.dcz");
+   * committed v1.dcz, v2.dcz and v3*.dcz seeds were written by builds of those versions) */
+  dc_dcz_model m = {.net = (char *)FZ_NET,
+                    .color = DC_COLOR_GRAY,
+                    .resize = 0,
+                    .mean = {3, 0, 0},
+                    .scale = 0.25f,
+                    .labels = "zero\none\ntwo\n"};
+  path_of(p, sizeof p, "fuzz_dcz", "v4-plain.dcz");
   if (dc_model_encode(net, 2, 3, p, NULL)) die(p);
-  path_of(p, sizeof p, "fuzz_dcz", "v3-model.dcz");
-  if (dc_model_encode_with(net, 3, 1, 32, &m, p, NULL)) die(p);
-  path_of(p, sizeof p, "fuzz_dcz_open", "v3.dcz");
-  if (dc_model_encode_with(net, 3, 1, 32, &m, p, NULL)) die(p);
+  path_of(p, sizeof p, "fuzz_dcz", "v4-model.dcz"); /* fp16 codebooks, 8-bit biases */
+  if (dc_model_encode_with(net, 3, 1, 8, 16, &m, p, NULL)) die(p);
+  path_of(p, sizeof p, "fuzz_dcz_open", "v4.dcz");
+  if (dc_model_encode_with(net, 3, 1, 32, 16, &m, p, NULL)) die(p);
   dc_dcz_model rgb = m;
   char rgbnet[1024];
   snprintf(rgbnet, sizeof rgbnet, "%s", FZ_NET);
@@ -173,7 +177,7 @@ int main(int argc, char **argv) {
   rgb.resize = 8;
   rgb.labels = NULL;
   path_of(p, sizeof p, "fuzz_dcz_open", "mismatch.dcz");
-  if (dc_model_encode_with(net, 2, 2, 8, &rgb, p, NULL)) die(p);
+  if (dc_model_encode_with(net, 2, 2, 8, 32, &rgb, p, NULL)) die(p);
   dc_net_free(net);
 
   /* idx pairs */
