@@ -150,7 +150,10 @@ void dc_cfg_strip_comments(char *text) {
     }
     int cut = keep < len;
     while (cut && keep > 0 && is_space(line[keep - 1])) keep--;
-    if (!cut || keep > 0) { /* a line the comment emptied goes with its newline */
+    /* a line the comment emptied goes with its newline, but for the first: the parser
+     * skips a UTF-8 byte-order mark at the start only, and the second line must not
+     * move there (fuzz_cfg) */
+    if (!cut || keep > 0 || line == text) {
       memmove(out, line, keep);
       out += keep;
       if (end) *out++ = '\n';

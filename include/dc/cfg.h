@@ -39,8 +39,9 @@ dc_status dc_cfg_parse(const char *text, const char *name, dc_cfg **out);
 void dc_cfg_free(dc_cfg *c);
 /* Remove the comments from NUL-terminated `text` in place: each line's comment (a '#'
  * or ';' at the start or after whitespace, as the parser reads it) and the whitespace
- * before it; a line left empty by that goes entirely. What the parser sees is unchanged
- * (but for line numbers). The .dcz model section stores a net this way. */
+ * before it; a line left empty by that goes entirely (the first line stays, empty:
+ * a byte-order mark counts only there). What the parser reads is unchanged (but for
+ * line numbers). The .dcz model section stores a net this way. */
 void dc_cfg_strip_comments(char *text);
 
 /* ---- command-line overrides ----

@@ -1,12 +1,47 @@
 /* tests/fuzz/fuzz_cfg.c — the INI parser (dc_cfg_parse), its typed getters, the --set
- * override syntax, and the experiment-file reader (dc_experiment_load) on fuzzed text.
+ * override syntax, the experiment-file reader (dc_experiment_load) on fuzzed text, and
+ * dc_cfg_strip_comments (the .dcz model section's net text): the stripped text must
+ * parse to the same status, sections, keys and values.
  * Input: cfg text; after a first NUL byte, a --set argument. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dc/cfg.h"
 #include "dc/experiment.h"
 #include "fuzz_util.h"
+
+/* Whether a and b hold the same sections, keys and values in the same order. */
+static int same_cfg(dc_cfg *a, dc_cfg *b) {
+  if (dc_cfg_count(a) != dc_cfg_count(b)) return 0;
+  for (int i = 0; i < dc_cfg_count(a); i++) {
+    dc_cfg_section *sa = dc_cfg_at(a, i), *sb = dc_cfg_at(b, i);
+    if (strcmp(dc_cfg_section_name(sa), dc_cfg_section_name(sb)) != 0) return 0;
+    if (dc_cfg_key_count(sa) != dc_cfg_key_count(sb)) return 0;
+    for (int j = 0; j < dc_cfg_key_count(sa); j++) {
+      const char *ka, *va, *kb, *vb;
+      dc_cfg_key_at(sa, j, &ka, &va, NULL);
+      dc_cfg_key_at(sb, j, &kb, &vb, NULL);
+      if (strcmp(ka, kb) != 0 || strcmp(va, vb) != 0) return 0;
+    }
+  }
+  return 1;
+}
+
+/* The text without comments parses as the text did. */
+static void check_strip(const char *text) {
+  char *stripped = strdup(text);
+  dc_cfg_strip_comments(stripped);
+  dc_cfg *a = NULL, *b = NULL;
+  dc_status sa = dc_cfg_parse(text, "a.cfg", &a), sb = dc_cfg_parse(stripped, "b.cfg", &b);
+  if (sa != sb || (sa == DC_OK && !same_cfg(a, b))) {
+    fprintf(stderr, "fuzz: dc_cfg_strip_comments changed what the parser reads (status %d, then %d)\n", sa, sb);
+    abort();
+  }
+  dc_cfg_free(a);
+  dc_cfg_free(b);
+  free(stripped);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *text = malloc(size + 1);
@@ -38,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_check(dc_cfg_check_unused(sec), "dc_cfg_check_unused");
   }
   dc_cfg_free(c);
+  check_strip(text);
   /* the whole experiment reader, from a file as the command reads it */
   char path[600];
   fz_write(path, sizeof path, "exp.cfg", text, strlen(text));
