@@ -105,6 +105,14 @@ static void test_decode_refused(void **state) {
       'D',  'A', 'T', 0x78, 0x5e, 0x63, 0x64, 0x90, 0x05, 0x03, 1,    2,    3,    4,    5,    6,   7, 8,    9};
   expect_refused(write_bytes("idat.png", idat, sizeof idat), DC_ERR_DATA,
                  "corrupt PNG (a chunk declares more bytes than the file holds)");
+  /* a 1 x 1 gray PNG whose first IDAT chunk is empty: stb_image 2.27 offset its NULL
+   * buffer by 0 (UBSan, fuzz_image); refused */
+  static const unsigned char empty[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,   0,   0,   13, 'I', 'H', 'D',
+                                        'R',  0,   0,   0,   1,    0,    0,    0,    1,   8,   0,   0,  0,   0,   1,
+                                        2,    3,   4,   0,   0,    0,    0,    'I',  'D', 'A', 'T', 1,  2,   3,   4,
+                                        0,    0,   0,   0,   'I',  'E',  'N',  'D',  5,   6,   7,   8};
+  expect_refused(write_bytes("empty-idat.png", empty, sizeof empty), DC_ERR_DATA,
+                 "corrupt PNG (an empty IDAT chunk before the image data)");
   char missing[600];
   snprintf(missing, sizeof missing, "%s/none.png", g_dir);
   expect_refused(missing, DC_ERR_IO, "cannot open image: No such file");

@@ -128,24 +128,34 @@ done:
   return bad;
 }
 
-/* Whether f is a PNG with a chunk that declares more bytes than the file holds after its
- * header: stb_image 2.27 grows its IDAT buffer to the declared length before reading,
- * so a 60-byte file declaring a 1.5 GB chunk allocated 1.5 GB (found by fuzz_image).
- * Walks the chunks (length, type, data, CRC) up to IEND; rewinds f. */
-static int png_chunk_overflows(FILE *f) {
+/* Why stb_image 2.27 must not see f if it is a PNG, or NULL: a chunk that declares more
+ * bytes than the file holds after its header (stb grows its IDAT buffer to the declared
+ * length before reading: a 57-byte file declaring a 1.5 GB chunk allocated 1.5 GB), or an
+ * empty IDAT chunk before any data (stb offsets its still-NULL buffer: undefined
+ * behaviour). Both found by fuzz_image. Walks the chunks (length, type, data, CRC) up
+ * to IEND; rewinds f. */
+static const char *png_unsafe(FILE *f) {
   static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   unsigned char b[8];
-  int bad = 0;
+  const char *bad = NULL;
   if (fread(b, 1, 8, f) != 8 || memcmp(b, sig, 8) != 0) goto done;
   if (fseek(f, 0, SEEK_END) != 0) goto done;
   long size = ftell(f);
   long at = 8;
+  int data = 0; /* an IDAT with bytes seen */
   while (at + 8 <= size) {
     if (fseek(f, at, SEEK_SET) != 0 || fread(b, 1, 8, f) != 8) break;
     uint32_t len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
     if ((uint64_t)len + 4 > (uint64_t)(size - at - 8)) { /* data and CRC past the end */
-      bad = 1;
+      bad = "corrupt PNG (a chunk declares more bytes than the file holds)";
       break;
+    }
+    if (memcmp(b + 4, "IDAT", 4) == 0) {
+      if (len == 0 && !data) {
+        bad = "corrupt PNG (an empty IDAT chunk before the image data)";
+        break;
+      }
+      data = 1;
     }
     if (memcmp(b + 4, "IEND", 4) == 0) break;
     at += 12 + (long)len;
@@ -159,8 +169,7 @@ done:
 static const char *stb_unsafe(FILE *f) {
   if (pnm_number_overflows(f)) return "corrupt PNM (a header number of more than 9 digits)";
   if (jpeg_table_overflows(f)) return "corrupt JPEG (a Huffman table declares more than 256 codes)";
-  if (png_chunk_overflows(f)) return "corrupt PNG (a chunk declares more bytes than the file holds)";
-  return NULL;
+  return png_unsafe(f);
 }
 
 /* stb_image's reason for the failed decode, fit for one line, in buf[cap]. For an unknown
