@@ -107,7 +107,8 @@ static int jpeg_table_overflows(FILE *f) {
       if (fseek(f, len, SEEK_CUR) != 0) break;
       continue;
     }
-    while (len >= 17) { /* DHT: per table, class/id, 16 code counts, the symbols */
+    while (len > 0) { /* DHT: per table, class/id, 16 code counts, the symbols (stb reads a
+                       * table while any length is left, even past a short segment) */
       int n = 0;
       if (getc(f) == EOF) goto done;
       for (int i = 0; i < 16; i++) {
