@@ -51,8 +51,11 @@ dc_status dc_plot_hist(const char *out, const char *weights, const char *layer, 
   marks m[MAX_CODEBOOKS + 1];
   int nm = 0;
   dc_status s = DC_OK;
-  if (l.k > 0 && ncodebooks == 0) s = read_marks(weights, layer, &m[nm++]); /* its own codebook */
-  for (int i = 0; s == DC_OK && i < ncodebooks; i++) s = read_marks(codebooks[i], layer, &m[nm++]);
+  /* nm counts only the marks read: a failed read leaves its slot unset (the centroid
+   * loop below ran over one, found by a CI run of test_plot) */
+  if (l.k > 0 && ncodebooks == 0 && (s = read_marks(weights, layer, &m[nm])) == DC_OK) nm++; /* its own codebook */
+  for (int i = 0; s == DC_OK && i < ncodebooks; i++)
+    if ((s = read_marks(codebooks[i], layer, &m[nm])) == DC_OK) nm++;
   size_t kept = 0;
   double amax = 0;
   for (size_t i = 0; s == DC_OK && i < l.count; i++)
@@ -121,8 +124,10 @@ dc_status dc_plot_hist(const char *out, const char *weights, const char *layer, 
     pl_legend(&c, a.x + a.w - 8, a.y + 8, 1, e, ne);
     char t[200], sub[200], wn[120];
     pl_short_name(weights, wn, sizeof wn);
-    if (title) snprintf(t, sizeof t, "%s", title);
-    else snprintf(t, sizeof t, "Weights of %s (%s)", layer, wn);
+    if (title)
+      snprintf(t, sizeof t, "%s", title);
+    else
+      snprintf(t, sizeof t, "Weights of %s (%s)", layer, wn);
     snprintf(sub, sizeof sub, "%zu of %zu weights kept (%.1f%%)%s; %d bins of %.4g", kept, l.count,
              100.0 * (double)kept / (double)l.count, kept < l.count ? ", pruned ones left out" : "", bins, bw);
     pl_text_fit(&c, a.x + a.w / 2, 16, t, 3, PL_BLACK);
