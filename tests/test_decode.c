@@ -120,6 +120,12 @@ static void test_decode_refused(void **state) {
   short_dht[sizeof short_dht - 2] = 0xFF, short_dht[sizeof short_dht - 1] = 0xD9;
   expect_refused(write_bytes("short-dht.jpg", short_dht, sizeof short_dht), DC_ERR_DATA,
                  "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  /* the same behind fill bytes before SOI, which stb 2.27 skips (fuzz_image) */
+  unsigned char filled[3 + sizeof dht];
+  memset(filled, 0xFF, 3);
+  memcpy(filled + 3, dht, sizeof dht);
+  expect_refused(write_bytes("filled-dht.jpg", filled, sizeof filled), DC_ERR_DATA,
+                 "corrupt JPEG (a Huffman table declares more than 256 codes)");
   char missing[600];
   snprintf(missing, sizeof missing, "%s/none.png", g_dir);
   expect_refused(missing, DC_ERR_IO, "cannot open image: No such file");

@@ -89,7 +89,9 @@ unsigned dc_image_max_pixels = DC_IMAGE_MAX_PIXELS;
  * Walks the markers (and over entropy-coded data) from the start; rewinds f. */
 static int jpeg_table_overflows(FILE *f) {
   int bad = 0;
-  if (getc(f) != 0xFF || getc(f) != 0xD8) goto done;
+  int soi = getc(f) == 0xFF ? getc(f) : EOF;
+  while (soi == 0xFF) soi = getc(f); /* stb takes fill bytes before SOI too (fuzz_image) */
+  if (soi != 0xD8) goto done;
   for (;;) {
     int c = getc(f);
     if (c == EOF) break;
