@@ -328,6 +328,36 @@ static int put_bits64(dc_bitw *w, uint64_t v, int n) {
   return dc_bitw_put(w, (uint32_t)v, n);
 }
 
+/* The order-r Exp-Golomb code of z (the codebook's key differences, format 3's bias
+ * codes): x = z + 2^r as bitlen(x) − 1 − r zero bits, then x in binary. eg_bits is its
+ * length, eg_put writes it (0, or -1 when w is full), eg_get reads one whose x takes at
+ * most max_bits bits into *z: 0, 1 when the bits end, 2 when x would be wider. */
+static uint64_t eg_bits(uint64_t z, int r) { return 2 * (uint64_t)bitlen64(z + (1ull << r)) - 1 - (uint64_t)r; }
+static int eg_put(dc_bitw *w, uint64_t z, int r) {
+  uint64_t x = z + (1ull << r);
+  int n = bitlen64(x);
+  return put_bits64(w, 0, n - 1 - r) || put_bits64(w, x, n) ? -1 : 0;
+}
+static int eg_get(dc_bitr *r, int order, int max_bits, uint64_t *z) {
+  uint32_t b;
+  int zeros = 0;
+  for (;;) {
+    if (dc_bitr_get(r, 1, &b)) return 1;
+    if (b) break;
+    if (++zeros + 1 + order > max_bits) return 2;
+  }
+  if (zeros + 1 + order > max_bits) return 2;
+  uint64_t x = 1;
+  for (int left = zeros + order; left > 0;) {
+    int n = left > 16 ? 16 : left;
+    if (dc_bitr_get(r, n, &b)) return 1;
+    x = (x << n) | b;
+    left -= n;
+  }
+  *z = x - (1ull << order);
+  return 0;
+}
+
 /* Bits of the codebook of m keys of kb bits each (32: fp32 keys; 16, version 4: fp16
  * keys); with w also writes them. The order r is searched over 0..kb−1. */
 static uint64_t codebook_code(const uint32_t *key, int m, int kb, dc_bitw *w) {
@@ -336,8 +366,7 @@ static uint64_t codebook_code(const uint32_t *key, int m, int kb, dc_bitw *w) {
   int r_best = 0;
   for (int r = 0; r < kb && m >= 2; r++) {
     uint64_t bits = 0;
-    for (int j = 1; j < m; j++)
-      bits += 2 * (uint64_t)bitlen64(zigzag(key[j], key[j - 1]) + (1ull << r)) - 1 - (uint64_t)r;
+    for (int j = 1; j < m; j++) bits += eg_bits(zigzag(key[j], key[j - 1]), r);
     if (bits < best) {
       best = bits;
       r_best = r;
@@ -347,11 +376,7 @@ static uint64_t codebook_code(const uint32_t *key, int m, int kb, dc_bitw *w) {
   if (w) {
     int rc = dc_bitw_put(w, key[0], kb);
     if (m >= 2) rc |= dc_bitw_put(w, (uint32_t)r_best, 5);
-    for (int j = 1; j < m; j++) {
-      uint64_t x = zigzag(key[j], key[j - 1]) + (1ull << r_best);
-      int n = bitlen64(x);
-      rc |= put_bits64(w, 0, n - 1 - r_best) || put_bits64(w, x, n);
-    }
+    for (int j = 1; j < m; j++) rc |= eg_put(w, zigzag(key[j], key[j - 1]), r_best);
     DC_ASSERT(rc == 0);
   }
   return total;
@@ -372,28 +397,15 @@ static const char *codebook_read3(const uint8_t *in, size_t nbytes, const int *u
   if (m == 0) return nbytes ? "bytes in the codebook of a layer without kept weights" : NULL;
   const int max_code = kb + 2;
   const int64_t max_key = kb == 32 ? (int64_t)UINT32_MAX : (1 << kb) - 1;
-  uint32_t key, order = 0, b;
+  uint32_t key, order = 0;
   if (dc_bitr_get(&r, kb, &key)) return "ends inside the first centroid";
   if (m >= 2 && dc_bitr_get(&r, 5, &order)) return "ends before the code order";
   for (int j = 0; j < m; j++) {
     if (j > 0) {
-      int zeros = 0;
-      for (;;) {
-        if (dc_bitr_get(&r, 1, &b)) return "ends inside a centroid difference";
-        if (b) break;
-        if (++zeros + 1 + (int)order > max_code)
-          return kb == 32 ? "centroid difference wider than 34 bits" : "centroid difference wider than 18 bits";
-      }
-      if (zeros + 1 + (int)order > max_code)
-        return kb == 32 ? "centroid difference wider than 34 bits" : "centroid difference wider than 18 bits";
-      uint64_t x = 1;
-      for (int left = zeros + (int)order; left > 0;) {
-        int n = left > 16 ? 16 : left;
-        if (dc_bitr_get(&r, n, &b)) return "ends inside a centroid difference";
-        x = (x << n) | b;
-        left -= n;
-      }
-      uint64_t z = x - (1ull << order);
+      uint64_t z;
+      int e = eg_get(&r, (int)order, max_code, &z);
+      if (e == 1) return "ends inside a centroid difference";
+      if (e == 2) return kb == 32 ? "centroid difference wider than 34 bits" : "centroid difference wider than 18 bits";
       int64_t d = (z & 1) ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1);
       int64_t next = (int64_t)key + d;
       if (next < 0 || next > max_key)
@@ -441,8 +453,7 @@ static uint64_t bias_eg_code(const uint8_t *code, int n, dc_bitw *w) {
   for (int c = 0; c < 256; c++)
     for (int r = 0; r < 8; r++) {
       uint64_t bits = 11;
-      for (int j = 0; j < n && bits < best; j++)
-        bits += 2 * (uint64_t)bitlen64(zigzag(code[j], (uint32_t)c) + (1ull << r)) - 1 - (uint64_t)r;
+      for (int j = 0; j < n && bits < best; j++) bits += eg_bits(zigzag(code[j], (uint32_t)c), r);
       if (bits < best) {
         best = bits;
         c_best = c;
@@ -451,11 +462,7 @@ static uint64_t bias_eg_code(const uint8_t *code, int n, dc_bitw *w) {
     }
   if (w) {
     int rc = dc_bitw_put(w, (uint32_t)c_best, 8) || dc_bitw_put(w, (uint32_t)r_best, 3);
-    for (int j = 0; j < n; j++) {
-      uint64_t x = zigzag(code[j], (uint32_t)c_best) + (1ull << r_best);
-      int nb = bitlen64(x);
-      rc |= dc_bitw_put(w, 0, nb - 1 - r_best) || dc_bitw_put(w, (uint32_t)x, nb);
-    }
+    for (int j = 0; j < n; j++) rc |= eg_put(w, zigzag(code[j], (uint32_t)c_best), r_best);
     DC_ASSERT(rc == 0);
   }
   return best;
@@ -465,18 +472,13 @@ static uint64_t bias_eg_code(const uint8_t *code, int n, dc_bitw *w) {
 static const char *bias_eg_read(const uint8_t *in, uint64_t nbytes, uint64_t n, uint8_t *code) {
   dc_bitr r;
   dc_bitr_init(&r, in, nbytes * 8);
-  uint32_t c, order, b;
+  uint32_t c, order;
   if (dc_bitr_get(&r, 8, &c) || dc_bitr_get(&r, 3, &order)) return "ends before the first 8-bit code";
   for (uint64_t j = 0; j < n; j++) {
-    int zeros = 0;
-    for (;;) {
-      if (dc_bitr_get(&r, 1, &b)) return "ends inside an 8-bit code";
-      if (b) break;
-      if (++zeros + (int)order > 9) return "8-bit code difference wider than 10 bits";
-    }
-    uint32_t rest = 0;
-    if (zeros + (int)order > 0 && dc_bitr_get(&r, zeros + (int)order, &rest)) return "ends inside an 8-bit code";
-    uint64_t z = (((uint64_t)1 << (zeros + (int)order)) | rest) - ((uint64_t)1 << order);
+    uint64_t z;
+    int e = eg_get(&r, (int)order, 10, &z);
+    if (e == 1) return "ends inside an 8-bit code";
+    if (e == 2) return "8-bit code difference wider than 10 bits";
     int64_t v = (int64_t)c + ((z & 1) ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1));
     if (v < 0 || v > 255) return "an 8-bit code leaves 0..255";
     code[j] = (uint8_t)v;
