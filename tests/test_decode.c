@@ -3,7 +3,8 @@
  * refusals stb_image leaves to its caller, each found by fuzzing (tests/fuzz): a
  * PNM whose width does not parse decoded as a 0-pixel-wide image (the loader's resize
  * then read past it), a 16-bit PNM converted to RGB (stb_image read past its buffer),
- * a small header declaring a huge image, and stb_image's reason made one printable line. */
+ * a small header declaring a huge image, JPEG tables used but never defined, and stb_image's
+ * reason made one printable line. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stb/stb_image_write.h>
 
 #include "data/decode.h"
 #include "util_net.h"
@@ -132,6 +135,69 @@ static void test_decode_refused(void **state) {
   expect_refused("/dev/zero", DC_ERR_IO, "not a regular file");
 }
 
+/* the bytes of a file, in a malloc'ed buffer of *n */
+static unsigned char *read_all(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  unsigned char *b = malloc(1 << 16);
+  assert_non_null(b);
+  *n = fread(b, 1, 1 << 16, f);
+  fclose(f);
+  return b;
+}
+
+/* the first table of segment `marker` (DHT or DQT) whose class/id byte is `from`, set to `to` */
+static void rename_table(unsigned char *b, size_t n, int marker, int from, int to) {
+  for (size_t i = 2; i + 4 < n; i++) {
+    if (b[i] != 0xFF || b[i + 1] != marker) continue;
+    size_t end = i + 2 + (b[i + 2] << 8 | b[i + 3]), at = i + 4;
+    while (at < end) {
+      size_t size = marker == 0xDB ? 65 : 17;
+      if (marker == 0xC4)
+        for (int k = 1; k <= 16; k++) size += b[at + k];
+      if (b[at] == from) {
+        b[at] = (unsigned char)to;
+        return;
+      }
+      at += size;
+    }
+  }
+  fail_msg("no table 0x%02x in segment 0xFF%02X", from, marker);
+}
+
+/* fuzz finding: a JPEG whose scan uses a Huffman table that no DHT segment defined made
+ * stb_image 2.27 decode with its uninitialised table (the assert in stbi__jpeg_huff_decode;
+ * garbage in a release build); a quantization table no DQT segment defined is refused as
+ * well (stb would multiply by uninitialised memory). A JPEG written by stb_image_write
+ * decodes; the same file with its AC luminance table, or its chrominance quantization
+ * table, renamed to an id no scan uses is refused. */
+static void test_decode_jpeg_tables(void **state) {
+  (void)state;
+  unsigned char rgb[8 * 8 * 3];
+  for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (unsigned char)(i * 7);
+  char path[600];
+  snprintf(path, sizeof path, "%s/good.jpg", g_dir);
+  assert_true(stbi_write_jpg(path, 8, 8, 3, rgb, 90));
+  unsigned char *px;
+  int w, h, ch;
+  assert_int_equal(dc_image_decode(path, 3, &px, &w, &h, &ch), DC_OK);
+  assert_true(w == 8 && h == 8 && ch == 3);
+  free(px);
+  size_t n;
+  unsigned char *good = read_all(path, &n), *b = malloc(n);
+  assert_non_null(b);
+  memcpy(b, good, n);
+  rename_table(b, n, 0xC4, 0x10, 0x02); /* AC table 0 becomes DC table 2 */
+  expect_refused(write_bytes("no-ac0.jpg", b, n), DC_ERR_DATA,
+                 "corrupt JPEG (a scan uses a Huffman table no DHT segment defined)");
+  memcpy(b, good, n);
+  rename_table(b, n, 0xDB, 0x01, 0x02); /* quantization table 1 becomes 2 */
+  expect_refused(write_bytes("no-q1.jpg", b, n), DC_ERR_DATA,
+                 "corrupt JPEG (a scan uses a quantization table no DQT segment defined)");
+  free(b);
+  free(good);
+}
+
 /* fuzz finding: stb_image 2.27 names an unknown critical PNG chunk by its 4 type bytes
  * as the file has them; a NUL left the message ending in "cannot decode image: ", a
  * newline split it. Bytes outside printable ASCII read '?', an empty reason "unknown
@@ -175,6 +241,7 @@ int main(void) {
       cmocka_unit_test(test_decode_good),
       cmocka_unit_test(test_decode_16bit_pnm),
       cmocka_unit_test(test_decode_refused),
+      cmocka_unit_test(test_decode_jpeg_tables),
       cmocka_unit_test(test_decode_reason_one_line),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

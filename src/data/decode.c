@@ -83,14 +83,22 @@ done:
 
 unsigned dc_image_max_pixels = DC_IMAGE_MAX_PIXELS;
 
-/* Whether f is a JPEG with a Huffman table (DHT segment) declaring more than 256 codes:
- * Debian's stb_image 2.27 writes past its 257-entry table for one (found by fuzz_image),
- * in stbi_info as well as when decoding, so such files are refused before stb sees them.
- * Walks the markers (and over entropy-coded data) from the start; rewinds f. */
-static int jpeg_table_overflows(FILE *f) {
-  int bad = 0;
+/* Why stb_image 2.27 must not see f if it is a JPEG, or NULL. Each found by fuzz_image:
+ * - a Huffman table (DHT segment) declaring more than 256 codes: stb writes past its
+ *   257-entry table, in stbi_info as well as when decoding;
+ * - a scan using a Huffman table that no DHT segment defined: stb decodes with its
+ *   uninitialised table (an assert in stbi__jpeg_huff_decode, or garbage in a release
+ *   build); a quantization table no DQT segment defined is refused alike (stb would
+ *   multiply by uninitialised memory: a silently wrong image).
+ * Walks the markers (and over entropy-coded data) from the start as stb does: fill bytes
+ * before SOI, DHT and DQT segments read table by table while any length is left (even
+ * past a short segment). Only the first frame header (SOF) counts. Rewinds f. */
+static const char *jpeg_unsafe(FILE *f) {
+  const char *bad = NULL;
+  unsigned huff = 0, quant = 0; /* bit class * 4 + id of each Huffman table defined; bit id of each DQT table */
+  int progressive = 0, ncomp = 0, comp_id[4], comp_q[4];
   int soi = getc(f) == 0xFF ? getc(f) : EOF;
-  while (soi == 0xFF) soi = getc(f); /* stb takes fill bytes before SOI too (fuzz_image) */
+  while (soi == 0xFF) soi = getc(f); /* stb takes fill bytes before SOI too */
   if (soi != 0xD8) goto done;
   for (;;) {
     int c = getc(f);
@@ -105,24 +113,67 @@ static int jpeg_table_overflows(FILE *f) {
     if (hi == EOF || lo == EOF) break;
     long len = hi * 256L + lo - 2;
     if (len < 0) break;
-    if (m != 0xC4) {
-      if (fseek(f, len, SEEK_CUR) != 0) break;
-      continue;
-    }
-    while (len > 0) { /* DHT: per table, class/id, 16 code counts, the symbols (stb reads a
-                       * table while any length is left, even past a short segment) */
-      int n = 0;
-      if (getc(f) == EOF) goto done;
-      for (int i = 0; i < 16; i++) {
-        int v = getc(f);
-        n += v == EOF ? 0 : v; /* stb_image reads 0 past the end and builds the table anyway */
+    if (m == 0xC4) {
+      while (len > 0) { /* per table: class/id, 16 code counts, the symbols */
+        int n = 0, tc = getc(f);
+        if (tc == EOF) goto done;
+        for (int i = 0; i < 16; i++) {
+          int v = getc(f);
+          n += v == EOF ? 0 : v; /* stb_image reads 0 past the end and builds the table anyway */
+        }
+        if (n > 256) {
+          bad = "corrupt JPEG (a Huffman table declares more than 256 codes)";
+          goto done;
+        }
+        if (tc >> 4 <= 1 && (tc & 15) <= 3) huff |= 1u << ((tc >> 4) * 4 + (tc & 15));
+        if (fseek(f, n, SEEK_CUR) != 0) goto done;
+        len -= 17 + n;
       }
-      if (n > 256) {
-        bad = 1;
-        goto done;
+    } else if (m == 0xDB) {
+      while (len > 0) { /* per table: precision/id, 64 entries of 8 or 16 bits */
+        int pt = getc(f);
+        if (pt == EOF) goto done;
+        if (pt >> 4 <= 1 && (pt & 15) <= 3) quant |= 1u << (pt & 15);
+        int n = pt >> 4 ? 128 : 64;
+        if (fseek(f, n, SEEK_CUR) != 0) goto done;
+        len -= 1 + n;
       }
-      if (fseek(f, n, SEEK_CUR) != 0) goto done;
-      len -= 17 + n;
+    } else if (m >= 0xC0 && m <= 0xC2 && ncomp == 0 && len >= 6) { /* the frame: P, Y, X, Nf, components */
+      for (int i = 0; i < 5; i++) getc(f);
+      int nf = getc(f);
+      len -= 6;
+      progressive = m == 0xC2;
+      for (int i = 0; i < nf && len >= 3; i++, len -= 3) {
+        int id = getc(f), hv = getc(f), tq = getc(f);
+        if (tq == EOF) goto done;
+        (void)hv;
+        if (ncomp < 4) comp_id[ncomp] = id, comp_q[ncomp++] = tq;
+      }
+    } else if (m == 0xDA && len >= 1) { /* a scan: Ns, components (id, DC/AC tables), Ss, Se, Ah/Al */
+      int ns = getc(f), id[4], td[4], ta[4], k = 0;
+      len--;
+      for (int i = 0; i < ns && len >= 2; i++, len -= 2) {
+        int cid = getc(f), t = getc(f);
+        if (t == EOF) goto done;
+        if (k < 4) id[k] = cid, td[k] = t >> 4, ta[k++] = t & 15;
+      }
+      int ss = getc(f), se = getc(f), a = getc(f);
+      if (a == EOF || len < 3) goto done;
+      len -= 3;
+      (void)se;
+      for (int i = 0; i < k; i++) {
+        if (td[i] > 3 || ta[i] > 3) continue; /* stb refuses these itself */
+        int dc = !progressive || (ss == 0 && a >> 4 == 0), ac = !progressive || ss > 0;
+        if ((dc && !(huff >> td[i] & 1)) || (ac && !(huff >> (4 + ta[i]) & 1))) {
+          bad = "corrupt JPEG (a scan uses a Huffman table no DHT segment defined)";
+          goto done;
+        }
+        for (int j = 0; j < ncomp; j++)
+          if (comp_id[j] == id[i] && comp_q[j] <= 3 && !(quant >> comp_q[j] & 1)) {
+            bad = "corrupt JPEG (a scan uses a quantization table no DQT segment defined)";
+            goto done;
+          }
+      }
     }
     if (len > 0 && fseek(f, len, SEEK_CUR) != 0) break;
   }
@@ -171,8 +222,8 @@ done:
 /* Why stb_image 2.27 must not see f (one of the files it mishandles, above), or NULL. */
 static const char *stb_unsafe(FILE *f) {
   if (pnm_number_overflows(f)) return "corrupt PNM (a header number of more than 9 digits)";
-  if (jpeg_table_overflows(f)) return "corrupt JPEG (a Huffman table declares more than 256 codes)";
-  return png_unsafe(f);
+  const char *why = jpeg_unsafe(f);
+  return why ? why : png_unsafe(f);
 }
 
 /* stb_image's reason for the failed decode, fit for one line, in buf[cap]. For an unknown
