@@ -23,6 +23,8 @@ typedef struct {
   wb_mode wb_mode;      /* backward-data weights; calloc: WB_AS_FORWARD */
   dc_op wb_to;
   float *wbbuf;
+  dc_op bw_src_to, bw_dd_to; /* input / output gradient into backward-weights' own layouts, */
+  float *bw_src, *bw_dd;     /* when it has them (see bwd_weights_setup) */
 } conv_priv;
 
 static dc_status conv_parse(dc_layer *l, dc_cfg_section *s, dc_param *w, dc_param *b) {
@@ -60,6 +62,44 @@ static dc_status conv_shape(dc_layer *l, const char *file, dc_param *w, dc_param
   w->fan_in = w->dims[1] * c->kernel * c->kernel;
   b->ndim = 1;
   b->dims[0] = c->bias_term ? c->num_output : 0;
+  return DC_OK;
+}
+
+/* Backward-weights on the forward's activation layouts (src, dst); where oneDNN has only
+ * its reference kernel for those (AVX2 machines, a first layer of one input channel:
+ * plain src with blocked dst, about 60x slower than a JIT kernel), it chooses its own
+ * layouts and the input and output gradient are reordered into them before each run. */
+static dc_status bwd_weights_setup(conv_priv *c, dc_layer *l, const dnnl_memory_desc_t *src,
+                                   const dnnl_memory_desc_t *dst, int wnd, const dnnl_dim_t *wd,
+                                   const dnnl_memory_desc_t *bmd, const dnnl_dim_t *strides,
+                                   const dnnl_dim_t *pad) {
+  int wargs[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
+  dnnl_convolution_desc_t d;
+  for (int own = 0; own < 2; own++) {
+    dnnl_memory_desc_t dw = dc_dnn_any(wnd, wd);
+    dnnl_memory_desc_t s = own ? dc_dnn_any(4, src->dims) : *src, o = own ? dc_dnn_any(4, dst->dims) : *dst;
+    if (dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &s, &dw, bmd, &o, strides, pad,
+                                                    pad) != dnnl_success)
+      return dc_fail(DC_ERR_BACKEND, "conv %s: bad descriptor", l->name);
+    dc_op op = {0};
+    DC_TRY(dc_op_create(&op, &d, c->fwd.pd, wargs, bmd ? 4 : 3, l->name));
+    if (own && strncmp(dc_op_impl(&op), "ref", 3) == 0) { /* no better: keep the first */
+      dc_op_destroy(&op);
+      break;
+    }
+    dc_op_destroy(&c->bwd_weights);
+    c->bwd_weights = op;
+    if (strncmp(dc_op_impl(&op), "ref", 3) != 0) break;
+  }
+  dnnl_memory_desc_t s = dc_op_md(&c->bwd_weights, DNNL_ARG_SRC), o = dc_op_md(&c->bwd_weights, DNNL_ARG_DIFF_DST);
+  if (!dc_dnn_md_equal(&s, src)) {
+    DC_TRY(dc_op_create_reorder(&c->bw_src_to, src, &s, l->name));
+    if (!(c->bw_src = dc_alloc(dnnl_memory_desc_get_size(&s)))) return DC_ERR_NOMEM;
+  }
+  if (!dc_dnn_md_equal(&o, dst)) {
+    DC_TRY(dc_op_create_reorder(&c->bw_dd_to, dst, &o, l->name));
+    if (!(c->bw_dd = dc_alloc(dnnl_memory_desc_get_size(&o)))) return DC_ERR_NOMEM;
+  }
   return DC_OK;
 }
 
@@ -114,13 +154,8 @@ static dc_status conv_setup(dc_layer *l, int train, dc_layout *lay) {
       if (!c->wbbuf) return DC_ERR_NOMEM;
     }
   }
-  dnnl_memory_desc_t dw = dc_dnn_any(wnd, wd);
-  s = dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &dw,
-                                                  c->bias_term ? &bmd : NULL, &dst, strides, pad, pad);
-  if (s != dnnl_success) return dc_fail(DC_ERR_BACKEND, "conv %s: bad descriptor (status %d)", l->name, (int)s);
-  int wargs[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
-  DC_TRY(dc_op_create(&c->bwd_weights, &d, c->fwd.pd, wargs, c->bias_term ? 4 : 3, l->name));
-  dw = dc_op_md(&c->bwd_weights, DNNL_ARG_DIFF_WEIGHTS);
+  DC_TRY(bwd_weights_setup(c, l, &src, &dst, wnd, wd, c->bias_term ? &bmd : NULL, strides, pad));
+  dnnl_memory_desc_t dw = dc_op_md(&c->bwd_weights, DNNL_ARG_DIFF_WEIGHTS);
   if (!dc_dnn_md_equal(&dw, &wplain)) {
     DC_TRY(dc_op_create_reorder(&c->dw_from, &dw, &wplain, l->name));
     c->dwbuf = dc_alloc(dnnl_memory_desc_get_size(&dw));
@@ -163,8 +198,18 @@ static dc_status conv_backward(dc_layer *l, const dc_pass *pass) {
     void *d[3] = {l->out_diff, w, l->in_diff};
     DC_TRY(dc_op_run(&c->bwd_data, d));
   }
-  void *w[4] = {l->in_data, l->out_diff, c->dwbuf ? c->dwbuf : (void *)l->weight->diff,
-                l->bias ? l->bias->diff : NULL};
+  void *in = l->in_data, *dd = l->out_diff;
+  if (c->bw_src) {
+    void *r[2] = {in, c->bw_src};
+    DC_TRY(dc_op_run(&c->bw_src_to, r));
+    in = c->bw_src;
+  }
+  if (c->bw_dd) {
+    void *r[2] = {dd, c->bw_dd};
+    DC_TRY(dc_op_run(&c->bw_dd_to, r));
+    dd = c->bw_dd;
+  }
+  void *w[4] = {in, dd, c->dwbuf ? c->dwbuf : (void *)l->weight->diff, l->bias ? l->bias->diff : NULL};
   DC_TRY(dc_op_run(&c->bwd_weights, w));
   if (!c->dwbuf) return DC_OK;
   void *r[2] = {c->dwbuf, l->weight->diff};
@@ -180,6 +225,10 @@ static void conv_destroy(dc_layer *l) {
   dc_op_destroy(&c->w_to);
   dc_op_destroy(&c->dw_from);
   dc_op_destroy(&c->wb_to);
+  dc_op_destroy(&c->bw_src_to);
+  dc_op_destroy(&c->bw_dd_to);
+  dc_free(c->bw_src);
+  dc_free(c->bw_dd);
   dc_free(c->wbbuf);
   dc_free(c->wbuf);
   dc_free(c->dwbuf);
