@@ -53,28 +53,24 @@ static unsigned char *to_channels(const unsigned char *src, size_t n, int ic, in
 
 /* Whether f is a binary PNM (P5/P6) whose width, height or maxval has more than 9
  * digits: stb_image 2.27 parses them into an int without an overflow check (signed
- * overflow, found by fuzz_image). Reads the header's three numbers; rewinds f. */
+ * overflow, found by fuzz_image). Reads the header's three numbers exactly as stb does:
+ * whitespace and '#' comments (also one right after a number) before each, then its
+ * digits; any other byte ends the header. Rewinds f. */
 static int pnm_number_overflows(FILE *f) {
   int bad = 0, c = getc(f), kind = getc(f);
   if (c != 'P' || (kind != '5' && kind != '6')) goto done;
-  for (int numbers = 0; numbers < 3;) {
-    c = getc(f);
-    if (c == EOF) break;
-    if (c == '#') { /* a comment to the end of the line */
-      while ((c = getc(f)) != EOF && c != '\n' && c != '\r') {
-      }
-      continue;
+  c = getc(f);
+  for (int numbers = 0; numbers < 3; numbers++) {
+    for (;;) {
+      while (c == ' ' || (c >= '\t' && c <= '\r')) c = getc(f);
+      if (c != '#') break;
+      while (c != EOF && c != '\n' && c != '\r') c = getc(f);
     }
-    if (c < '0' || c > '9') continue;
-    int digits = 0;
-    while (c >= '0' && c <= '9') {
+    for (int digits = 0; c >= '0' && c <= '9'; c = getc(f))
       if (++digits > 9) {
         bad = 1;
         goto done;
       }
-      c = getc(f);
-    }
-    numbers++;
   }
 done:
   rewind(f);
