@@ -95,6 +95,7 @@ static void test_decode_refused(void **state) {
   static const char huge[] = "P5 100000 100000 255\n\x01";
   expect_refused(write_bytes("huge.pgm", huge, sizeof huge - 1), DC_ERR_DATA, "100000 x 100000 pixels (at most");
   expect_refused(write_bytes("junk.png", "not an image", 12), DC_ERR_DATA, "cannot decode image: ");
+  expect_refused(write_bytes("empty.png", "", 0), DC_ERR_DATA, "cannot decode image: ");
   static const char big_pgm[] = "P5 3666666666 2 255\n";
   expect_refused(write_bytes("big.pgm", big_pgm, sizeof big_pgm - 1), DC_ERR_DATA,
                  "corrupt PNM (a header number of more");

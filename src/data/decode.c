@@ -3,6 +3,7 @@
 #include "data/decode.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,32 +233,71 @@ static const char *stb_reason(char *buf, size_t cap) {
   return dc_printable(why && why[0] ? why : "unknown error", buf, cap);
 }
 
+/* The whole of f in a malloc'ed *buf of *n bytes (DC_ERR_IO with errno set, or DC_ERR_NOMEM). */
+static dc_status read_whole(FILE *f, unsigned char **buf, size_t *n) {
+  size_t cap = 1 << 16;
+  *n = 0;
+  if (!(*buf = malloc(cap))) return DC_ERR_NOMEM;
+  for (;;) {
+    *n += fread(*buf + *n, 1, cap - *n, f);
+    if (*n < cap) return ferror(f) ? DC_ERR_IO : DC_OK;
+    unsigned char *b = realloc(*buf, cap * 2);
+    if (!b) return DC_ERR_NOMEM;
+    *buf = b;
+    cap *= 2;
+  }
+}
+
 dc_status dc_image_decode(const char *path, int want, unsigned char **px, int *w, int *h, int *ch) {
   *px = NULL;
   *w = *h = *ch = 0;
-  DC_TRY(dc_check_input(path, 0));
+  /* twice the largest image's 16-bit RGBA samples: an uncompressed file of an image
+   * dc_image_max_pixels allows fits */
+  DC_TRY(dc_check_input(path, (unsigned long long)DC_IMAGE_MAX_PIXELS * 8));
   FILE *f = fopen(path, "rb");
   if (!f) {
     char why[600];
     return dc_fail(DC_ERR_IO, "%s: cannot open image: %s", path, dc_open_failure(path, errno, why, sizeof why));
   }
-  int iw = 0, ih = 0, ic = 0;
-  const char *unsafe = stb_unsafe(f);
+  /* stb reads the file from memory: on a FILE, stb_image 2.27's rewind between its
+   * format tests goes back only to the start of its last 128-byte read, so a format
+   * test could parse bytes from the middle of the file, which the checks below had
+   * not read as it did (fuzz_image: a PNM header 128 bytes into a JPEG) */
+  unsigned char *buf = NULL;
+  size_t n = 0;
+  dc_status st = read_whole(f, &buf, &n);
+  fclose(f);
+  if (st != DC_OK) {
+    free(buf);
+    return st == DC_ERR_NOMEM ? dc_fail(st, "%s: out of memory reading the image", path)
+                              : dc_fail(st, "%s: cannot read image: %s", path, strerror(errno));
+  }
+  const char *unsafe = NULL;
+  if (n > INT_MAX) unsafe = "file too large";
+  FILE *m = unsafe || n == 0 ? NULL : fmemopen(buf, n, "rb"); /* the checks read a FILE */
+  if (m) {
+    unsafe = stb_unsafe(m);
+    fclose(m);
+  } else if (!unsafe && n > 0) {
+    free(buf);
+    return dc_fail(DC_ERR_NOMEM, "%s: out of memory reading the image", path);
+  }
   if (unsafe) {
-    fclose(f);
+    free(buf);
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, unsafe);
   }
-  /* the header first (stbi_info_from_file rewinds): refuse sizes before allocating */
-  if (stbi_info_from_file(f, &iw, &ih, &ic) &&
+  int iw = 0, ih = 0, ic = 0;
+  /* the header first: refuse sizes before allocating */
+  if (stbi_info_from_memory(buf, (int)n, &iw, &ih, &ic) &&
       (iw < 1 || ih < 1 || (uint64_t)iw * (uint64_t)ih > dc_image_max_pixels)) {
-    fclose(f);
+    free(buf);
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %d x %d pixels (at most %u, no side 0)", path, iw, ih,
                    dc_image_max_pixels);
   }
   /* decoded as stored, channels converted here: Debian's stb_image 2.27 converts a 16-bit
    * PNM to the requested channels as if it were 8-bit and then reads past its buffer */
-  unsigned char *p = stbi_load_from_file(f, &iw, &ih, &ic, 0);
-  fclose(f);
+  unsigned char *p = stbi_load_from_memory(buf, (int)n, &iw, &ih, &ic, 0);
+  free(buf);
   if (!p) {
     char why[128];
     return dc_fail(DC_ERR_DATA, "%s: cannot decode image: %s", path, stb_reason(why, sizeof why));
