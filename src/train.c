@@ -224,6 +224,7 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
   data_stats ds0, ds_disp, ds;
   get_data_stats(t, &ds0);
   ds_disp = ds0;
+  int decodes = dc_dataset_decodes(t->train_set);
   for (long it = start; it < iters; it++) {
     double loss;
     int stop = 0;
@@ -242,7 +243,8 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       double eta = (double)(iters - done) * t->batch / (ips > 0 ? ips : 1);
       char eta_s[32], comm[48] = "";
       dc_format_duration(eta, eta_s, sizeof eta_s);
-      /* decode rate per busy worker thread, and the time steps waited for data */
+      /* decode (or load, for in-memory sets) rate per busy worker thread, and the time
+       * steps waited for data */
       get_data_stats(t, &ds);
       double busy = ds.l.busy - ds_disp.l.busy, data_wait = ds.l.waited - ds_disp.l.waited;
       double dps = busy > 0 ? (double)(ds.l.images - ds_disp.l.images) / busy : 0.0;
@@ -250,8 +252,8 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
       if (dc_dist_size() > 1)
         snprintf(comm, sizeof comm, "  %d ranks, %.0f%% in allreduce", dc_dist_size(), 100.0 * waited / (now - t_disp));
       if (t->out)
-        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  decode %.0f img/s/thread  waited %.2fs  ETA %s%s\n",
-                label, done, iters, loss_acc / nloss, lr, ips, dps, data_wait, eta_s, comm);
+        fprintf(t->out, "[%s] iter %6ld/%ld  loss %.4f  lr %.6g  %.0f img/s  %s %.0f img/s/thread  waited %.2fs  ETA %s%s\n",
+                label, done, iters, loss_acc / nloss, lr, ips, decodes ? "decode" : "load", dps, data_wait, eta_s, comm);
       if (t->log)
         fprintf(t->log, "%s,%ld,%ld,train,%.6f,%.8g,,,%.1f,%.1f,%.3f\n", label, done, (long)t->state.iter,
                 loss_acc / nloss, lr, ips, dps, data_wait);
@@ -298,8 +300,8 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
     long bad = ds.skipped - ds0.skipped;
     fprintf(t->out, "[%s] done: %ld iterations in %s", label, iters - start, took);
     if (imgs > 0 || bad > 0)
-      fprintf(t->out, "; data: %lld images decoded at %.0f img/s per thread (%d thread%s), steps waited %.2fs, %ld bad image%s skipped",
-              imgs, busy > 0 ? (double)imgs / busy : 0.0, ds.l.threads, ds.l.threads == 1 ? "" : "s",
+      fprintf(t->out, "; data: %lld images %s at %.0f img/s per thread (%d thread%s), steps waited %.2fs, %ld bad image%s skipped",
+              imgs, decodes ? "decoded" : "loaded", busy > 0 ? (double)imgs / busy : 0.0, ds.l.threads, ds.l.threads == 1 ? "" : "s",
               ds.l.waited - ds0.l.waited, bad, bad == 1 ? "" : "s");
     if (dc_dist_size() > 1)
       fprintf(t->out, "; %.2f MB of gradients summed per step, %.0f%% of the time waiting for it",

@@ -1276,7 +1276,8 @@ static void experiment_errors(void **state) {
   char line[2048];
   int found = 0;
   while (fgets(line, sizeof line, out))
-    if (strstr(line, "[train] done: 2 iterations") && strstr(line, "bad image") && !strstr(line, " 0 bad images"))
+    if (strstr(line, "[train] done: 2 iterations") && strstr(line, "bad image") && !strstr(line, " 0 bad images") &&
+        strstr(line, " images decoded at "))
       found = 1;
   assert_true(found);
   fclose(out);

@@ -193,6 +193,9 @@ typedef struct dc_dataset_ops {
   dc_status (*get)(void *impl, int index, float *x, int *y);
   /* Release impl. */
   void (*destroy)(void *impl);
+  /* 1: get decodes a file per sample (progress says "decode"); 0: the samples are in
+   * memory (progress says "load"). */
+  int decodes;
 } dc_dataset_ops;
 
 /* An optional augmenting getter: as dc_dataset_ops.get, but also handed the run seed
@@ -217,6 +220,9 @@ void dc_dataset_set_aug(dc_dataset *d, dc_dataset_aug_fn get_aug);
  * (the default) when the kind has none. */
 void dc_dataset_set_fingerprint(dc_dataset *d, uint64_t fingerprint);
 uint64_t dc_dataset_fingerprint(const dc_dataset *d);
+
+/* 1 when d's kind decodes a file per sample (dc_dataset_ops.decodes). */
+int dc_dataset_decodes(const dc_dataset *d);
 
 /* The kind's impl when d was created with `ops`, else NULL (lets a kind's own
  * accessors check they were handed their kind). */

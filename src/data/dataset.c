@@ -119,6 +119,8 @@ void dc_dataset_set_fingerprint(dc_dataset *d, uint64_t fingerprint) { d->finger
 
 uint64_t dc_dataset_fingerprint(const dc_dataset *d) { return d->fingerprint; }
 
+int dc_dataset_decodes(const dc_dataset *d) { return d->ops->decodes; }
+
 void *dc_dataset_impl(const dc_dataset *d, const dc_dataset_ops *ops) {
   return d && d->ops == ops ? d->impl : NULL;
 }

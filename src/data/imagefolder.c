@@ -166,7 +166,7 @@ static void folder_destroy(void *impl) {
   dc_free(f);
 }
 
-static const dc_dataset_ops folder_ops = {"imagefolder", folder_get, folder_destroy};
+static const dc_dataset_ops folder_ops = {"imagefolder", folder_get, folder_destroy, 1};
 
 /* ---- scanning --------------------------------------------------------------- */
 

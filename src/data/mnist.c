@@ -47,7 +47,7 @@ static void mnist_destroy(void *impl) {
   dc_free(m);
 }
 
-static const dc_dataset_ops mnist_ops = {"mnist", mnist_get, mnist_destroy};
+static const dc_dataset_ops mnist_ops = {"mnist", mnist_get, mnist_destroy, 0};
 
 /* ---- reading ------------------------------------------------------------------ */
 
