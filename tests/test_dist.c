@@ -314,9 +314,10 @@ static pid_t start(const char *log, const char *line) {
 }
 
 /* Wait until `file` (in g_dir) contains `text`; fail when process pid ended first or
- * after 60 s. */
+ * after 300 s (a hang guard: 2 MPI ranks on a loaded 2-core machine took over 60 s to
+ * reach the prune round that an idle one reaches in seconds). */
 static void wait_for(pid_t pid, const char *file, const char *text) {
-  for (int i = 0; i < 6000; i++) {
+  for (int i = 0; i < 30000; i++) {
     char *t = slurp(file);
     int found = t && strstr(t, text);
     free(t);
