@@ -78,23 +78,25 @@ static dc_status bwd_weights_setup(conv_priv *c, dc_layer *l, const dnnl_memory_
                                    const dnnl_dim_t *pad) {
   int wargs[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
   dnnl_convolution_desc_t d;
-  for (int own = 0; own < 3; own++) {
+  /* the activation layouts tried, in order: the forward's (undef), nhwc, oneDNN's choice */
+  static const dnnl_format_tag_t tags[] = {dnnl_format_tag_undef, dnnl_nhwc, dnnl_format_tag_any};
+  for (int k = 0; k < 3; k++) {
     dnnl_memory_desc_t dw = dc_dnn_any(wnd, wd);
-    dnnl_memory_desc_t s = *src, o = *dst;
-    if (own == 1) s = dc_dnn_md(4, src->dims, dnnl_nhwc), o = dc_dnn_md(4, dst->dims, dnnl_nhwc);
-    if (own == 2) s = dc_dnn_any(4, src->dims), o = dc_dnn_any(4, dst->dims);
+    dnnl_memory_desc_t s = k ? dc_dnn_md(4, src->dims, tags[k]) : *src;
+    dnnl_memory_desc_t o = k ? dc_dnn_md(4, dst->dims, tags[k]) : *dst;
     if (dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &s, &dw, bmd, &o, strides, pad,
                                                     pad) != dnnl_success)
       return dc_fail(DC_ERR_BACKEND, "conv %s: bad descriptor", l->name);
     dc_op op = {0};
     DC_TRY(dc_op_create(&op, &d, c->fwd.pd, wargs, bmd ? 4 : 3, l->name));
-    if (own && strncmp(dc_op_impl(&op), "ref", 3) == 0) { /* no better: keep the first */
+    int ref = strncmp(dc_op_impl(&op), "ref", 3) == 0;
+    if (k && ref) { /* no better: keep the forward's */
       dc_op_destroy(&op);
       continue;
     }
     dc_op_destroy(&c->bwd_weights);
     c->bwd_weights = op;
-    if (strncmp(dc_op_impl(&op), "ref", 3) != 0) break;
+    if (!ref) break;
   }
   dnnl_memory_desc_t s = dc_op_md(&c->bwd_weights, DNNL_ARG_SRC), o = dc_op_md(&c->bwd_weights, DNNL_ARG_DIFF_DST);
   if (!dc_dnn_md_equal(&s, src)) {
