@@ -37,6 +37,10 @@ static dc_status save_all(dc_h5 *f, dc_params *ps, const dc_ckpt_state *st) {
       snprintf(path, sizeof path, "/params/%s_index", p->name);
       DC_TRY(dc_h5_write(f, path, DC_H5_U8, p->ndim, dims, parts.index));
     }
+    if (parts.shadow) {
+      snprintf(path, sizeof path, "/params/%s_shadow", p->name);
+      DC_TRY(dc_h5_write(f, path, DC_H5_F32, p->ndim, dims, parts.shadow));
+    }
     if (st) {
       dc_param_view v = dc_param_view_of(p);
       int64_t n = (int64_t)v.n;
@@ -74,10 +78,11 @@ static dc_status load_param(dc_h5 *f, const char *file, dc_param *p) {
   if (!dc_h5_exists(f, path))
     return dc_fail(DC_ERR_FORMAT, "%s: no dataset %s: the checkpoint does not match this net", file, path);
   DC_TRY(dc_h5_read(f, path, DC_H5_F32, p->ndim, dims, p->data));
-  char mpath[160], cpath[160], ipath[160];
+  char mpath[160], cpath[160], ipath[160], spath[160];
   snprintf(mpath, sizeof mpath, "/params/%s_mask", p->name);
   snprintf(cpath, sizeof cpath, "/params/%s_codebook", p->name);
   snprintf(ipath, sizeof ipath, "/params/%s_index", p->name);
+  snprintf(spath, sizeof spath, "/params/%s_shadow", p->name);
   uint8_t *mask = NULL, *index = NULL;
   dc_status s = DC_OK;
   dc_param_make_dense(p);
@@ -112,6 +117,13 @@ static dc_status load_param(dc_h5 *f, const char *file, dc_param *p) {
           s = dc_fail(DC_ERR_FORMAT, "%s: %s holds %u, beyond the %d centroids", file, ipath, index[i], (int)kd[0]);
       if (s == DC_OK) s = dc_param_set_shared(p, bits, codebook, index);
     }
+  }
+  if (s == DC_OK && dc_h5_exists(f, spath)) { /* a pruning round with splicing */
+    if (p->kind != DC_PARAM_MASKED)
+      s = dc_fail(DC_ERR_FORMAT, "%s: %s needs %s and no codebook", file, spath, mpath);
+    if (s == DC_OK) s = dc_param_set_spliced(p, 1);
+    if (s == DC_OK) s = dc_h5_read(f, spath, DC_H5_F32, p->ndim, dims, p->shadow);
+    if (s == DC_OK) dc_param_sync(p);
   }
   free(mask);
   free(index);

@@ -1,4 +1,4 @@
-/* param.c — the three parameter kinds (DENSE, MASKED, SHARED); see dc/param.h.
+/* param.c — the four parameter kinds (DENSE, MASKED, SHARED, SPLICED); see dc/param.h.
  * This is the only file that switches on dc_param_kind. */
 #include "dc/param.h"
 
@@ -9,8 +9,8 @@
 #include "dc/rng.h"
 
 const char *dc_param_kind_name(dc_param_kind k) {
-  static const char *const names[] = {"dense", "masked", "shared"};
-  return (unsigned)k < 3 ? names[k] : "?";
+  static const char *const names[] = {"dense", "masked", "shared", "spliced"};
+  return (unsigned)k < 4 ? names[k] : "?";
 }
 
 dc_param_view dc_param_view_of(dc_param *p) {
@@ -22,6 +22,12 @@ dc_param_view dc_param_view_of(dc_param *p) {
     v.n = (size_t)p->k;
     v.derived = 1;
     v.decay_scale = p->codebook_count;
+  } else if (p->kind == DC_PARAM_SPLICED) {
+    v.value = p->shadow;
+    v.grad = p->diff;
+    v.history = p->history;
+    v.n = p->count;
+    v.derived = 1;
   } else {
     v.value = p->data;
     v.grad = p->diff;
@@ -35,6 +41,7 @@ dc_param_view dc_param_view_of(dc_param *p) {
 void dc_param_reduce_grad(dc_param *p) {
   switch (p->kind) {
     case DC_PARAM_DENSE:
+    case DC_PARAM_SPLICED: /* every shadow follows its weight's gradient */
       break;
     case DC_PARAM_MASKED:
 #pragma omp parallel for schedule(static) if (p->count >= 16384)
@@ -69,6 +76,11 @@ void dc_param_sync(dc_param *p) {
       for (size_t i = 0; i < p->count; i++)
         p->data[i] = p->mask[i] ? p->codebook[p->index[i]] : 0.0f;
       break;
+    case DC_PARAM_SPLICED:
+#pragma omp parallel for schedule(static) if (p->count >= 16384)
+      for (size_t i = 0; i < p->count; i++)
+        p->data[i] = p->mask[i] ? p->shadow[i] : 0.0f;
+      break;
   }
 }
 
@@ -97,9 +109,10 @@ dc_status dc_param_set_mask(dc_param *p, const uint8_t *keep) {
     p->mask = malloc(p->count);
     if (!p->mask) return dc_fail(DC_ERR_NOMEM, "out of memory for the mask of %s", p->name);
   }
+  int spliced = p->kind == DC_PARAM_SPLICED; /* its pruned weights go on in the shadow */
   for (size_t i = 0; i < p->count; i++) {
     p->mask[i] = keep[i] ? 1 : 0;
-    if (!p->mask[i]) {
+    if (!p->mask[i] && !spliced) {
       p->data[i] = 0.0f;
       p->history[i] = 0.0f;
       p->diff[i] = 0.0f;
@@ -147,6 +160,38 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
   return DC_OK;
 }
 
+dc_status dc_param_set_spliced(dc_param *p, int on) {
+  if ((on != 0) == (p->kind == DC_PARAM_SPLICED)) return DC_OK;
+  DC_ASSERT(p->kind != DC_PARAM_SHARED);
+  if (!on) { /* data is shadow * mask already; the MASKED invariant: pruned momentum 0 */
+    free(p->shadow);
+    p->shadow = NULL;
+    p->kind = DC_PARAM_MASKED;
+    for (size_t i = 0; i < p->count; i++)
+      if (!p->mask[i]) p->history[i] = p->diff[i] = 0.0f;
+    return DC_OK;
+  }
+  float *shadow = malloc(sizeof(float) * p->count);
+  uint8_t *mask = p->mask ? p->mask : malloc(p->count);
+  if (!shadow || !mask) {
+    free(shadow);
+    if (mask != p->mask) free(mask);
+    return dc_fail(DC_ERR_NOMEM, "out of memory for the shadow weights of %s", p->name);
+  }
+  if (!p->mask) memset(mask, 1, p->count);
+  memcpy(shadow, p->data, sizeof(float) * p->count);
+  p->mask = mask;
+  p->shadow = shadow;
+  p->kind = DC_PARAM_SPLICED;
+  return DC_OK;
+}
+
+const float *dc_param_prune_values(const dc_param *p, const uint8_t **eligible) {
+  int spliced = p->kind == DC_PARAM_SPLICED;
+  *eligible = spliced ? NULL : p->mask;
+  return spliced ? p->shadow : p->data;
+}
+
 void dc_param_make_dense(dc_param *p) {
   dc_param_release(p);
   p->kind = DC_PARAM_DENSE;
@@ -163,6 +208,8 @@ void dc_param_release(dc_param *p) {
   free(p->mask);
   free(p->index);
   free(p->codebook);
+  free(p->shadow);
+  p->shadow = NULL;
   p->mask = NULL;
   p->index = NULL;
   p->codebook = p->codebook_diff = p->codebook_history = p->codebook_count = NULL;
@@ -173,6 +220,7 @@ dc_param_parts dc_param_parts_of(dc_param *p) {
   dc_param_parts parts = {0};
   if (p->kind == DC_PARAM_DENSE) return parts;
   parts.mask = p->mask;
+  parts.shadow = p->shadow;
   if (p->kind == DC_PARAM_SHARED) {
     parts.codebook = p->codebook;
     parts.index = p->index;
@@ -185,6 +233,12 @@ dc_status dc_param_set_parts(dc_param *p, const dc_param_parts *parts) {
   dc_param_make_dense(p);
   if (parts->mask) DC_TRY(dc_param_set_mask(p, parts->mask));
   if (parts->codebook) DC_TRY(dc_param_set_shared(p, parts->bits, parts->codebook, parts->index));
+  if (parts->shadow) {
+    DC_ASSERT(parts->mask && !parts->codebook);
+    DC_TRY(dc_param_set_spliced(p, 1));
+    memcpy(p->shadow, parts->shadow, sizeof(float) * p->count);
+    dc_param_sync(p);
+  }
   return DC_OK;
 }
 
@@ -193,6 +247,7 @@ void dc_param_snapshot_free(dc_param_snapshot *s) {
   free(s->parts.mask);
   free(s->parts.codebook);
   free(s->parts.index);
+  free(s->parts.shadow);
   memset(s, 0, sizeof *s);
 }
 
@@ -206,7 +261,9 @@ dc_status dc_param_snapshot_take(dc_param *p, dc_param_snapshot *s) {
     s->parts.codebook = malloc(sizeof(float) * k);
     s->parts.index = malloc(p->count);
   }
-  if (!s->data || (parts.mask && !s->parts.mask) || (k && (!s->parts.codebook || !s->parts.index))) {
+  if (parts.shadow) s->parts.shadow = malloc(sizeof(float) * p->count);
+  if (!s->data || (parts.mask && !s->parts.mask) || (k && (!s->parts.codebook || !s->parts.index)) ||
+      (parts.shadow && !s->parts.shadow)) {
     dc_param_snapshot_free(s);
     return dc_fail(DC_ERR_NOMEM, "out of memory saving %s", p->name);
   }
@@ -217,6 +274,7 @@ dc_status dc_param_snapshot_take(dc_param *p, dc_param_snapshot *s) {
     memcpy(s->parts.index, parts.index, p->count);
     s->parts.bits = parts.bits;
   }
+  if (parts.shadow) memcpy(s->parts.shadow, parts.shadow, sizeof(float) * p->count);
   return DC_OK;
 }
 
@@ -230,6 +288,7 @@ size_t dc_param_comm_scratch(const dc_param *p) { return p->kind == DC_PARAM_MAS
 size_t dc_param_grad_pack(dc_param *p, float *scratch, float **where) {
   switch (p->kind) {
     case DC_PARAM_DENSE:
+    case DC_PARAM_SPLICED:
       *where = p->diff;
       return p->count;
     case DC_PARAM_MASKED: {
@@ -265,15 +324,14 @@ int dc_param_arrays(dc_param *p, void **ptr, size_t *bytes) {
     ptr[n] = p->history, bytes[n++] = sizeof(float) * p->count;
   }
   if (p->mask) ptr[n] = p->mask, bytes[n++] = p->count;
+  if (p->shadow) ptr[n] = p->shadow, bytes[n++] = sizeof(float) * p->count;
   return n;
 }
 
 dc_status dc_param_adopt_kind(dc_param *p, dc_param_kind kind, int bits) {
   if (p->kind == kind && (kind != DC_PARAM_SHARED || p->bits == bits)) return DC_OK;
-  if (kind == DC_PARAM_DENSE) {
-    dc_param_make_dense(p);
-    return DC_OK;
-  }
+  dc_param_make_dense(p); /* from any kind to any: through DENSE */
+  if (kind == DC_PARAM_DENSE) return DC_OK;
   uint8_t *keep = malloc(p->count);
   if (!keep) return dc_fail(DC_ERR_NOMEM, "out of memory for the mask of %s", p->name);
   memset(keep, 1, p->count);
@@ -283,6 +341,7 @@ dc_status dc_param_adopt_kind(dc_param *p, dc_param_kind kind, int bits) {
     memset(keep, 0, p->count);
     s = dc_param_set_shared(p, bits, codebook, keep);
   }
+  if (s == DC_OK && kind == DC_PARAM_SPLICED) s = dc_param_set_spliced(p, 1);
   free(keep);
   return s;
 }

@@ -53,6 +53,33 @@ static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r, FILE *o
   return DC_OK;
 }
 
+/* Pruning with splicing ([prune] splice = N): through the rounds the pruned layers'
+ * weights are SPLICED (dc/param.h), and every N iterations each round chooses their masks
+ * again from the shadow weights at its densities, so a weight pruned too early comes back
+ * once its shadow outgrows a kept one. The last round chooses for the last time halfway
+ * and retrains that mask fixed for its second half; its layers end MASKED. */
+typedef struct {
+  const dc_experiment *e;
+  dc_net *net;
+  int round;
+  long last; /* the last iteration of the round at which masks are chosen */
+} splicing;
+
+static dc_status set_splicing(const dc_experiment *e, dc_net *net, int on) {
+  for (int i = 0; i < net->nlayers; i++) {
+    dc_layer *l = &net->layers[i];
+    if (l->weight && (!on || setting_for(e->prune.layer, e->prune.nlayers, l->name)))
+      DC_TRY(dc_param_set_spliced(l->weight, on));
+  }
+  return DC_OK;
+}
+
+static dc_status splice_step(void *ctx, long done) {
+  const splicing *s = ctx;
+  if (done > s->last || (done % s->e->prune.splice != 0 && done != s->last)) return DC_OK;
+  return apply_prune(s->e, s->net, s->round, NULL);
+}
+
 /* k-means per layer; the seconds each took are printed (the largest layer dominates). */
 static dc_status apply_quantize(const dc_experiment *e, dc_net *net, FILE *out) {
   const dc_quantize_conf *c = &e->quantize;
@@ -270,6 +297,7 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
       break;
     case DC_STAGE_PRUNE:
       if (fresh) {
+        if (e->prune.splice) DC_TRY(set_splicing(e, net, 1));
         DC_TRY(apply_prune(e, net, sg->round, t->out));
         dc_solver_reset(net->params);
         DC_TRY(dc_params_bcast(net->params)); /* every rank pruned alike: make it bit-exact */
@@ -280,6 +308,7 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
       break;
     case DC_STAGE_QUANTIZE:
       if (fresh) {
+        DC_TRY(set_splicing(e, net, 0)); /* k-means clusters fixed masks */
         DC_TRY(apply_quantize(e, net, t->out));
         dc_solver_reset(net->params);
         DC_TRY(dc_params_bcast(net->params)); /* every rank clustered alike: make it bit-exact */
@@ -297,8 +326,17 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
   }
   float saved[2 * DC_MAX_LAYER_SETTINGS + 64];
   DC_ASSERT(net->params->count <= (int)(sizeof saved / sizeof saved[0]));
+  int last_round = sg->kind == DC_STAGE_PRUNE && sg->round == e->prune.rounds;
+  splicing sp = {e, net, sg->round, last_round ? iters / 2 : iters};
+  if (sg->kind == DC_STAGE_PRUNE && e->prune.splice) {
+    t->after_step = splice_step;
+    t->after_step_ctx = &sp;
+  }
   set_frozen(net, freeze, saved, 0);
   dc_status s = dc_train(t, &retrain, iters, sg->label);
   set_frozen(net, freeze, saved, 1);
+  t->after_step = NULL;
+  t->after_step_ctx = NULL;
+  if (s == DC_OK && !t->stopped && last_round) s = set_splicing(e, net, 0);
   return s;
 }

@@ -232,6 +232,7 @@ dc_status dc_train(dc_trainer *t, const dc_solver_conf *conf, long iters, const 
     double lr = dc_solver_lr(conf, it);
     t->state.iter++;
     t->state.stage_iter = it + 1;
+    if (t->after_step && (st = t->after_step(t->after_step_ctx, it + 1)) != DC_OK) break;
     waited += dc_gradsync_waited(gs);
     t->comm_wait += dc_gradsync_waited(gs);
     loss_acc += loss;

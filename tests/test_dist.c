@@ -220,6 +220,22 @@ static void two_ranks_follow_one_toy(void **state) {
   free(e2);
 }
 
+/* Pruning with splicing over 2 ranks: each rank chooses masks from its own copy of the
+ * shadow weights, which the summed gradients keep identical, so the ranks agree bit for
+ * bit at every stage's end (the run checks it) and follow the 1-process run. */
+static void two_ranks_splice_alike(void **state) {
+  (void)state;
+  NEED_MPI();
+  free(tu_write_file(g_dir, "toy.cfg", TOY_CFG));
+  int rc = sh("s1.log", "$D toy.cfg --output sone --set prune.splice=7 --set prune.base_lr=0.05");
+  if (rc != 0) show("s1.log");
+  assert_int_equal(rc, 0);
+  rc = sh("s2.log", MPIRUN "$D toy.cfg --output stwo --set prune.splice=7 --set prune.base_lr=0.05");
+  if (rc != 0) show("s2.log");
+  assert_int_equal(rc, 0);
+  check_same_run("toy.net", "sone", "stwo", 1e-4, 1e-5);
+}
+
 static void two_ranks_follow_one_lenet300(void **state) {
   (void)state;
   NEED_MPI();
@@ -513,6 +529,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(two_ranks_follow_one_toy),
+      cmocka_unit_test(two_ranks_splice_alike),
       cmocka_unit_test(two_ranks_follow_one_lenet300),
       cmocka_unit_test(failing_rank_stops_the_job),
       cmocka_unit_test(sigterm_stops_and_resume_auto_finishes),

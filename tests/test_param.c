@@ -1,9 +1,10 @@
-/* test_param.c — the three parameter kinds (dc/param.h), Deep Compression's core invariants:
+/* test_param.c — the four parameter kinds (dc/param.h), Deep Compression's core invariants:
  * DENSE views and gradients; MASKED pruning that stays exactly zero (value, gradient and
  * momentum) through 1000 solver steps with weight decay; SHARED codebook expansion, the
  * per-centroid gradient sum (pruned weights excluded), centroid-only updates with their own
  * momentum, a finite-difference check of that gradient; masking a SHARED param; back to
- * DENSE; release; parts and snapshots (what checkpoints store, trial undo); the fillers
+ * DENSE; SPLICED pruning whose pruned weights follow their gradient in a shadow and come
+ * back; release; parts and snapshots (what checkpoints store, trial undo); the fillers
  * and their seeding; the out-of-memory error paths.
  * Params are built by hand here (no net): data/diff/history come from dc_alloc as the
  * arena would provide them. */
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "dc/param.h"
+#include "dc/prune.h"
 #include "dc/rng.h"
 #include "dc/solver.h"
 #include "util_net.h"
@@ -692,6 +694,114 @@ static void test_grad_pack_per_kind(void **state) {
   tu_param_free(&p);
 }
 
+/* ------------------------------------------------------------------ SPLICED */
+
+/* Pruning with splicing: the shadow of a pruned weight follows its gradient while data
+ * stays 0 there, and when the shadow outgrows a kept weight the next choice of the mask
+ * brings it back, at exactly the density asked; ending it leaves a MASKED param with
+ * the same data and the MASKED invariant (pruned momentum 0). */
+static void test_spliced_regrows(void **state) {
+  (void)state;
+  dc_param p = tu_param("fc/weight", 8);
+  const float w0[8] = {0.8f, -0.1f, 0.6f, 0.05f, -0.7f, 0.2f, -0.5f, 0.3f};
+  memcpy(p.data, w0, sizeof w0);
+  assert_int_equal(dc_param_set_spliced(&p, 1), DC_OK);
+  assert_int_equal(p.kind, DC_PARAM_SPLICED);
+  assert_string_equal(dc_param_kind_name(p.kind), "spliced");
+  assert_memory_equal(p.shadow, w0, sizeof w0);
+  assert_int_equal(dc_prune_density(&p, 0.5), DC_OK); /* keeps 0.8, 0.6, -0.7, -0.5 */
+  const uint8_t first[8] = {1, 0, 1, 0, 1, 0, 1, 0};
+  assert_memory_equal(p.mask, first, 8);
+  for (int i = 0; i < 8; i++) {
+    assert_true(first[i] ? same_bits(p.data[i], w0[i]) : is_pos_zero(p.data[i]));
+    assert_true(same_bits(p.shadow[i], w0[i])); /* the pruned ones keep their values */
+  }
+  /* a gradient on pruned weight 5 (0.2) only: the update moves its shadow, not its data */
+  dc_solver_conf c = {.momentum = 0.0, .weight_decay = 0.0};
+  dc_params ps = {.p = &p, .count = 1};
+  memset(p.diff, 0, sizeof(float) * 8);
+  p.diff[5] = -1.0f;
+  p.lr_mult = 1.0f;
+  dc_solver_step(&c, &ps, 1.0); /* shadow[5] = 0.2 + 1 */
+  assert_true(fabsf(p.shadow[5] - 1.2f) < 1e-6f);
+  assert_true(is_pos_zero(p.data[5]));
+  assert_true(same_bits(p.diff[5], -1.0f)); /* not masked away */
+  /* choosing again: weight 5 is back (with its shadow's value), the smallest kept one out */
+  assert_int_equal(dc_prune_density(&p, 0.5), DC_OK);
+  const uint8_t second[8] = {1, 0, 1, 0, 1, 1, 0, 0};
+  assert_memory_equal(p.mask, second, 8);
+  assert_true(same_bits(p.data[5], p.shadow[5]));
+  assert_true(is_pos_zero(p.data[6]));
+  assert_int_equal(dc_param_nonzero(&p), 4);
+  /* the whole gradient travels between ranks: no packing */
+  float scratch[8], *where = NULL;
+  assert_int_equal(dc_param_comm_scratch(&p), 0);
+  assert_int_equal(dc_param_grad_pack(&p, scratch, &where), 8);
+  assert_ptr_equal(where, p.diff);
+  /* end: MASKED, same data, pruned momentum and gradient 0 */
+  for (int i = 0; i < 8; i++) p.history[i] = 0.5f;
+  float data[8];
+  memcpy(data, p.data, sizeof data);
+  assert_int_equal(dc_param_set_spliced(&p, 0), DC_OK);
+  assert_int_equal(p.kind, DC_PARAM_MASKED);
+  assert_null(p.shadow);
+  assert_memory_equal(p.data, data, sizeof data);
+  for (int i = 0; i < 8; i++) {
+    assert_true(second[i] ? p.history[i] == 0.5f : is_pos_zero(p.history[i]));
+    if (!second[i]) assert_true(is_pos_zero(p.diff[i]));
+  }
+  /* a MASKED param ranks only its kept weights: nothing comes back */
+  assert_int_equal(dc_prune_density(&p, 0.75), DC_OK);
+  assert_memory_equal(p.mask, second, 8);
+  tu_param_free(&p);
+}
+
+/* A SPLICED param's shadow is part of what checkpoints, snapshots and broadcasts carry. */
+static void test_spliced_parts_and_arrays(void **state) {
+  (void)state;
+  dc_param a = tu_param("l/weight", 6), b = tu_param("l/weight", 6);
+  for (int i = 0; i < 6; i++) a.data[i] = 0.25f * (float)(i - 3);
+  assert_int_equal(dc_param_set_spliced(&a, 1), DC_OK);
+  assert_int_equal(dc_prune_density(&a, 0.5), DC_OK);
+  a.shadow[3] = 0.125f; /* a pruned weight's shadow, moved since */
+  dc_param_parts parts = dc_param_parts_of(&a);
+  assert_ptr_equal(parts.shadow, a.shadow);
+  assert_ptr_equal(parts.mask, a.mask);
+  memcpy(b.data, a.data, sizeof(float) * 6);
+  assert_int_equal(dc_param_set_parts(&b, &parts), DC_OK); /* a checkpoint load */
+  assert_int_equal(b.kind, DC_PARAM_SPLICED);
+  assert_memory_equal(b.shadow, a.shadow, sizeof(float) * 6);
+  assert_memory_equal(b.mask, a.mask, 6);
+  assert_memory_equal(b.data, a.data, sizeof(float) * 6);
+  dc_param_snapshot snap;
+  assert_int_equal(dc_param_snapshot_take(&a, &snap), DC_OK);
+  assert_int_equal(dc_param_set_spliced(&a, 0), DC_OK);
+  for (int i = 0; i < 6; i++) a.data[i] = 9.0f;
+  assert_int_equal(dc_param_snapshot_restore(&a, &snap), DC_OK);
+  assert_int_equal(a.kind, DC_PARAM_SPLICED);
+  assert_memory_equal(a.shadow, b.shadow, sizeof(float) * 6);
+  assert_memory_equal(a.data, b.data, sizeof(float) * 6);
+  dc_param_snapshot_free(&snap);
+  void *ptr[DC_PARAM_MAX_ARRAYS], *bp[DC_PARAM_MAX_ARRAYS];
+  size_t bytes[DC_PARAM_MAX_ARRAYS], bb[DC_PARAM_MAX_ARRAYS];
+  int n = dc_param_arrays(&a, ptr, bytes);
+  assert_int_equal(n, 4); /* values, momentum, mask, shadow */
+  dc_param c = tu_param("l/weight", 6);
+  assert_int_equal(dc_param_adopt_kind(&c, a.kind, 0), DC_OK);
+  assert_int_equal(c.kind, DC_PARAM_SPLICED);
+  assert_int_equal(dc_param_arrays(&c, bp, bb), n);
+  for (int j = 0; j < n; j++) assert_int_equal(bb[j], bytes[j]);
+  /* from SPLICED to another kind and back to DENSE: no shadow left */
+  assert_int_equal(dc_param_adopt_kind(&c, DC_PARAM_MASKED, 0), DC_OK);
+  assert_int_equal(c.kind, DC_PARAM_MASKED);
+  assert_null(c.shadow);
+  assert_int_equal(dc_param_adopt_kind(&c, DC_PARAM_DENSE, 0), DC_OK);
+  assert_null(c.mask);
+  tu_param_free(&a);
+  tu_param_free(&b);
+  tu_param_free(&c);
+}
+
 /* A rank that receives another's parameter first takes on its kind, then its arrays. */
 static void test_adopt_kind_and_arrays(void **state) {
   (void)state;
@@ -808,6 +918,8 @@ int main(void) {
       cmocka_unit_test(test_grad_pack_per_kind),
       cmocka_unit_test(test_adopt_kind_and_arrays),
       cmocka_unit_test(test_parts_and_snapshot),
+      cmocka_unit_test(test_spliced_regrows),
+      cmocka_unit_test(test_spliced_parts_and_arrays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

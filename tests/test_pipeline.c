@@ -7,6 +7,8 @@
  *     retraining, and exactly at the end of a prune round, then resumed from ckpt.h5, ends
  *     bit-identical to an uninterrupted run (weights, kinds, masks, codebooks, indices,
  *     momentum, model.dcz bytes);
+ *   - pruning with splicing: weights pruned in round 1 come back, exact densities, shadows
+ *     in checkpoints, and a run stopped in a round resumes bit for bit;
  *   - quality-mode pruning's threshold ramp, and freeze = conv;
  *   - the stage-section errors a user can make, each naming file:line;
  *   - dropout rescaling after pruning, D_r = D_o·sqrt(kept fraction of the next weighted
@@ -105,6 +107,8 @@ static void assert_same_params(dc_params *a, dc_params *b, int history, int same
     if (p->kind != q->kind)
       fail_msg("%s: %s is %s vs %s", what, p->name, dc_param_kind_name(p->kind), dc_param_kind_name(q->kind));
     if (p->mask && memcmp(p->mask, q->mask, p->count) != 0) fail_msg("%s: %s masks differ", what, p->name);
+    if (p->shadow && memcmp(p->shadow, q->shadow, sizeof(float) * p->count) != 0)
+      fail_msg("%s: %s shadow weights differ", what, p->name);
     if (p->kind != DC_PARAM_SHARED) continue;
     assert_int_equal(p->bits, q->bits);
     if (!same_codes) {
@@ -277,10 +281,18 @@ static const char *const RESUME_STAGES =
     "[quantize]\nconv_bits = 5\nfc_bits = 3\nretrain_iters = 30\n"
     "[encode]\n";
 
-/* Run `name` stopped after `stop` iterations, check where the checkpoint says it is, resume
- * it, and compare everything with the uninterrupted run "ref". */
-static void stop_and_resume(const char *name, long stop, int want_stage, long want_stage_iter) {
-  char *cfg = experiment(name, 40, RESUME_STAGES);
+/* RESUME_STAGES pruning with splicing: masks chosen again every 4 iterations of a
+ * round, in the last round until its iteration 15. */
+static const char *const SPLICE_STAGES =
+    "[prune]\nrounds = 2\nretrain_iters = 30\nbase_lr = 0.2\nsplice = 4\nconv1 = 50%\nip1 = 25%\nip2 = 40%\n"
+    "[quantize]\nconv_bits = 5\nfc_bits = 3\nretrain_iters = 30\n"
+    "[encode]\n";
+
+/* Run `name` with `stages` stopped after `stop` iterations, check where the checkpoint says
+ * it is, resume it, and compare everything with the uninterrupted run `ref`. */
+static void stop_and_resume_of(const char *ref, const char *stages, const char *name, long stop, int want_stage,
+                               long want_stage_iter) {
+  char *cfg = experiment(name, 40, stages);
   run_ok(cfg, NULL, stop, NULL);
   assert_false(exists(out_path(name, "model.dcz")));
   assert_false(exists(out_path(name, "quantize.h5")));
@@ -298,7 +310,7 @@ static void stop_and_resume(const char *name, long stop, int want_stage, long wa
 
   const char *h5[] = {"prune2.h5", "quantize.h5"};
   for (int i = 0; i < 2; i++) {
-    dc_net *a = net_from_h5(out_path("ref", h5[i]), NULL), *b = net_from_h5(out_path(name, h5[i]), NULL);
+    dc_net *a = net_from_h5(out_path(ref, h5[i]), NULL), *b = net_from_h5(out_path(name, h5[i]), NULL);
     char what[200];
     snprintf(what, sizeof what, "%s/%s", name, h5[i]);
     assert_same_params(a->params, b->params, 0, 1, what);
@@ -307,7 +319,7 @@ static void stop_and_resume(const char *name, long stop, int want_stage, long wa
   }
   /* the final checkpoint: solver state and momentum as well */
   dc_ckpt_state sa, sb;
-  dc_net *a = net_from_h5(out_path("ref", "ckpt.h5"), &sa), *b = net_from_h5(out_path(name, "ckpt.h5"), &sb);
+  dc_net *a = net_from_h5(out_path(ref, "ckpt.h5"), &sa), *b = net_from_h5(out_path(name, "ckpt.h5"), &sb);
   assert_int_equal(sa.iter, sb.iter);
   assert_int_equal(sa.iter, 130);
   assert_int_equal(sa.stage, sb.stage);
@@ -317,7 +329,7 @@ static void stop_and_resume(const char *name, long stop, int want_stage, long wa
   dc_net_free(b);
 
   size_t na, nb;
-  unsigned char *da = read_all(out_path("ref", "model.dcz"), &na), *db = read_all(out_path(name, "model.dcz"), &nb);
+  unsigned char *da = read_all(out_path(ref, "model.dcz"), &na), *db = read_all(out_path(name, "model.dcz"), &nb);
   assert_int_equal(na, nb);
   if (memcmp(da, db, na) != 0) fail_msg("%s: model.dcz differs from the uninterrupted run's", name);
   free(da);
@@ -332,6 +344,10 @@ static void stop_and_resume(const char *name, long stop, int want_stage, long wa
   assert_int_equal(n, 5);
   assert_string_equal(r[0].label, "train");
   assert_string_equal(r[4].label, "encode");
+}
+
+static void stop_and_resume(const char *name, long stop, int want_stage, long want_stage_iter) {
+  stop_and_resume_of("ref", RESUME_STAGES, name, stop, want_stage, want_stage_iter);
 }
 
 static void resume_matches_uninterrupted(void **state) {
@@ -352,6 +368,39 @@ static void resume_matches_uninterrupted(void **state) {
     fail_msg("expected a stage-count error, got %d: %s", s, dc_failure_reason());
   assert_non_null(strstr(dc_failure_reason(), "fewer.cfg has only 1 stages"));
   free(cfg);
+}
+
+/* Pruning with splicing: a round's masks are chosen again from the shadow weights, so a
+ * weight pruned in round 1 can be kept at the end (fixed masks only ever shrink); every
+ * round keeps exactly its density; the rounds before the last save their shadows, the
+ * last ends MASKED; and a run stopped anywhere resumes bit for bit (shadows included). */
+static void splice_regrows_and_resumes(void **state) {
+  (void)state;
+  char *cfg = experiment("sref", 40, SPLICE_STAGES);
+  run_ok(cfg, NULL, 0, NULL);
+  free(cfg);
+  dc_net *r1 = net_from_h5(out_path("sref", "prune1.h5"), NULL), *r2 = net_from_h5(out_path("sref", "prune2.h5"), NULL);
+  const double density[3] = {0.5, 0.25, 0.4};
+  size_t back = 0;
+  for (int l = 0; l < 3; l++) {
+    dc_param *a = dc_net_find_layer(r1, LAYERS[l])->weight, *b = dc_net_find_layer(r2, LAYERS[l])->weight;
+    assert_int_equal(a->kind, DC_PARAM_SPLICED);
+    assert_int_equal(b->kind, DC_PARAM_MASKED);
+    assert_int_equal(dc_param_nonzero(a), kept_after(COUNTS[l], density[l], 1, 2));
+    assert_int_equal(dc_param_nonzero(b), kept_after(COUNTS[l], density[l], 2, 2));
+    for (size_t j = 0; j < a->count; j++) {
+      if (!a->mask[j]) assert_true(a->data[j] == 0.0f);
+      back += b->mask[j] && !a->mask[j];
+    }
+  }
+  if (back == 0) fail_msg("no weight pruned in round 1 came back in round 2");
+  dc_net_free(r1);
+  dc_net_free(r2);
+  /* stages: 0 train (40), 1 prune1 (30), 2 prune2 (30; masks fixed from 15), 3 quantize (30), 4 encode */
+  stop_and_resume_of("sref", SPLICE_STAGES, "s_mid1", 40 + 13, 1, 13);     /* between two choices */
+  stop_and_resume_of("sref", SPLICE_STAGES, "s_end1", 40 + 30, 1, 30);     /* end of round 1 (shadows saved) */
+  stop_and_resume_of("sref", SPLICE_STAGES, "s_mid2", 40 + 30 + 9, 2, 9); /* last round, still choosing */
+  stop_and_resume_of("sref", SPLICE_STAGES, "s_late2", 40 + 30 + 22, 2, 22); /* last round, masks fixed */
 }
 
 /* ------------------------------------------------------------------ quality mode, freeze */
@@ -466,6 +515,8 @@ static void stage_cfg_errors(void **state) {
   /* quality mode takes numbers (multiples of the std), not densities; the mode is one word */
   stage_error("[prune]\nmode = quality\nip1 = 20%\n", "bad.cfg:24: [prune] ip1: expected a number", "got '20%'");
   stage_error("[prune]\nmode = quality 1.5\n", "bad.cfg:23: [prune] mode:", "quality");
+  /* splicing chooses masks again to the densities: quality mode has none */
+  stage_error("[prune]\nmode = quality\nsplice = 4\nip1 = 1.0\n", "bad.cfg:24: [prune] splice:", "mode = density");
   /* bits per layer 1..8 */
   stage_error("[quantize]\nip1 = 9\n", "bad.cfg:23: [quantize] ip1: expected an integer in [1, 8]", "got '9'");
   stage_error("[quantize]\nconv_bits = 0\n", "bad.cfg:23: [quantize] conv_bits:", NULL);
@@ -567,6 +618,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_pipeline),
       cmocka_unit_test(resume_matches_uninterrupted),
+      cmocka_unit_test(splice_regrows_and_resumes),
       cmocka_unit_test(quality_schedule_and_freeze),
       cmocka_unit_test(stage_cfg_errors),
       cmocka_unit_test(dropout_rescaled_after_pruning),

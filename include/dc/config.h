@@ -28,6 +28,9 @@ typedef struct {
   int rounds;               /* prune + retrain cycles */
   long retrain_iters;       /* per round */
   long final_retrain_iters; /* the last round's (default retrain_iters) */
+  long splice;              /* >0: pruning with splicing, masks re-chosen from the shadow
+                             * weights every `splice` iterations (the last round's first
+                             * half only); 0: a round's mask is fixed */
   double lr;                /* retraining base_lr (default [solver] base_lr / 10) */
   dc_freeze freeze;         /* keep these layers fixed while the others retrain */
   int adjust_dropout;       /* D_r = D_o * sqrt(C_r / C_o) */

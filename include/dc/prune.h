@@ -14,7 +14,9 @@ double dc_param_std(const dc_param *p);
 
 /* Keep the round(density * count) weights of largest magnitude (ties: lower index
  * first), pruning the rest; already pruned weights stay pruned, so asking for more
- * than remains keeps what remains. density in [0, 1]. */
+ * than remains keeps what remains. A SPLICED p ranks its shadow instead, every weight
+ * alike: a pruned weight whose shadow grew comes back, and the count kept is exact.
+ * density in [0, 1]. */
 dc_status dc_prune_density(dc_param *p, double density);
 
 /* Han et al.'s rule: prune every weight with |w| < quality * std(kept weights). */

@@ -41,6 +41,11 @@ typedef struct {
    * every size-th test batch, and only rank 0 (the one with out/log set) writes. */
   int shard_first;
   int overlap;          /* start gradient sums during backward (default on) */
+  /* Called on every rank after each step's update with the stage iteration just done
+   * (before that iteration's test and snapshot), e.g. a pruning round re-choosing its
+   * masks; NULL: nothing. */
+  dc_status (*after_step)(void *ctx, long done);
+  void *after_step_ctx;
   double comm_wait;     /* seconds waited for gradient sums in the last dc_train */
   size_t comm_floats;   /* floats summed over the ranks per step in the last dc_train */
   struct dc_test_result_s {

@@ -27,26 +27,29 @@ static uint32_t mag_key(float w) {
   return u;
 }
 
-/* Among the kept weights of p ranked by magnitude, largest first, ties by position: the
- * magnitude key *t of the one ranked keep-th (keep >= 1), and how many of those ranked up
- * to it share that key (*ties). A radix select on the key's two 16-bit halves: two
+/* Among the weights of p that may be kept (dc_param_prune_values: the kept ones, or all
+ * of a SPLICED p) ranked by magnitude, largest first, ties by position: the magnitude key
+ * *t of the one ranked keep-th (keep >= 1), and how many of those ranked up to it share
+ * that key (*ties). A radix select on the key's two 16-bit halves: two
  * counting passes and 64K counters instead of sorting (count) pairs (VGG-16's fc6: 0.8 GB
  * and half a minute). */
 static dc_status kth_largest(const dc_param *p, size_t keep, uint32_t *t, size_t *ties) {
   size_t *hist = calloc(65536, sizeof *hist);
   if (!hist) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
   uint32_t hi = 0, lo = 0;
-  size_t above = 0; /* kept weights with a larger key than the bucket found so far */
+  size_t above = 0; /* candidates with a larger key than the bucket found so far */
+  const uint8_t *eligible;
+  const float *w = dc_param_prune_values(p, &eligible);
   for (int pass = 0; pass < 2; pass++) {
     memset(hist, 0, 65536 * sizeof *hist);
     for (size_t i = 0; i < p->count; i++) {
-      if (p->mask && !p->mask[i]) continue;
-      uint32_t k = mag_key(p->data[i]);
+      if (eligible && !eligible[i]) continue;
+      uint32_t k = mag_key(w[i]);
       if (pass == 0) hist[k >> 16]++;
       else if (k >> 16 == hi) hist[k & 0xffff]++;
     }
     uint32_t b = 65535;
-    while (above + hist[b] < keep) above += hist[b--]; /* terminates: the kept weights number >= keep */
+    while (above + hist[b] < keep) above += hist[b--]; /* terminates: the candidates number >= keep */
     if (pass == 0) hi = b;
     else lo = b;
   }
@@ -59,9 +62,11 @@ static dc_status kth_largest(const dc_param *p, size_t keep, uint32_t *t, size_t
 dc_status dc_prune_density(dc_param *p, double density) {
   DC_ASSERT(density >= 0.0 && density <= 1.0);
   size_t keep = (size_t)llround(density * (double)p->count);
-  size_t kept_now = dc_param_nonzero(p);
-  if (keep >= kept_now) {
-    if (!p->mask) {
+  const uint8_t *eligible;
+  const float *w = dc_param_prune_values(p, &eligible);
+  size_t candidates = eligible ? dc_param_nonzero(p) : p->count;
+  if (keep >= candidates) {
+    if (!eligible) { /* DENSE, or SPLICED: keep (again) every weight */
       uint8_t *all = malloc(p->count);
       if (!all) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
       memset(all, 1, p->count);
@@ -78,8 +83,8 @@ dc_status dc_prune_density(dc_param *p, double density) {
   uint8_t *mask = calloc(p->count, 1);
   if (!mask) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
   for (size_t i = 0; keep > 0 && i < p->count; i++) {
-    if (p->mask && !p->mask[i]) continue;
-    uint32_t k = mag_key(p->data[i]);
+    if (eligible && !eligible[i]) continue;
+    uint32_t k = mag_key(w[i]);
     if (k > t || (k == t && ties > 0)) {
       mask[i] = 1;
       if (k == t) ties--;
