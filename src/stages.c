@@ -62,7 +62,10 @@ typedef struct {
   const dc_experiment *e;
   dc_net *net;
   int round;
-  long last; /* the last iteration of the round at which masks are chosen */
+  long last;        /* the last iteration of the round at which masks are chosen */
+  uint8_t *before;  /* the masks before a choice, pruned layers one after another */
+  long choices;     /* masks chosen in this process's part of the round */
+  long back;        /* weights that came back in those choices (as many went out) */
 } splicing;
 
 static dc_status set_splicing(const dc_experiment *e, dc_net *net, int on) {
@@ -75,9 +78,23 @@ static dc_status set_splicing(const dc_experiment *e, dc_net *net, int on) {
 }
 
 static dc_status splice_step(void *ctx, long done) {
-  const splicing *s = ctx;
+  splicing *s = ctx;
   if (done > s->last || (done % s->e->prune.splice != 0 && done != s->last)) return DC_OK;
-  return apply_prune(s->e, s->net, s->round, NULL);
+  size_t at = 0;
+  for (int i = 0; i < s->net->nlayers; i++) {
+    dc_param *w = s->net->layers[i].weight;
+    if (w && w->kind == DC_PARAM_SPLICED) memcpy(s->before + at, w->mask, w->count), at += w->count;
+  }
+  DC_TRY(apply_prune(s->e, s->net, s->round, NULL));
+  at = 0;
+  for (int i = 0; i < s->net->nlayers; i++) {
+    dc_param *w = s->net->layers[i].weight;
+    if (!w || w->kind != DC_PARAM_SPLICED) continue;
+    for (size_t j = 0; j < w->count; j++) s->back += w->mask[j] > s->before[at + j];
+    at += w->count;
+  }
+  s->choices++;
+  return DC_OK;
 }
 
 /* k-means per layer; the seconds each took are printed (the largest layer dominates). */
@@ -327,8 +344,12 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
   float saved[2 * DC_MAX_LAYER_SETTINGS + 64];
   DC_ASSERT(net->params->count <= (int)(sizeof saved / sizeof saved[0]));
   int last_round = sg->kind == DC_STAGE_PRUNE && sg->round == e->prune.rounds;
-  splicing sp = {e, net, sg->round, last_round ? iters / 2 : iters};
+  splicing sp = {e, net, sg->round, last_round ? iters / 2 : iters, NULL, 0, 0};
   if (sg->kind == DC_STAGE_PRUNE && e->prune.splice) {
+    size_t n = 0;
+    for (int i = 0; i < net->nlayers; i++)
+      if (net->layers[i].weight) n += net->layers[i].weight->count;
+    if (!(sp.before = malloc(n ? n : 1))) return dc_fail(DC_ERR_NOMEM, "out of memory for the masks of %s", sg->label);
     t->after_step = splice_step;
     t->after_step_ctx = &sp;
   }
@@ -337,6 +358,12 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
   set_frozen(net, freeze, saved, 1);
   t->after_step = NULL;
   t->after_step_ctx = NULL;
+  free(sp.before);
+  if (sp.choices && t->out) {
+    fprintf(t->out, "[%s] splicing: masks chosen %ld times%s; %ld weights came back (as many went out)\n",
+            sg->label, sp.choices, last_round ? " (then fixed for the second half)" : "", sp.back);
+    fflush(t->out);
+  }
   if (s == DC_OK && !t->stopped && last_round) s = set_splicing(e, net, 0);
   return s;
 }
