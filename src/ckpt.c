@@ -178,3 +178,9 @@ dc_status dc_ckpt_load(const char *path, dc_params *ps, dc_ckpt_state *st) {
   dc_h5_close(f);
   return s;
 }
+
+dc_status dc_ckpt_load_weights(const char *path, dc_params *ps) {
+  DC_TRY(dc_ckpt_load(path, ps, NULL));
+  for (int i = 0; i < ps->count; i++) DC_TRY(dc_param_set_spliced(&ps->p[i], 0));
+  return DC_OK;
+}

@@ -42,7 +42,7 @@ dc_status dc_file_is_hdf5(const char *path, int *is_hdf5) {
 dc_status dc_load_model(const char *path, dc_net *net) {
   int h5;
   DC_TRY(dc_file_is_hdf5(path, &h5));
-  if (h5) return dc_ckpt_load(path, net->params, NULL);
+  if (h5) return dc_ckpt_load_weights(path, net->params);
   return dc_model_decode(path, net, NULL);
 }
 
@@ -117,7 +117,7 @@ dc_status dc_cmd_encode(const dc_experiment *e, const char *weights, const char 
   if (!dcz) dcz = opath;
   evaluator ev;
   dc_status s = evaluator_open(e, &ev);
-  if (s == DC_OK) s = dc_ckpt_load(weights, ev.net->params, NULL);
+  if (s == DC_OK) s = dc_ckpt_load_weights(weights, ev.net->params);
   for (int i = 0; s == DC_OK && i < ev.net->nlayers; i++) {
     dc_param *w = ev.net->layers[i].weight;
     if (w && !dc_param_parts_of(w).codebook) /* not SHARED */

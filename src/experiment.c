@@ -536,7 +536,7 @@ static dc_status trainer_open(const dc_experiment *e, const char *resume, FILE *
                    (unsigned long long)t->state.seed, e->path, (unsigned long long)e->seed);
     if (st == DC_OK) st = check_same_data(resume, &t->state, t->train_set, e);
   } else if (rank == 0 && e->weights[0]) {
-    st = dc_ckpt_load(e->weights, t->train_net->params, NULL);
+    st = dc_ckpt_load_weights(e->weights, t->train_net->params);
   }
   DC_TRY(st);
   /* what the checkpoints record about the training data */

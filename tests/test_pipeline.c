@@ -394,6 +394,17 @@ static void splice_regrows_and_resumes(void **state) {
     }
   }
   if (back == 0) fail_msg("no weight pruned in round 1 came back in round 2");
+  /* weights to start from or evaluate: the kept weights, MASKED, without shadows */
+  dc_net *w1 = net_from_h5(out_path("sref", "train.h5"), NULL);
+  assert_int_equal(dc_ckpt_load_weights(out_path("sref", "prune1.h5"), w1->params), DC_OK);
+  for (int l = 0; l < 3; l++) {
+    dc_param *a = dc_net_find_layer(r1, LAYERS[l])->weight, *b = dc_net_find_layer(w1, LAYERS[l])->weight;
+    assert_int_equal(b->kind, DC_PARAM_MASKED);
+    assert_null(b->shadow);
+    assert_memory_equal(b->data, a->data, sizeof(float) * a->count);
+    assert_memory_equal(b->mask, a->mask, a->count);
+  }
+  dc_net_free(w1);
   dc_net_free(r1);
   dc_net_free(r2);
   /* stages: 0 train (40), 1 prune1 (30), 2 prune2 (30; masks fixed from 15), 3 quantize (30), 4 encode */

@@ -40,4 +40,8 @@ dc_status dc_ckpt_save(const char *path, dc_params *ps, const dc_ckpt_state *st)
  * momentum (the file must have them). Errors name the file and dataset. */
 dc_status dc_ckpt_load(const char *path, dc_params *ps, dc_ckpt_state *st);
 
+/* Weights to start a run from or to evaluate: dc_ckpt_load without solver state, where a
+ * pruning round's shadow weights (splicing) are dropped: its kept weights load MASKED. */
+dc_status dc_ckpt_load_weights(const char *path, dc_params *ps);
+
 #endif
