@@ -71,8 +71,11 @@ typedef struct {
 static dc_status set_splicing(const dc_experiment *e, dc_net *net, int on) {
   for (int i = 0; i < net->nlayers; i++) {
     dc_layer *l = &net->layers[i];
-    if (l->weight && (!on || setting_for(e->prune.layer, e->prune.nlayers, l->name)))
-      DC_TRY(dc_param_set_spliced(l->weight, on));
+    if (!l->weight || (on && !setting_for(e->prune.layer, e->prune.nlayers, l->name))) continue;
+    if (on && dc_param_parts_of(l->weight).codebook)
+      return dc_fail(DC_ERR_ARG, "%s: [prune] splice: layer %s holds quantized weights (a codebook); splicing prunes unquantized ones",
+                     e->path, l->name);
+    DC_TRY(dc_param_set_spliced(l->weight, on));
   }
   return DC_OK;
 }

@@ -405,6 +405,17 @@ static void splice_regrows_and_resumes(void **state) {
     assert_memory_equal(b->mask, a->mask, a->count);
   }
   dc_net_free(w1);
+  /* splicing quantized weights: refused in one line, not an abort */
+  char text[1024];
+  snprintf(text, sizeof text,
+           "[experiment]\nnet = %s/toy.net\noutput = %s/squant\nweights = %s\nthreads = 1\n[data]\ndir = %s\n"
+           "[solver]\nbase_lr = 0.01\nbatch = 16\nmax_iter = 0\n[prune]\nsplice = 4\nip1 = 10%%\n",
+           g_dir, g_dir, out_path("sref", "quantize.h5"), g_dir);
+  cfg = tu_write_file(g_dir, "squant.cfg", text);
+  dc_status s = tu_run(cfg, NULL, 0, NULL);
+  if (s != DC_ERR_ARG || !strstr(dc_failure_reason(), "squant.cfg: [prune] splice: layer ip1 holds quantized weights"))
+    fail_msg("expected splicing of quantized weights refused, got %d: %s", s, dc_failure_reason());
+  free(cfg);
   dc_net_free(r1);
   dc_net_free(r2);
   /* stages: 0 train (40), 1 prune1 (30), 2 prune2 (30; masks fixed from 15), 3 quantize (30), 4 encode */
