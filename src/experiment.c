@@ -259,11 +259,12 @@ static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experi
   c->freeze = (dc_freeze)freeze;
   DC_TRY(dc_cfg_bool(s, "adjust_dropout", 1, &c->adjust_dropout));
   DC_TRY(dc_cfg_int_range(s, "splice", 0, 0, 1L << 40, &c->splice));
+  DC_TRY(dc_cfg_fraction(s, "splice_margin", 0.1, &c->splice_margin));
   if (c->splice && c->mode != DC_PRUNE_DENSITY)
     return dc_cfg_key_error(s, "splice", "splicing re-chooses masks to the layers' densities: it needs mode = density");
   static const char *const opts[] = {"mode",   "rounds",         "retrain_iters", "final_retrain_iters",
-                                     "base_lr", "freeze", "adjust_dropout", "splice"};
-  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 8, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER, c->layer,
+                                     "base_lr", "freeze", "adjust_dropout", "splice", "splice_margin"};
+  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 9, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER, c->layer,
                           &c->nlayers));
   for (int i = 0; c->mode == DC_PRUNE_DENSITY && i < c->nlayers; i++)
     if (c->layer[i].value <= 0.0)

@@ -419,7 +419,8 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
       if (e->prune.enabled && e->prune.freeze != DC_FREEZE_NONE)
         fprintf(f, "freeze = %s\n", e->prune.freeze == DC_FREEZE_CONV ? "conv" : "fc");
       if (e->prune.enabled && !e->prune.adjust_dropout) fprintf(f, "adjust_dropout = false\n");
-      if (e->prune.enabled && e->prune.splice) fprintf(f, "splice = %ld\n", e->prune.splice);
+      if (e->prune.enabled && e->prune.splice)
+        fprintf(f, "splice = %ld\nsplice_margin = %.4g%%\n", e->prune.splice, 100 * e->prune.splice_margin);
       for (int l = 0; l < p->nlayers; l++)
         if (p->layer[l].density < 100) fprintf(f, "%s = %.4g%%\n", p->layer[l].name, p->layer[l].density);
     }

@@ -756,6 +756,34 @@ static void test_spliced_regrows(void **state) {
   tu_param_free(&p);
 }
 
+/* Hysteresis: with a margin, a pruned weight comes back only when its shadow outgrows
+ * the smallest kept one by more than that margin. */
+static void test_splice_margin(void **state) {
+  (void)state;
+  dc_param p = tu_param("fc/weight", 4);
+  const float w0[4] = {0.5f, 0.45f, 0.3f, 0.2f};
+  memcpy(p.data, w0, sizeof w0);
+  assert_int_equal(dc_param_set_spliced(&p, 1), DC_OK);
+  assert_int_equal(dc_prune_splice(&p, 0.5, 0.1), DC_OK);
+  const uint8_t top2[4] = {1, 1, 0, 0}, swapped[4] = {1, 0, 1, 0};
+  assert_memory_equal(p.mask, top2, 4);
+  p.shadow[2] = 0.48f; /* above 0.45, below 0.45 * 1.1 */
+  assert_int_equal(dc_prune_splice(&p, 0.5, 0.1), DC_OK);
+  assert_memory_equal(p.mask, top2, 4);
+  assert_true(is_pos_zero(p.data[2]));
+  p.shadow[2] = -0.5f; /* past the margin (magnitudes: the sign does not matter) */
+  assert_int_equal(dc_prune_splice(&p, 0.5, 0.1), DC_OK);
+  assert_memory_equal(p.mask, swapped, 4);
+  assert_true(same_bits(p.data[2], -0.5f));
+  /* without a margin the larger shadow wins at once */
+  p.shadow[1] = 0.51f;
+  assert_int_equal(dc_prune_splice(&p, 0.5, 0.1), DC_OK);
+  assert_memory_equal(p.mask, swapped, 4);
+  assert_int_equal(dc_prune_density(&p, 0.5), DC_OK);
+  assert_memory_equal(p.mask, top2, 4);
+  tu_param_free(&p);
+}
+
 /* A SPLICED param's shadow is part of what checkpoints, snapshots and broadcasts carry. */
 static void test_spliced_parts_and_arrays(void **state) {
   (void)state;
@@ -919,6 +947,7 @@ int main(void) {
       cmocka_unit_test(test_adopt_kind_and_arrays),
       cmocka_unit_test(test_parts_and_snapshot),
       cmocka_unit_test(test_spliced_regrows),
+      cmocka_unit_test(test_splice_margin),
       cmocka_unit_test(test_spliced_parts_and_arrays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

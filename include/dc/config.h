@@ -31,6 +31,7 @@ typedef struct {
   long splice;              /* >0: pruning with splicing, masks re-chosen from the shadow
                              * weights every `splice` iterations (the last round's first
                              * half only); 0: a round's mask is fixed */
+  double splice_margin;     /* hysteresis: a kept weight ranks as (1 + this) times larger */
   double lr;                /* retraining base_lr (default [solver] base_lr / 10) */
   dc_freeze freeze;         /* keep these layers fixed while the others retrain */
   int adjust_dropout;       /* D_r = D_o * sqrt(C_r / C_o) */

@@ -19,6 +19,12 @@ double dc_param_std(const dc_param *p);
  * density in [0, 1]. */
 dc_status dc_prune_density(dc_param *p, double density);
 
+/* dc_prune_density with hysteresis, for a SPLICED p: a weight kept now ranks as if its
+ * shadow were (1 + margin) times larger, so a pruned one comes back only when it
+ * outgrows the smallest kept one by that margin (fewer weights swap back and forth at
+ * the threshold). margin 0: dc_prune_density. */
+dc_status dc_prune_splice(dc_param *p, double density, double margin);
+
 /* Han et al.'s rule: prune every weight with |w| < quality * std(kept weights). */
 dc_status dc_prune_quality(dc_param *p, double quality);
 

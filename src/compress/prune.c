@@ -19,9 +19,20 @@ double dc_param_std(const dc_param *p) {
   return var > 0 ? sqrt(var) : 0.0;
 }
 
-/* |w| as an unsigned key with the order of the magnitudes (a non-negative float's bits). */
-static uint32_t mag_key(float w) {
-  float m = fabsf(w);
+/* What a pruning ranks: the values w (dc_param_prune_values), of which only the eligible
+ * ones may be kept (NULL: all), the kept ones (favored, when not NULL) counting `bonus`
+ * times their magnitude. */
+typedef struct {
+  const float *w;
+  const uint8_t *eligible, *favored;
+  float bonus;
+} ranking;
+
+/* The rank key of weight i: its (favored) magnitude as an unsigned int with the same
+ * order (a non-negative float's bits). */
+static uint32_t rank_key(const ranking *r, size_t i) {
+  float m = fabsf(r->w[i]);
+  if (r->favored && r->favored[i]) m *= r->bonus;
   uint32_t u;
   memcpy(&u, &m, sizeof u);
   return u;
@@ -33,18 +44,16 @@ static uint32_t mag_key(float w) {
  * that key (*ties). A radix select on the key's two 16-bit halves: two
  * counting passes and 64K counters instead of sorting (count) pairs (VGG-16's fc6: 0.8 GB
  * and half a minute). */
-static dc_status kth_largest(const dc_param *p, size_t keep, uint32_t *t, size_t *ties) {
+static dc_status kth_largest(const dc_param *p, const ranking *r, size_t keep, uint32_t *t, size_t *ties) {
   size_t *hist = calloc(65536, sizeof *hist);
   if (!hist) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
   uint32_t hi = 0, lo = 0;
   size_t above = 0; /* candidates with a larger key than the bucket found so far */
-  const uint8_t *eligible;
-  const float *w = dc_param_prune_values(p, &eligible);
   for (int pass = 0; pass < 2; pass++) {
     memset(hist, 0, 65536 * sizeof *hist);
     for (size_t i = 0; i < p->count; i++) {
-      if (eligible && !eligible[i]) continue;
-      uint32_t k = mag_key(w[i]);
+      if (r->eligible && !r->eligible[i]) continue;
+      uint32_t k = rank_key(r, i);
       if (pass == 0) hist[k >> 16]++;
       else if (k >> 16 == hi) hist[k & 0xffff]++;
     }
@@ -59,14 +68,15 @@ static dc_status kth_largest(const dc_param *p, size_t keep, uint32_t *t, size_t
   return DC_OK;
 }
 
-dc_status dc_prune_density(dc_param *p, double density) {
-  DC_ASSERT(density >= 0.0 && density <= 1.0);
+static dc_status prune_ranked(dc_param *p, double density, double margin) {
+  DC_ASSERT(density >= 0.0 && density <= 1.0 && margin >= 0.0);
   size_t keep = (size_t)llround(density * (double)p->count);
-  const uint8_t *eligible;
-  const float *w = dc_param_prune_values(p, &eligible);
-  size_t candidates = eligible ? dc_param_nonzero(p) : p->count;
+  ranking r = {NULL, NULL, NULL, (float)(1.0 + margin)};
+  r.w = dc_param_prune_values(p, &r.eligible);
+  if (!r.eligible && margin > 0.0) r.favored = p->mask; /* SPLICED: the kept ones */
+  size_t candidates = r.eligible ? dc_param_nonzero(p) : p->count;
   if (keep >= candidates) {
-    if (!eligible) { /* DENSE, or SPLICED: keep (again) every weight */
+    if (!r.eligible) { /* DENSE, or SPLICED: keep (again) every weight */
       uint8_t *all = malloc(p->count);
       if (!all) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
       memset(all, 1, p->count);
@@ -79,12 +89,12 @@ dc_status dc_prune_density(dc_param *p, double density) {
   /* keep the `keep` largest magnitudes; of equal ones, those first in the array */
   uint32_t t = UINT32_MAX;
   size_t ties = 0;
-  if (keep > 0) DC_TRY(kth_largest(p, keep, &t, &ties));
+  if (keep > 0) DC_TRY(kth_largest(p, &r, keep, &t, &ties));
   uint8_t *mask = calloc(p->count, 1);
   if (!mask) return dc_fail(DC_ERR_NOMEM, "out of memory pruning %s", p->name);
   for (size_t i = 0; keep > 0 && i < p->count; i++) {
-    if (eligible && !eligible[i]) continue;
-    uint32_t k = mag_key(w[i]);
+    if (r.eligible && !r.eligible[i]) continue;
+    uint32_t k = rank_key(&r, i);
     if (k > t || (k == t && ties > 0)) {
       mask[i] = 1;
       if (k == t) ties--;
@@ -94,6 +104,10 @@ dc_status dc_prune_density(dc_param *p, double density) {
   free(mask);
   return s;
 }
+
+dc_status dc_prune_density(dc_param *p, double density) { return prune_ranked(p, density, 0.0); }
+
+dc_status dc_prune_splice(dc_param *p, double density, double margin) { return prune_ranked(p, density, margin); }
 
 dc_status dc_prune_quality(dc_param *p, double quality) {
   DC_ASSERT(quality >= 0.0);
