@@ -243,6 +243,20 @@ static const char *const g_prune_modes[] = {"density", "quality"};
 static const char *const g_freeze[] = {"none", "conv", "fc"};
 static const char *const g_inits[] = {"linear", "density", "random"};
 
+/* A stage's `lr_policy`: -1 (absent) for [solver]'s, else one that needs no step list
+ * (multistep's stepvalue counts [solver] iterations); its gamma, power and stepsize are
+ * [solver]'s, counted from the stage's iteration 0 (poly: over the stage's iterations). */
+static dc_status stage_policy(dc_cfg_section *s, const dc_experiment *e, int *out) {
+  *out = -1;
+  if (!dc_cfg_has(s, "lr_policy")) return DC_OK;
+  DC_TRY(dc_cfg_enum(s, "lr_policy", dc_lr_policy_names, DC_LR_POLICY_COUNT, DC_LR_FIXED, out));
+  if (*out == DC_LR_MULTISTEP)
+    return dc_cfg_key_error(s, "lr_policy", "multistep's stepvalue counts [solver] iterations: use step, poly, inv, exp or fixed");
+  if (*out == DC_LR_STEP && e->solver.stepsize <= 0)
+    return dc_cfg_key_error(s, "lr_policy", "step takes [solver] stepsize, which is not set");
+  return DC_OK;
+}
+
 static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experiment *e) {
   dc_prune_conf *c = &e->prune;
   long v;
@@ -255,6 +269,7 @@ static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experi
   DC_TRY(dc_cfg_int_range(s, "retrain_iters", 1000, 0, 1L << 40, &c->retrain_iters));
   DC_TRY(dc_cfg_int_range(s, "final_retrain_iters", c->retrain_iters, 0, 1L << 40, &c->final_retrain_iters));
   DC_TRY(dc_cfg_float_range(s, "base_lr", e->solver.base_lr / 10, 0.0, 1e6, &c->lr));
+  DC_TRY(stage_policy(s, e, &c->policy));
   DC_TRY(dc_cfg_enum(s, "freeze", g_freeze, 3, DC_FREEZE_NONE, &freeze));
   c->freeze = (dc_freeze)freeze;
   DC_TRY(dc_cfg_bool(s, "adjust_dropout", 1, &c->adjust_dropout));
@@ -263,8 +278,8 @@ static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experi
   if (c->splice && c->mode != DC_PRUNE_DENSITY)
     return dc_cfg_key_error(s, "splice", "splicing re-chooses masks to the layers' densities: it needs mode = density");
   static const char *const opts[] = {"mode",   "rounds",         "retrain_iters", "final_retrain_iters",
-                                     "base_lr", "freeze", "adjust_dropout", "splice", "splice_margin"};
-  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 9, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER, c->layer,
+                                     "base_lr", "freeze", "adjust_dropout", "splice", "splice_margin", "lr_policy"};
+  DC_TRY(parse_layer_keys(s, ln, e->net, opts, 10, c->mode == DC_PRUNE_DENSITY ? LAYER_FRACTION : LAYER_NUMBER, c->layer,
                           &c->nlayers));
   for (int i = 0; c->mode == DC_PRUNE_DENSITY && i < c->nlayers; i++)
     if (c->layer[i].value <= 0.0)
@@ -283,8 +298,9 @@ static dc_status parse_quantize(dc_cfg_section *s, const layer_names *ln, dc_exp
   DC_TRY(dc_cfg_enum(s, "init", g_inits, 3, DC_KMEANS_LINEAR, &c->init));
   DC_TRY(dc_cfg_int_range(s, "retrain_iters", 1000, 0, 1L << 40, &c->retrain_iters));
   DC_TRY(dc_cfg_float_range(s, "base_lr", e->solver.base_lr / 10, 0.0, 1e6, &c->lr));
-  static const char *const opts[] = {"conv_bits", "fc_bits", "init", "retrain_iters", "base_lr"};
-  return parse_layer_keys(s, ln, e->net, opts, 5, LAYER_BITS, c->layer, &c->nlayers);
+  DC_TRY(stage_policy(s, e, &c->policy));
+  static const char *const opts[] = {"conv_bits", "fc_bits", "init", "retrain_iters", "base_lr", "lr_policy"};
+  return parse_layer_keys(s, ln, e->net, opts, 6, LAYER_BITS, c->layer, &c->nlayers);
 }
 
 /* A gap width key: `auto` (DC_DCZ_GAP_AUTO) or 1..16. */

@@ -416,6 +416,7 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
       if (e->prune.enabled && e->prune.final_retrain_iters != e->prune.retrain_iters)
         fprintf(f, "final_retrain_iters = %ld\n", e->prune.final_retrain_iters);
       fprintf(f, "base_lr = %.6g\n", lr);
+      if (e->prune.enabled && e->prune.policy >= 0) fprintf(f, "lr_policy = %s\n", dc_lr_policy_names[e->prune.policy]);
       if (e->prune.enabled && e->prune.freeze != DC_FREEZE_NONE)
         fprintf(f, "freeze = %s\n", e->prune.freeze == DC_FREEZE_CONV ? "conv" : "fc");
       if (e->prune.enabled && !e->prune.adjust_dropout) fprintf(f, "adjust_dropout = false\n");
@@ -432,6 +433,8 @@ static dc_status write_cfg(const dc_experiment *e, const dc_plan_conf *c, const 
             "[quantize]\nretrain_iters = %ld\nbase_lr = %.6g\n",
             c->max_loss, qiters, qlr);
     if (e->quantize.init != DC_KMEANS_LINEAR) fprintf(f, "init = %s\n", inits[e->quantize.init]);
+    if (e->quantize.enabled && e->quantize.policy >= 0)
+      fprintf(f, "lr_policy = %s\n", dc_lr_policy_names[e->quantize.policy]);
     for (int l = 0; l < p->nlayers; l++) fprintf(f, "%s = %d\n", p->layer[l].name, p->layer[l].bits);
     fprintf(f, "\n[encode]\n%s", enc);
   }

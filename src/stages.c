@@ -325,6 +325,7 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
         DC_TRY(dc_params_bcast(net->params)); /* every rank pruned alike: make it bit-exact */
       }
       retrain.base_lr = e->prune.lr;
+      if (e->prune.policy >= 0) retrain.policy = (dc_lr_policy)e->prune.policy;
       retrain.max_iter = iters = sg->round == e->prune.rounds ? e->prune.final_retrain_iters : e->prune.retrain_iters;
       freeze = e->prune.freeze;
       break;
@@ -336,6 +337,7 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
         DC_TRY(dc_params_bcast(net->params)); /* every rank clustered alike: make it bit-exact */
       }
       retrain.base_lr = e->quantize.lr;
+      if (e->quantize.policy >= 0) retrain.policy = (dc_lr_policy)e->quantize.policy;
       retrain.max_iter = iters = e->quantize.retrain_iters;
       break;
     case DC_STAGE_ENCODE:

@@ -9,7 +9,7 @@
  *     momentum, model.dcz bytes);
  *   - pruning with splicing: weights pruned in round 1 come back, exact densities, shadows
  *     in checkpoints, and a run stopped in a round resumes bit for bit;
- *   - quality-mode pruning's threshold ramp, and freeze = conv;
+ *   - quality-mode pruning's threshold ramp, and freeze = conv; a stage's own lr_policy;
  *   - the stage-section errors a user can make, each naming file:line;
  *   - dropout rescaling after pruning, D_r = D_o·sqrt(kept fraction of the next weighted
  *     layer), read from the runner's progress lines. */
@@ -636,6 +636,48 @@ static void final_round_retrains_longer(void **state) {
   free(cfg);
 }
 
+/* A stage's lr_policy replaces [solver]'s for its retraining, counted from the stage's
+ * iteration 0 (poly: down to 0 over the stage); without one the stage keeps [solver]'s. */
+static void stage_lr_policy(void **state) {
+  (void)state;
+  char text[1024];
+  snprintf(text, sizeof text,
+           "[experiment]\nnet = %s/toy.net\noutput = %s/spol\nseed = 7\nthreads = 1\n[data]\ndir = %s\n"
+           "[solver]\nbase_lr = 0.05\nmomentum = 0.9\nlr_policy = inv\ngamma = 0.1\npower = 0.75\nbatch = 16\n"
+           "max_iter = 4\ntest_interval = 0\ndisplay = 1\n"
+           "[prune]\nretrain_iters = 10\nbase_lr = 0.01\nip1 = 50%%\n"
+           "[quantize]\nlr_policy = poly\nretrain_iters = 10\nbase_lr = 0.002\n",
+           g_dir, g_dir, g_dir);
+  char *cfg = tu_write_file(g_dir, "spol.cfg", text);
+  run_ok(cfg, NULL, 0, NULL);
+  free(cfg);
+  char path[600], line[256];
+  snprintf(path, sizeof path, "%s/spol/log.csv", g_dir);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  int seen[2] = {0, 0};
+  while (fgets(line, sizeof line, f)) {
+    char stage[32];
+    long it, global;
+    double loss, lr;
+    if (sscanf(line, "%31[^,],%ld,%ld,train,%lf,%lf", stage, &it, &global, &loss, &lr) != 5) continue;
+    double want;
+    if (!strcmp(stage, "prune1"))
+      want = 0.01 * pow(1.0 + 0.1 * (double)(it - 1), -0.75), seen[0]++;
+    else if (!strcmp(stage, "quantize"))
+      want = 0.002 * pow(1.0 - (double)(it - 1) / 10.0, 0.75), seen[1]++;
+    else
+      continue;
+    if (fabs(lr - want) > 1e-6 * want) fail_msg("%s iteration %ld: lr %.8g, want %.8g", stage, it, lr, want);
+  }
+  fclose(f);
+  assert_int_equal(seen[0], 10);
+  assert_int_equal(seen[1], 10);
+  /* multistep's step values count [solver] iterations; step needs [solver] stepsize */
+  stage_error("[quantize]\nlr_policy = multistep\n", "bad.cfg:23: [quantize] lr_policy:", "use step, poly");
+  stage_error("[prune]\nlr_policy = step\nip1 = 20%\n", "bad.cfg:23: [prune] lr_policy:", "stepsize");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_pipeline),
@@ -645,6 +687,7 @@ int main(void) {
       cmocka_unit_test(stage_cfg_errors),
       cmocka_unit_test(dropout_rescaled_after_pruning),
       cmocka_unit_test(final_round_retrains_longer),
+      cmocka_unit_test(stage_lr_policy),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,6 +33,7 @@ typedef struct {
                              * half only); 0: a round's mask is fixed */
   double splice_margin;     /* hysteresis: a kept weight ranks as (1 + this) times larger */
   double lr;                /* retraining base_lr (default [solver] base_lr / 10) */
+  int policy;               /* retraining lr policy (dc_lr_policy); -1: [solver]'s */
   dc_freeze freeze;         /* keep these layers fixed while the others retrain */
   int adjust_dropout;       /* D_r = D_o * sqrt(C_r / C_o) */
   int nlayers;
@@ -45,6 +46,7 @@ typedef struct {
   int init; /* dc_kmeans_init */
   long retrain_iters;
   double lr;
+  int policy; /* retraining lr policy (dc_lr_policy); -1: [solver]'s */
   int nlayers;
   dc_layer_setting layer[DC_MAX_LAYER_SETTINGS]; /* bits per named layer */
 } dc_quantize_conf;
