@@ -274,7 +274,7 @@ static dc_status parse_prune(dc_cfg_section *s, const layer_names *ln, dc_experi
   c->freeze = (dc_freeze)freeze;
   DC_TRY(dc_cfg_bool(s, "adjust_dropout", 1, &c->adjust_dropout));
   DC_TRY(dc_cfg_int_range(s, "splice", 0, 0, 1L << 40, &c->splice));
-  DC_TRY(dc_cfg_fraction(s, "splice_margin", 0.1, &c->splice_margin));
+  DC_TRY(dc_cfg_fraction(s, "splice_margin", 0.0, &c->splice_margin));
   if (c->splice && c->mode != DC_PRUNE_DENSITY)
     return dc_cfg_key_error(s, "splice", "splicing re-chooses masks to the layers' densities: it needs mode = density");
   static const char *const opts[] = {"mode",   "rounds",         "retrain_iters", "final_retrain_iters",
