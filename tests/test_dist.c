@@ -193,16 +193,24 @@ static void check_same_run(const char *netfile, const char *one, const char *two
   }
 }
 
+/* The same run as 1 process into `one` and as 2 ranks into `two` (logs ONE.log and
+ * TWO.log, shown when a run fails); args: the cfg and any options. */
+static void run_one_and_two(const char *args, const char *one, const char *two) {
+  const char *outs[2] = {one, two};
+  for (int i = 0; i < 2; i++) {
+    char log[64];
+    snprintf(log, sizeof log, "%s.log", outs[i]);
+    int rc = sh(log, "%s$D %s --output %s", i ? MPIRUN : "", args, outs[i]);
+    if (rc != 0) show(log);
+    assert_int_equal(rc, 0);
+  }
+}
+
 static void two_ranks_follow_one_toy(void **state) {
   (void)state;
   NEED_MPI();
   free(tu_write_file(g_dir, "toy.cfg", TOY_CFG));
-  int rc = sh("one.log", "$D toy.cfg --output one");
-  if (rc != 0) show("one.log");
-  assert_int_equal(rc, 0);
-  rc = sh("two.log", MPIRUN "$D toy.cfg --output two");
-  if (rc != 0) show("two.log");
-  assert_int_equal(rc, 0);
+  run_one_and_two("toy.cfg", "one", "two");
   char *out = slurp("two.log");
   assert_non_null(strstr(out, "data-parallel: 2 ranks x 1 threads, 8 images of each global batch of 16"));
   /* rank 0 alone prints: the header once */
@@ -227,12 +235,7 @@ static void two_ranks_splice_alike(void **state) {
   (void)state;
   NEED_MPI();
   free(tu_write_file(g_dir, "toy.cfg", TOY_CFG));
-  int rc = sh("s1.log", "$D toy.cfg --output sone --set prune.splice=7 --set prune.base_lr=0.05");
-  if (rc != 0) show("s1.log");
-  assert_int_equal(rc, 0);
-  rc = sh("s2.log", MPIRUN "$D toy.cfg --output stwo --set prune.splice=7 --set prune.base_lr=0.05");
-  if (rc != 0) show("s2.log");
-  assert_int_equal(rc, 0);
+  run_one_and_two("toy.cfg --set prune.splice=7 --set prune.base_lr=0.05", "sone", "stwo");
   check_same_run("toy.net", "sone", "stwo", 1e-4, 1e-5);
 }
 
@@ -259,12 +262,7 @@ static void two_ranks_follow_one_lenet300(void **state) {
   char net[600];
   snprintf(net, sizeof net, "%s/nets/lenet300.net", getenv("DC_SOURCE_DIR"));
   assert_int_equal(sh("cp.log", "cp %s lenet300.net", net), 0);
-  int rc = sh("l1.log", "$D l300.cfg --output l1");
-  if (rc != 0) show("l1.log");
-  assert_int_equal(rc, 0);
-  rc = sh("l2.log", MPIRUN "$D l300.cfg --output l2");
-  if (rc != 0) show("l2.log");
-  assert_int_equal(rc, 0);
+  run_one_and_two("l300.cfg", "l1", "l2");
   check_same_run("lenet300.net", "l1", "l2", 1e-4, 1e-5);
 }
 
