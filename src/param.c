@@ -139,6 +139,7 @@ dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, cons
     if (cb != p->codebook) free(cb);
     return dc_fail(DC_ERR_NOMEM, "out of memory for the codebook of %s", p->name);
   }
+  DC_TRY(dc_param_set_spliced(p, 0)); /* k-means clusters the kept weights (ending splicing only frees) */
   p->index = idx;
   p->codebook = cb;
   p->codebook_diff = cb + 256;

@@ -331,7 +331,6 @@ dc_status dc_stage_run(const dc_experiment *e, dc_trainer *t, const dc_stage *sg
       break;
     case DC_STAGE_QUANTIZE:
       if (fresh) {
-        DC_TRY(set_splicing(e, net, 0)); /* k-means clusters fixed masks */
         DC_TRY(apply_quantize(e, net, t->out));
         dc_solver_reset(net->params);
         DC_TRY(dc_params_bcast(net->params)); /* every rank clustered alike: make it bit-exact */

@@ -825,6 +825,15 @@ static void test_spliced_parts_and_arrays(void **state) {
   assert_null(c.shadow);
   assert_int_equal(dc_param_adopt_kind(&c, DC_PARAM_DENSE, 0), DC_OK);
   assert_null(c.mask);
+  /* quantizing a SPLICED param ends splicing: SHARED on the same mask, no shadow */
+  uint8_t mask[6], idx[6] = {0};
+  float cb[2] = {-0.5f, 0.5f};
+  memcpy(mask, b.mask, sizeof mask);
+  assert_int_equal(dc_param_set_shared(&b, 1, cb, idx), DC_OK);
+  assert_int_equal(b.kind, DC_PARAM_SHARED);
+  assert_null(b.shadow);
+  assert_null(dc_param_parts_of(&b).shadow);
+  assert_memory_equal(b.mask, mask, sizeof mask);
   tu_param_free(&a);
   tu_param_free(&b);
   tu_param_free(&c);

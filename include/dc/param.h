@@ -100,7 +100,8 @@ void dc_param_fill(dc_param *p, uint64_t seed);
 dc_status dc_param_set_mask(dc_param *p, const uint8_t *keep);
 
 /* Make p SHARED from a codebook of k = 1 << bits centroids and an index per weight
- * (ignored where masked). Copies both. Momentum of the centroids starts at 0. */
+ * (ignored where masked). Copies both. Momentum of the centroids starts at 0. A SPLICED
+ * p ends splicing first (its shadow is dropped, its mask kept). */
 dc_status dc_param_set_shared(dc_param *p, int bits, const float *codebook, const uint8_t *index);
 
 /* Make a MASKED (or DENSE: all kept) p SPLICED, its shadow a copy of data (pruned
