@@ -44,10 +44,8 @@ static dc_status apply_prune(const dc_experiment *e, dc_net *net, int r, FILE *o
     const dc_layer_setting *ls = setting_for(c->layer, c->nlayers, l->name);
     if (!ls) continue;
     double f = (double)r / c->rounds;
-    if (c->mode == DC_PRUNE_DENSITY && c->splice)
-      DC_TRY(dc_prune_splice(l->weight, pow(ls->value, f), c->splice_margin));
-    else if (c->mode == DC_PRUNE_DENSITY)
-      DC_TRY(dc_prune_density(l->weight, pow(ls->value, f)));
+    if (c->mode == DC_PRUNE_DENSITY) /* the margin acts on SPLICED weights only */
+      DC_TRY(dc_prune_splice(l->weight, pow(ls->value, f), c->splice ? c->splice_margin : 0.0));
     else
       DC_TRY(dc_prune_quality(l->weight, ls->value * f));
   }
